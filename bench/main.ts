@@ -1,0 +1,55 @@
+/**
+ * `deno task bench`: runs every benchmark in its own process, one after the
+ * other (so they do not compete for the two cores), after a header naming the
+ * machine and the versions, so a pasted run can be compared with another.
+ *
+ * Usage: `deno task bench [name ...]` where name is a file in bench/ without
+ * `.ts` (default: all of them).
+ */
+import { cpus, totalmem } from "node:os";
+
+const ALL = ["pki", "pins", "revocation", "mcp"];
+
+async function version(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
+    return new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+  } catch {
+    return "not installed";
+  }
+}
+
+async function main(names: string[]): Promise<number> {
+  const chosen = names.length > 0 ? names : ALL;
+  const here = new URL(".", import.meta.url).pathname;
+  console.log(`# mcp-mtls benchmarks, ${new Date().toISOString()}`);
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${
+      Math.round(totalmem() / 2 ** 30)
+    } GiB; deno ${Deno.version.deno} (v8 ${Deno.version.v8}); ${await version("openssl", [
+      "version",
+    ])}; node ${await version("node", ["--version"])}`,
+  );
+  let failed = 0;
+  for (const name of chosen) {
+    const file = `${here}${name}.ts`;
+    try {
+      await Deno.stat(file);
+    } catch {
+      console.log(`\n## ${name}: not present (bench/${name}.ts missing)`);
+      continue;
+    }
+    console.log(`\n## ${name}`);
+    const t0 = performance.now();
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", file],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${code})`);
+    if (code !== 0) failed++;
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
