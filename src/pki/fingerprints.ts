@@ -1,0 +1,48 @@
+/**
+ * Fingerprints: the certificate SHA-256 and the SPKI SHA-256 pin.
+ *
+ * @module
+ */
+import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
+
+/**
+ * The SPKI pin of a certificate: base64 of the SHA-256 of its DER
+ * SubjectPublicKeyInfo. It survives re-issuing with the same key, and equals
+ * `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`.
+ *
+ * @param cert parsed, PEM or DER (the first certificate is used)
+ * @returns 44 characters of base64
+ * @throws {CertificateError} when `cert` cannot be parsed
+ *
+ * @example Pinning a server
+ * ```ts
+ * import { createSelfSignedCertificate, spkiPin } from "@mtls/mcp/pki";
+ * const server = await createSelfSignedCertificate("server", { commonName: "localhost" });
+ * console.log(await spkiPin(server.certificate)); // e.g. "q3v0...=" (44 characters)
+ * ```
+ */
+export async function spkiPin(cert: CertificateInput): Promise<string> {
+  const spki = toCertificate(cert).publicKey.rawData;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", spki));
+  return btoa(String.fromCharCode(...digest));
+}
+
+/**
+ * The SHA-256 fingerprint of a certificate's DER, lowercase hex without
+ * separators (what `openssl x509 -fingerprint -sha256` prints, without colons).
+ *
+ * @param cert parsed, PEM or DER (the first certificate is used)
+ * @returns 64 hex characters
+ * @throws {CertificateError} when `cert` cannot be parsed
+ *
+ * @example
+ * ```ts
+ * import { certificateFingerprint, createRootCa } from "@mtls/mcp/pki";
+ * const ca = await createRootCa();
+ * console.log((await certificateFingerprint(ca.certificate)).length); // 64
+ * ```
+ */
+export async function certificateFingerprint(cert: CertificateInput): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", toCertificate(cert).rawData);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
