@@ -46,5 +46,14 @@ export type { CertificateInfo, InspectOptions } from "./inspect_certificate.ts";
 export { needsRenewal } from "./needs_renewal.ts";
 export type { NeedsRenewalOptions } from "./needs_renewal.ts";
 export type { Role } from "./leaf_extensions.ts";
+export { privateKeyMatchesCertificate } from "./key_matches.ts";
 export { X509Certificate } from "./x509.ts";
-export { fromPkcs12, toPkcs12, type FromPkcs12Options, type Pkcs12Contents, type Pkcs12Input, type Pkcs12KeyType, type ToPkcs12Options } from "./pkcs12.ts";
+export {
+  fromPkcs12,
+  type FromPkcs12Options,
+  type Pkcs12Contents,
+  type Pkcs12Input,
+  type Pkcs12KeyType,
+  toPkcs12,
+  type ToPkcs12Options,
+} from "./pkcs12.ts";
