@@ -1,0 +1,192 @@
+/**
+ * `createMtlsFetch`: a `fetch` that presents a client certificate and
+ * verifies the server, for the MCP SDK's `StreamableHTTPClientTransport`.
+ *
+ * @module
+ */
+import { Agent, fetch as undiciFetch } from "undici";
+import { MtlsError, PeerRejectedError, REASON_CODES, type ReasonCode } from "../errors.ts";
+import { createTlsConnector, type TlsConnector } from "../tls/client_connector.ts";
+import { type MtlsClientOptions, resolveClientOptions } from "../tls/client_options.ts";
+
+/**
+ * Options of {@link createMtlsFetch}; see {@link MtlsClientOptions} for each field.
+ *
+ * @example
+ * ```ts
+ * import type { MtlsFetchOptions } from "@mtls/mcp/mcp";
+ * const options: MtlsFetchOptions = { policy: "demo" };
+ * ```
+ */
+export type MtlsFetchOptions = MtlsClientOptions;
+
+/**
+ * A `fetch` over mutual TLS, with `close()` to release its pooled connections.
+ *
+ * @example
+ * ```ts ignore
+ * import { createMtlsFetch, type MtlsFetch } from "@mtls/mcp/mcp";
+ * const fetch: MtlsFetch = createMtlsFetch({ cert, key, ca });
+ * await fetch("https://127.0.0.1:8443/mcp", { method: "POST", body: "{}" });
+ * await fetch.close();
+ * ```
+ */
+export interface MtlsFetch {
+  /** Sends a request like the global `fetch`. Refusals reject with a typed error. */
+  (input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  /** Closes every pooled connection; waits for requests in flight. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes a `fetch` that presents `cert`/`key`, verifies the server against
+ * `ca` (chain, validity, EKU serverAuth, host name) and, with `pins`, checks
+ * the server key inside the handshake: a server that fails any check never
+ * receives a request byte. Connections are kept alive and pooled (undici).
+ *
+ * Failures reject with a {@link PeerRejectedError} carrying a reason code
+ * (`unknown_ca`, `expired`, `not_yet_valid`, `hostname_mismatch`,
+ * `pin_mismatch`, `bad_key_usage`, `protocol_version` for the server we
+ * refused; `no_client_cert`, `unknown_ca`, `revoked`, `identity_denied`, ...
+ * when the server refused us, by TLS alert or by an HTTP 401/403 whose
+ * JSON-RPC error has `data.reason`), or an {@link MtlsError}
+ * (`connection_failed`, `handshake_failed`) — never a bare "fetch failed".
+ * Bad options throw a `ConfigError` or `CertificateError` right away.
+ *
+ * @example Calling an MCP server with the SDK
+ * ```ts ignore
+ * import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+ * import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+ * import { createMtlsFetch } from "@mtls/mcp/mcp";
+ *
+ * const fetch = createMtlsFetch({
+ *   cert: await Deno.readTextFile("certs/client.crt"),
+ *   key: await Deno.readTextFile("certs/client.key"),
+ *   ca: await Deno.readTextFile("certs/ca.crt"),
+ * });
+ * const client = new Client({ name: "example", version: "1.0.0" });
+ * await client.connect(
+ *   new StreamableHTTPClientTransport(new URL("https://127.0.0.1:8443/mcp"), { fetch }),
+ * );
+ * console.log(await client.listTools());
+ * await client.close();
+ * await fetch.close();
+ * ```
+ *
+ * @example Bad options fail at creation
+ * ```ts
+ * import { createMtlsFetch } from "@mtls/mcp/mcp";
+ * import { ConfigError } from "@mtls/mcp/errors";
+ * try {
+ *   createMtlsFetch({ policy: "lax" as "strict" });
+ * } catch (e) {
+ *   console.log(e instanceof ConfigError); // true
+ * }
+ * ```
+ */
+export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
+  const o = resolveClientOptions(options);
+  if (o.policy === "demo") {
+    o.logger.warn(
+      "demo policy: server certificates from unknown CAs and self-signed ones are accepted " +
+        "and host names are not checked; never use this in production",
+    );
+  }
+  if (o.certificate && new Date(o.certificate.validTo) < new Date()) {
+    o.logger.warn("client certificate has expired", {
+      subject: o.certificate.subject,
+      notAfter: new Date(o.certificate.validTo).toISOString(),
+    });
+  }
+  const connector = createTlsConnector(o);
+  const agent = new Agent({
+    connect: connector.connect,
+    keepAliveTimeout: o.keepAliveTimeout,
+    connections: o.connections ?? null,
+    maxRequestsPerClient: o.keepAlive ? undefined : 1,
+    allowH2: false,
+  });
+  const mtlsFetch = async (input: string | URL | Request, init?: RequestInit) => {
+    let url: string | URL;
+    let requestInit: RequestInit | undefined = init;
+    if (input instanceof Request) {
+      url = input.url;
+      requestInit = {
+        method: input.method,
+        headers: input.headers,
+        body: input.body,
+        signal: input.signal,
+        ...init,
+      };
+    } else {
+      url = input;
+    }
+    let response: Response;
+    try {
+      response = await undiciFetch(url, {
+        ...(requestInit as Record<string, unknown>),
+        ...(requestInit?.body instanceof ReadableStream ? { duplex: "half" } : {}),
+        dispatcher: agent,
+      }) as unknown as Response;
+    } catch (error) {
+      throw explainFetchError(error, connector, String(url));
+    }
+    if (response.status === 401 || response.status === 403) {
+      return await rejectIfReasoned(response, String(url));
+    }
+    return response;
+  };
+  return Object.assign(mtlsFetch, { close: () => agent.close() });
+}
+
+/** Unwraps undici's `TypeError("fetch failed")` into our typed error. */
+function explainFetchError(error: unknown, connector: TlsConnector, url: string): unknown {
+  if (!(error instanceof TypeError) || error.cause === undefined) return error;
+  const cause = error.cause as { code?: string; socket?: { localPort?: number } };
+  if (cause instanceof MtlsError) return cause;
+  if (cause?.code === "UND_ERR_SOCKET") {
+    const mapped = connector.explainSocketFailure(cause.socket?.localPort, cause);
+    if (mapped) return mapped;
+  }
+  if (cause?.code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new MtlsError("connection_failed", `Cannot connect to "${url}": timed out`, { cause });
+  }
+  return new MtlsError(
+    "connection_failed",
+    `Request to "${url}" failed: ${(cause as Error)?.message ?? String(cause)}`,
+    { cause: error },
+  );
+}
+
+/**
+ * A 401/403 whose JSON-RPC error names a reason code becomes a
+ * {@link PeerRejectedError}; any other answer is handed back untouched.
+ */
+async function rejectIfReasoned(response: Response, url: string): Promise<Response> {
+  const type = response.headers.get("content-type") ?? "";
+  if (!type.includes("json")) return response;
+  const text = await response.text();
+  let reason: unknown;
+  let message: unknown;
+  try {
+    const body = JSON.parse(text);
+    reason = body?.error?.data?.reason;
+    message = body?.error?.message;
+  } catch {
+    // not JSON after all: hand back the text
+  }
+  if (typeof reason === "string" && (REASON_CODES as readonly string[]).includes(reason)) {
+    throw new PeerRejectedError(
+      reason as ReasonCode,
+      `Server refused the request to "${url}" with HTTP ${response.status}: ${
+        typeof message === "string" ? message : reason
+      }`,
+      { peer: new URL(url).host },
+    );
+  }
+  return new Response(text, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

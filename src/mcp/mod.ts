@@ -1,0 +1,24 @@
+/**
+ * MCP over mutual TLS: the client side ({@link createMtlsFetch} for the SDK's
+ * `StreamableHTTPClientTransport`, {@link connectMcpClient} for a connected
+ * SDK `Client`) and the server side.
+ *
+ * @example Connect, call a tool, close
+ * ```ts ignore
+ * import { connectMcpClient } from "@mtls/mcp/mcp";
+ *
+ * const client = await connectMcpClient("https://127.0.0.1:8443/mcp", {
+ *   cert: await Deno.readTextFile("certs/client.crt"),
+ *   key: await Deno.readTextFile("certs/client.key"),
+ *   ca: await Deno.readTextFile("certs/ca.crt"),
+ * });
+ * console.log(await client.callTool({ name: "whoami", arguments: {} }));
+ * await client.close();
+ * ```
+ *
+ * @module
+ */
+export { createMtlsFetch } from "./client_fetch.ts";
+export type { MtlsFetch, MtlsFetchOptions } from "./client_fetch.ts";
+export { connectMcpClient } from "./client_connect.ts";
+export type { ConnectMcpClientOptions } from "./client_connect.ts";

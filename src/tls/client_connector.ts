@@ -1,0 +1,279 @@
+/**
+ * The undici connector behind the mTLS fetch: opens `node:tls` connections
+ * with our certificate, verifies the server (chain, host name, EKU, pins)
+ * before the socket is handed to undici, so a refused server never receives
+ * a request byte, and turns every failure into a typed error.
+ *
+ * @module
+ */
+import tls from "node:tls";
+import type { buildConnector } from "undici";
+import { ConfigError, MtlsError } from "../errors.ts";
+import { alertError, type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
+import type { ResolvedClientOptions } from "./client_options.ts";
+import { checkServerLeaf, diagnoseServerLeaf, rejection, subjectOf } from "./client_verify.ts";
+
+/** Demo policy accepts these stack verdicts (self-signed, unknown CA, Deno's catch-all). */
+const DEMO_ACCEPTS = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_UNTRUSTED",
+]);
+
+/** What happened to a connection after undici took it, kept for error mapping. */
+interface SocketRecord {
+  error?: unknown;
+  ctx: ErrorContext;
+}
+
+/** The connector and the bookkeeping the fetch wrapper reads back. */
+export interface TlsConnector {
+  /** The undici `connect` function. */
+  connect: buildConnector.connector;
+  /** Maps a failure undici saw on an established connection (by local port). */
+  explainSocketFailure(localPort: number | undefined, cause: unknown): MtlsError | undefined;
+}
+
+/** Builds the connector for validated options. */
+export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
+  const records = new Map<number, SocketRecord>();
+  const versions = o.minVersion === o.maxVersion
+    ? o.minVersion
+    : `${o.minVersion}..${o.maxVersion}`;
+  const own = o.certificate
+    ? { validFrom: new Date(o.certificate.validFrom), validTo: new Date(o.certificate.validTo) }
+    : {};
+  const base: tls.ConnectionOptions = {
+    cert: o.cert,
+    key: o.key,
+    ca: o.ca,
+    minVersion: o.minVersion,
+    maxVersion: o.maxVersion,
+    ALPNProtocols: ["http/1.1"],
+    rejectUnauthorized: o.policy === "strict",
+  };
+
+  const remember = (port: number | undefined, rec: SocketRecord) => {
+    if (port === undefined) return;
+    records.set(port, rec);
+    if (records.size > 256) records.delete(records.keys().next().value!);
+  };
+
+  const connect: buildConnector.connector = (opts, callback) => {
+    const peer = `${opts.hostname}:${opts.port}`;
+    const ctx: ErrorContext = { peer, hasCert: o.cert !== undefined, versions };
+    if (opts.protocol !== "https:") {
+      callback(
+        new ConfigError(
+          `URL scheme "${opts.protocol}" is not allowed: mutual TLS needs "https:"`,
+          { key: "url" },
+        ),
+        null,
+      );
+      return;
+    }
+    let done = false;
+    let checked = false;
+    const finish = (err: Error | null, socket?: tls.TLSSocket) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) callback(err, null);
+      else callback(null, socket!);
+    };
+    const servername = o.serverName ?? (isIp(opts.hostname) ? undefined : opts.hostname);
+    const socket = tls.connect({
+      ...base,
+      host: opts.hostname,
+      port: Number(opts.port) || 443,
+      servername,
+      // Runs inside the handshake, before `secureConnect`, only when the chain verified.
+      checkServerIdentity: (host, cert) => {
+        checked = true;
+        const name = o.serverName ?? host;
+        if (tls.checkServerIdentity(name, cert)) {
+          if (o.policy === "strict") {
+            return rejection({
+              reason: "hostname_mismatch",
+              message: `Server "${peer}" certificate ("${subjectOf(cert.raw)}") is not valid for ` +
+                `"${name}" (it names "${cert.subjectaltname ?? "nothing"}")`,
+            }, peer);
+          }
+          o.logger.warn("demo policy: accepting a server certificate for another host name", {
+            peer,
+            name,
+            subjectAltName: cert.subjectaltname,
+          });
+        }
+        const v = checkServerLeaf(cert.raw, o.pins, peer);
+        return v ? rejection(v, peer) : undefined;
+      },
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      finish(
+        new MtlsError(
+          "connection_failed",
+          `No TLS handshake with "${peer}" within ${o.connectTimeout} ms`,
+        ),
+      );
+    }, o.connectTimeout);
+    socket.setNoDelay(true);
+    socket.once("secureConnect", () => {
+      const refusal = afterHandshake(socket, peer, checked);
+      if (refusal) {
+        socket.destroy();
+        finish(refusal);
+        return;
+      }
+      const rec: SocketRecord = { ctx };
+      remember(socket.localPort, rec);
+      // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
+      socket.on("error", (e) => rec.error ??= e);
+      finish(null, socket);
+    });
+    socket.once("error", (err) => {
+      if (done) return;
+      const v = handshakeVerdict(err, ctx);
+      if (v.kind === "error") return finish(v.error);
+      diagnose(v.kind, err, opts.hostname, Number(opts.port) || 443, servername, ctx).then(
+        (e) => finish(e),
+      );
+    });
+  };
+
+  /** Checks left for after the handshake: demo policy and resumed sessions skip `checkServerIdentity`. */
+  const afterHandshake = (
+    socket: tls.TLSSocket,
+    peer: string,
+    checked: boolean,
+  ): MtlsError | undefined => {
+    if (checked && socket.authorized) return undefined;
+    const cert = socket.getPeerCertificate(false);
+    if (!cert?.raw) {
+      return rejection(
+        { reason: "unknown_ca", message: `Server "${peer}" sent no certificate` },
+        peer,
+      );
+    }
+    if (!socket.authorized) {
+      const code = String(socket.authorizationError ?? "");
+      if (o.policy !== "demo" || !DEMO_ACCEPTS.has(code)) {
+        return rejection({
+          reason: "unknown_ca",
+          message: `Server "${peer}" certificate was not verified ("${code}")`,
+        }, peer);
+      }
+      // Deno's catch-all code also covers expiry and EKU: those stay refused in demo.
+      const bad = diagnoseServerLeaf(cert.raw, peer);
+      if (bad) return rejection(bad, peer);
+      o.logger.warn("demo policy: accepting an unverified server certificate", {
+        peer,
+        subject: subjectOf(cert.raw),
+        verdict: code,
+      });
+    } else if (o.policy === "demo") {
+      o.logger.warn("demo policy: host name not checked", { peer });
+    }
+    const v = checkServerLeaf(cert.raw, o.pins, peer);
+    return v ? rejection(v, peer) : undefined;
+  };
+
+  const diagnose = async (
+    kind: "diagnose_leaf" | "diagnose_reset",
+    err: unknown,
+    host: string,
+    port: number,
+    servername: string | undefined,
+    ctx: ErrorContext,
+  ): Promise<MtlsError> => {
+    const probe = await probeServer(host, port, servername, o);
+    if (kind === "diagnose_leaf") {
+      const v = probe.der ? diagnoseServerLeaf(probe.der, ctx.peer) : undefined;
+      return rejection(
+        v ?? {
+          reason: "unknown_ca",
+          message: `Server "${ctx.peer}" certificate does not verify against the trusted CAs ` +
+            `(${(err as Error).message})`,
+        },
+        ctx.peer,
+        err,
+      );
+    }
+    // The server hung up mid-handshake. If it also hangs up on a probe that
+    // offers no certificate, it is not our certificate it refuses: the TLS versions are.
+    if (probe.der || probe.error && alertError(probe.error, { ...ctx, hasCert: false })) {
+      return silentRefusal(ctx, own, err);
+    }
+    return rejection(
+      {
+        reason: "protocol_version",
+        message: `Server "${ctx.peer}" closed the connection during the handshake: ` +
+          `it likely supports no TLS version in ${ctx.versions}`,
+      },
+      ctx.peer,
+      err,
+    );
+  };
+
+  const explainSocketFailure = (
+    localPort: number | undefined,
+    cause: unknown,
+  ): MtlsError | undefined => {
+    const rec = localPort === undefined ? undefined : records.get(localPort);
+    if (!rec) return undefined;
+    const alert = rec.error === undefined ? undefined : alertError(rec.error, rec.ctx);
+    if (alert) return alert;
+    // Only a connection on which the server never answered is a refusal of us;
+    // a kept-alive one closed under a request is an ordinary network failure.
+    const bytesRead = (cause as { socket?: { bytesRead?: number } })?.socket?.bytesRead;
+    return bytesRead ? undefined : silentRefusal(rec.ctx, own, cause);
+  };
+
+  return { connect, explainSocketFailure };
+}
+
+function isIp(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(":");
+}
+
+/**
+ * A second handshake, for diagnosis only: verification off and no client
+ * certificate (an unverified server must not learn who we are), closed as
+ * soon as it completes. Returns the server leaf when one was seen.
+ */
+function probeServer(
+  host: string,
+  port: number,
+  servername: string | undefined,
+  o: ResolvedClientOptions,
+): Promise<{ der?: Uint8Array; error?: unknown }> {
+  return new Promise((resolve) => {
+    let result: { der?: Uint8Array; error?: unknown } = {};
+    const s = tls.connect({
+      host,
+      port,
+      servername,
+      ca: o.ca,
+      minVersion: o.minVersion,
+      maxVersion: o.maxVersion,
+      ALPNProtocols: ["http/1.1"],
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    });
+    const timer = setTimeout(() => s.destroy(), Math.min(o.connectTimeout, 3_000));
+    s.once("secureConnect", () => {
+      const raw = s.getPeerCertificate(false)?.raw;
+      result = { der: raw ? new Uint8Array(raw) : undefined };
+      s.destroy();
+    });
+    s.on("error", (error) => result.der ? undefined : result = { error });
+    s.once("close", () => {
+      clearTimeout(timer);
+      resolve(result);
+    });
+  });
+}

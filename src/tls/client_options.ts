@@ -1,0 +1,304 @@
+/**
+ * Options of the mTLS client and their validation: done once, when the
+ * client is created, so the per-connection path parses nothing.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { CertificateError, ConfigError } from "../errors.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+
+/**
+ * Certificate or key material: PEM text, or bytes holding PEM text or DER.
+ *
+ * @example
+ * ```ts
+ * import type { PemInput } from "@mtls/mcp/tls";
+ * const ca: PemInput = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+ * ```
+ */
+export type PemInput = string | Uint8Array;
+
+/**
+ * TLS versions the client may negotiate; nothing below 1.2 is offered.
+ *
+ * @example
+ * ```ts
+ * import type { TlsClientVersion } from "@mtls/mcp/tls";
+ * const v: TlsClientVersion = "TLSv1.3";
+ * ```
+ */
+export type TlsClientVersion = "TLSv1.2" | "TLSv1.3";
+
+/**
+ * How the client verifies the server: `strict` checks the chain to `ca`,
+ * validity, EKU serverAuth and the host name; `demo` also accepts a
+ * self-signed or unknown-CA server and skips the host name check, logging a
+ * warning each time.
+ *
+ * @example
+ * ```ts
+ * import type { ClientPolicy } from "@mtls/mcp/tls";
+ * const p: ClientPolicy = "strict";
+ * ```
+ */
+export type ClientPolicy = "strict" | "demo";
+
+/**
+ * Options of an mTLS client: who we are, whom we trust, and how connections are kept.
+ *
+ * @example
+ * ```ts
+ * import type { MtlsClientOptions } from "@mtls/mcp/tls";
+ * const options: MtlsClientOptions = {
+ *   cert: Deno.readTextFileSync("certs/client.crt"),
+ *   key: Deno.readTextFileSync("certs/client.key"),
+ *   ca: Deno.readTextFileSync("certs/ca.crt"),
+ *   pins: ["sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+ * };
+ * ```
+ */
+export interface MtlsClientOptions {
+  /** Our certificate (PEM, may include intermediates after the leaf). @default {none: no client certificate is presented} */
+  cert?: PemInput;
+  /** The private key of `cert` (PEM or PKCS#8 DER). Required with `cert`. */
+  key?: PemInput;
+  /** CA certificate(s) the server must chain to; one PEM may hold several. @default {the runtime's public roots} */
+  ca?: PemInput | PemInput[];
+  /** Name sent as SNI and matched against the server certificate. @default {the URL's host} */
+  serverName?: string;
+  /** Lowest TLS version offered. @default {"TLSv1.2"} */
+  minVersion?: TlsClientVersion;
+  /** Highest TLS version offered. @default {"TLSv1.3"} */
+  maxVersion?: TlsClientVersion;
+  /** Server verification policy. @default {"strict"} */
+  policy?: ClientPolicy;
+  /** Accepted server keys as `sha256/<base64 SHA-256 of the SPKI>`; any one must match. Checked during the handshake, before any request is sent. @default {[] (no pinning)} */
+  pins?: string[];
+  /** Where warnings (demo policy) and diagnostics go. @default {createLogger({ level: "warn" }) (standard error)} */
+  logger?: Logger;
+  /** Keep connections open between requests. @default {true} */
+  keepAlive?: boolean;
+  /** How long an idle kept-alive connection stays open, in milliseconds. @default {4000} */
+  keepAliveTimeout?: number;
+  /** Most connections per origin. @default {unlimited} */
+  connections?: number;
+  /** Time allowed for TCP connect plus TLS handshake, in milliseconds. @default {10000} */
+  connectTimeout?: number;
+}
+
+/** Options after validation: PEM text, parsed certificates, defaults applied. */
+export interface ResolvedClientOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  /** Our own leaf certificate, parsed. */
+  certificate?: X509Certificate;
+  serverName?: string;
+  minVersion: TlsClientVersion;
+  maxVersion: TlsClientVersion;
+  policy: ClientPolicy;
+  /** Base64 SPKI SHA-256 digests. */
+  pins: Set<string>;
+  logger: Logger;
+  keepAlive: boolean;
+  keepAliveTimeout: number;
+  connections?: number;
+  connectTimeout: number;
+}
+
+const VERSIONS: readonly TlsClientVersion[] = ["TLSv1.2", "TLSv1.3"];
+const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
+
+/** Validates `options` once and applies the defaults. Throws {@link ConfigError} or {@link CertificateError}. */
+export function resolveClientOptions(options: MtlsClientOptions): ResolvedClientOptions {
+  const {
+    policy = "strict",
+    minVersion = "TLSv1.2",
+    maxVersion = "TLSv1.3",
+    pins = [],
+    logger = createLogger({ level: "warn" }),
+    keepAlive = true,
+    keepAliveTimeout = 4_000,
+    connections,
+    connectTimeout = 10_000,
+    serverName,
+  } = options;
+  if (policy !== "strict" && policy !== "demo") {
+    throw new ConfigError(`Option "policy" must be "strict" or "demo", got "${policy}"`, {
+      key: "policy",
+    });
+  }
+  for (const [name, value] of [["minVersion", minVersion], ["maxVersion", maxVersion]] as const) {
+    if (!VERSIONS.includes(value)) {
+      throw new ConfigError(`Option "${name}" must be "TLSv1.2" or "TLSv1.3", got "${value}"`, {
+        key: name,
+      });
+    }
+  }
+  if (minVersion === "TLSv1.3" && maxVersion === "TLSv1.2") {
+    throw new ConfigError('Option "minVersion" "TLSv1.3" is above "maxVersion" "TLSv1.2"', {
+      key: "minVersion",
+    });
+  }
+  if (!Array.isArray(pins)) {
+    throw new ConfigError('Option "pins" must be an array of "sha256/<base64>" strings', {
+      key: "pins",
+    });
+  }
+  const pinSet = new Set<string>();
+  for (const pin of pins) {
+    const m = typeof pin === "string" ? PIN.exec(pin) : null;
+    if (!m) {
+      throw new ConfigError(
+        `Option "pins" holds "${pin}": expected "sha256/" and a base64 SHA-256 digest of 44 characters`,
+        { key: "pins" },
+      );
+    }
+    pinSet.add(m[1]);
+  }
+  positive("keepAliveTimeout", keepAliveTimeout);
+  positive("connectTimeout", connectTimeout);
+  if (connections !== undefined && !(Number.isInteger(connections) && connections > 0)) {
+    throw new ConfigError(
+      `Option "connections" must be a positive integer, got "${connections}"`,
+      { key: "connections" },
+    );
+  }
+  if (serverName !== undefined && (typeof serverName !== "string" || serverName === "")) {
+    throw new ConfigError(
+      `Option "serverName" must be a non-empty host name, got "${serverName}"`,
+      {
+        key: "serverName",
+      },
+    );
+  }
+  const { cert, key, certificate } = resolveIdentity(options);
+  const ca = options.ca === undefined ? undefined : resolveCa(options.ca);
+  return {
+    cert,
+    key,
+    ca,
+    certificate,
+    serverName,
+    minVersion,
+    maxVersion,
+    policy,
+    pins: pinSet,
+    logger,
+    keepAlive,
+    keepAliveTimeout,
+    connections,
+    connectTimeout,
+  };
+}
+
+function positive(name: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(
+      `Option "${name}" must be a positive number of milliseconds, got "${value}"`,
+      { key: name },
+    );
+  }
+}
+
+function resolveIdentity(
+  options: MtlsClientOptions,
+): { cert?: string; key?: string; certificate?: X509Certificate } {
+  if (options.cert === undefined && options.key === undefined) return {};
+  if (options.key === undefined) {
+    throw new ConfigError('Option "key" is required when "cert" is given', { key: "key" });
+  }
+  if (options.cert === undefined) {
+    throw new ConfigError('Option "cert" is required when "key" is given', { key: "cert" });
+  }
+  const cert = toPem(options.cert, "cert", "CERTIFICATE");
+  const blocks = pemBlocks(cert, "CERTIFICATE");
+  if (blocks.length === 0) {
+    throw new CertificateError("invalid_pem", 'Option "cert" holds no PEM "CERTIFICATE" block');
+  }
+  const certificate = parseCertificate(blocks[0], "cert");
+  const key = toPem(options.key, "key", "PRIVATE KEY");
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch (cause) {
+    throw new CertificateError(
+      "invalid_key",
+      `Option "key" is not a readable private key: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  if (!certificate.checkPrivateKey(keyObject)) {
+    throw new CertificateError(
+      "key_mismatch",
+      `Option "key" does not belong to the certificate in "cert" ("${certificate.subject}")`,
+    );
+  }
+  return { cert, key, certificate };
+}
+
+function resolveCa(ca: PemInput | PemInput[]): string[] {
+  const inputs = Array.isArray(ca) ? ca : [ca];
+  const out: string[] = [];
+  for (const input of inputs) {
+    const blocks = pemBlocks(toPem(input, "ca", "CERTIFICATE"), "CERTIFICATE");
+    if (blocks.length === 0) {
+      throw new CertificateError("invalid_pem", 'Option "ca" holds no PEM "CERTIFICATE" block');
+    }
+    for (const block of blocks) {
+      parseCertificate(block, "ca");
+      out.push(block);
+    }
+  }
+  if (out.length === 0) {
+    throw new ConfigError('Option "ca" is an empty list', { key: "ca" });
+  }
+  return out;
+}
+
+function parseCertificate(pem: string, option: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (cause) {
+    throw new CertificateError(
+      "invalid_pem",
+      `Option "${option}" holds a certificate that cannot be read: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/** PEM text from a string or bytes; DER bytes are wrapped under `label`. */
+function toPem(value: PemInput, option: string, label: string): string {
+  if (typeof value === "string") {
+    if (!value.includes("-----BEGIN ")) {
+      throw new CertificateError(
+        "invalid_pem",
+        `Option "${option}" is not PEM text (no "-----BEGIN" line); pass the file's contents, not its path`,
+      );
+    }
+    return value;
+  }
+  if (!(value instanceof Uint8Array)) {
+    throw new ConfigError(`Option "${option}" must be a PEM string or a Uint8Array`, {
+      key: option,
+    });
+  }
+  const text = new TextDecoder().decode(value.subarray(0, 64));
+  if (text.includes("-----BEGIN ")) return new TextDecoder().decode(value);
+  if (value[0] === 0x30) {
+    const b64 = Buffer.from(value).toString("base64").replace(/(.{64})/g, "$1\n");
+    return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
+  }
+  throw new CertificateError(
+    "invalid_pem",
+    `Option "${option}" holds neither PEM text nor DER bytes`,
+  );
+}
+
+function pemBlocks(text: string, label: string): string[] {
+  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, "g");
+  return [...text.matchAll(re)].map((m) => m[0] + "\n");
+}
