@@ -1,0 +1,73 @@
+/**
+ * Built-in demo tools served by `mcp-mtls serve`: `whoami`, `echo` and `time`.
+ *
+ * @module
+ */
+
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+
+// Explicit callback types: with TypeScript 6 the SDK's registerTool generics no longer infer them.
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * Registers the demo tools on `server`:
+ * - `whoami`: the caller's certificate identity as JSON text,
+ * - `echo`: returns `text`,
+ * - `time`: the server's current time, ISO 8601.
+ *
+ * @example Adding the demo tools to a server
+ * ```ts
+ * import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+ * import { registerDemoTools } from "@mtls/mcp/mcp";
+ * const server = registerDemoTools(new McpServer({ name: "demo", version: "1.0.0" }));
+ * ```
+ */
+export function registerDemoTools(
+  server: McpServer,
+  now: () => Date = () => new Date(),
+): McpServer {
+  server.registerTool(
+    "whoami",
+    {
+      title: "Who am I",
+      description: "Returns the identity from your client certificate, as the server sees it.",
+    },
+    (extra: Extra) => {
+      const info = extra.authInfo;
+      const identity = info?.extra?.identity ?? null;
+      const payload = { clientId: info?.clientId ?? "anonymous", identity };
+      return { content: [{ type: "text", text: JSON.stringify(payload, null, 2) }] };
+    },
+  );
+  server.registerTool(
+    "echo",
+    {
+      title: "Echo",
+      description: "Returns the text you send.",
+      inputSchema: { text: z.string().max(65_536) },
+    },
+    ({ text }: { text: string }, _extra: Extra) => ({ content: [{ type: "text", text }] }),
+  );
+  server.registerTool(
+    "time",
+    { title: "Time", description: "Returns the server's current time (ISO 8601)." },
+    () => ({ content: [{ type: "text", text: now().toISOString() }] }),
+  );
+  return server;
+}
+
+/**
+ * An {@link McpServer} factory serving only the demo tools.
+ *
+ * @example
+ * ```ts
+ * import { demoServerFactory } from "@mtls/mcp/mcp";
+ * const server = demoServerFactory();
+ * ```
+ */
+export function demoServerFactory(): McpServer {
+  return registerDemoTools(new McpServer({ name: "mcp-mtls-demo", version: "0.1.0" }));
+}

@@ -1,0 +1,326 @@
+/**
+ * `serveMcp`: an MCP Streamable HTTP server over mutual TLS.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import { compileAuthorization, type ToolPermission } from "../policy/authorization.ts";
+import { identityLabel } from "../policy/identity.ts";
+import { compilePolicy } from "../policy/policy.ts";
+import { assertSupportedRuntime } from "../tls/runtime_check.ts";
+import { listenMtls, type PeerState } from "../tls/server.ts";
+import { resolveTlsServerOptions } from "../tls/server_options.ts";
+import { jsonRpcMessages, readBody, sendJsonRpcError } from "./server_http.ts";
+import {
+  type McpServerFactory,
+  resolveServeOptions,
+  type ServeMcpOptions,
+} from "./server_options.ts";
+import { hideDeniedTools } from "./server_tools.ts";
+
+/**
+ * A running MCP server.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(server.url); // https://127.0.0.1:8443/mcp
+ * await server.close();
+ * ```
+ */
+export interface McpMtlsServer {
+  /** Bound address (the real port when `port` was 0). */
+  readonly address: { hostname: string; port: number };
+  /** URL of the MCP endpoint. */
+  readonly url: string;
+  /** Open stateful sessions. */
+  readonly sessionCount: number;
+  /** Stops listening, closes every session and connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  fingerprint?: string;
+}
+
+const DENIED = -32001;
+
+/**
+ * Serves MCP (Streamable HTTP) over HTTPS with client certificates. Each
+ * session gets its own `McpServer` from `factory`; tool handlers see the
+ * caller's certificate identity as `extra.authInfo.extra.identity`.
+ *
+ * Refuses to start on Deno older than 2.9 (`RuntimeError`) and on
+ * contradictory options (`ConfigError` naming the key).
+ *
+ * @example A server with one tool
+ * ```ts ignore
+ * import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+ * import { serveMcp } from "@mtls/mcp/mcp";
+ *
+ * const server = await serveMcp(() => {
+ *   const mcp = new McpServer({ name: "hello", version: "1.0.0" });
+ *   mcp.registerTool("hello", {}, (_args, extra) => ({
+ *     content: [{ type: "text", text: `hello ${extra.authInfo?.clientId}` }],
+ *   }));
+ *   return mcp;
+ * }, { tls: { cert, key, ca }, port: 8443 });
+ * console.log(server.url);
+ * ```
+ */
+export async function serveMcp(
+  factory: McpServerFactory,
+  options: ServeMcpOptions,
+): Promise<McpMtlsServer> {
+  assertSupportedRuntime();
+  const o = resolveServeOptions(options);
+  const tls = resolveTlsServerOptions(options.tls);
+  const policy = compilePolicy(options.policy ?? "strict", {
+    ca: tls.ca,
+    maxChainDepth: options.maxChainDepth,
+    now: options.now,
+  });
+  const authorize = compileAuthorization(options.authorization);
+  const { logger } = o;
+  const sessions = new Map<string, Session>();
+  const permissions = new WeakMap<PeerState, ToolPermission>();
+  const inFlight = new Set<Promise<void>>();
+  let warnedNoToolTable = false;
+
+  if (policy.acceptsUntrusted) {
+    logger.warn(
+      "DEMO POLICY IN EFFECT: self-signed and unknown-CA client certificates are ACCEPTED. Never use this in production.",
+      { policy: "demo" },
+    );
+  }
+  if (tls.clientAuth !== "require") {
+    logger.warn(
+      `Client authentication is "${tls.clientAuth}": clients without a certificate are admitted`,
+      {
+        clientAuth: tls.clientAuth,
+      },
+    );
+  }
+
+  const refuseRequest = (
+    res: ServerResponse,
+    state: PeerState,
+    status: number,
+    reason: string,
+    detail: string,
+    id?: unknown,
+  ) => {
+    logger.warn("request refused", { peer: state.peer, reason, detail });
+    sendJsonRpcError(res, status, DENIED, detail, { reason, id });
+  };
+
+  async function buildServer(state: PeerState, mayCall: ToolPermission): Promise<McpServer> {
+    const server = await factory({ identity: state.identity, mayCall });
+    if (hideDeniedTools(server, mayCall) === undefined && !warnedNoToolTable) {
+      warnedNoToolTable = true;
+      logger.warn(
+        "Cannot find the SDK tool table: tools/list is not filtered (tools/call still is)",
+      );
+    }
+    return server;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, state: PeerState) {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== o.path) {
+      sendJsonRpcError(res, 404, -32000, `Not found: "${path}"; the MCP endpoint is "${o.path}"`);
+      return;
+    }
+    const hookRefusal = await state.verdict;
+    if (hookRefusal) {
+      if (!state.refusalLogged) {
+        state.refusalLogged = true;
+        logger.warn("request refused", {
+          peer: state.peer,
+          reason: hookRefusal.reason,
+          detail: hookRefusal.message,
+        });
+      }
+      sendJsonRpcError(res, 403, DENIED, hookRefusal.message, { reason: hookRefusal.reason });
+      return;
+    }
+    let mayCall = permissions.get(state);
+    if (!mayCall) {
+      mayCall = authorize(state.identity);
+      permissions.set(state, mayCall);
+    }
+    let body: unknown;
+    if (req.method === "POST") {
+      const bytes = await readBody(req, o.maxBodyBytes);
+      if (!bytes) {
+        logger.warn("request refused", {
+          peer: state.peer,
+          reason: "rate_limited",
+          detail: `Request body larger than ${o.maxBodyBytes} bytes`,
+        });
+        sendJsonRpcError(res, 413, -32600, `Request body larger than ${o.maxBodyBytes} bytes`, {
+          close: true,
+        });
+        return;
+      }
+      try {
+        body = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
+        sendJsonRpcError(res, 400, -32700, "Parse error: request body is not JSON");
+        return;
+      }
+      for (const m of jsonRpcMessages(body)) {
+        if (m.method === "tools/call" && !mayCall(String(m.params?.name))) {
+          const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
+          refuseRequest(
+            res,
+            state,
+            403,
+            "identity_denied",
+            `Tool "${String(m.params?.name)}" is not allowed for ${who}`,
+            m.id,
+          );
+          return;
+        }
+      }
+    }
+    (req as IncomingMessage & { auth?: AuthInfo }).auth = {
+      token: "",
+      clientId: state.identity ? identityLabel(state.identity) : "anonymous",
+      scopes: [],
+      extra: { identity: state.identity, trusted: state.trusted, peer: state.peer },
+    };
+    if (o.sessions === "stateless") return await handleStateless(req, res, state, mayCall, body);
+    return await handleStateful(req, res, state, mayCall, body);
+  }
+
+  async function handleStateless(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: PeerState,
+    mayCall: ToolPermission,
+    body: unknown,
+  ) {
+    const server = await buildServer(state, mayCall);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on("close", () => {
+      transport.close().catch(() => {});
+      server.close().catch(() => {});
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  async function handleStateful(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: PeerState,
+    mayCall: ToolPermission,
+    body: unknown,
+  ) {
+    const header = req.headers["mcp-session-id"];
+    const sessionId = Array.isArray(header) ? header[0] : header;
+    if (sessionId) {
+      const session = sessions.get(sessionId);
+      if (!session) {
+        sendJsonRpcError(res, 404, -32001, "Session not found");
+        return;
+      }
+      if (session.fingerprint !== state.identity?.fingerprint) {
+        refuseRequest(
+          res,
+          state,
+          403,
+          "identity_denied",
+          `Session "${sessionId}" belongs to another client certificate`,
+        );
+        return;
+      }
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    const isInitialize = req.method === "POST" &&
+      jsonRpcMessages(body).some((m) => m.method === "initialize");
+    if (!isInitialize) {
+      sendJsonRpcError(res, 400, -32000, "Bad Request: no valid session ID provided");
+      return;
+    }
+    if (sessions.size >= o.maxSessions) {
+      refuseRequest(res, state, 503, "rate_limited", `More than ${o.maxSessions} open sessions`);
+      return;
+    }
+    const server = await buildServer(state, mayCall);
+    const fingerprint = state.identity?.fingerprint;
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id: string) => {
+        sessions.set(id, { transport, server, fingerprint });
+        logger.info("session opened", {
+          peer: state.peer,
+          session: id,
+          client: state.identity ? identityLabel(state.identity) : "anonymous",
+        });
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id && sessions.delete(id)) logger.info("session closed", { session: id });
+      server.close().catch(() => {});
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  const listener = await listenMtls({
+    hostname: o.hostname,
+    port: o.port,
+    tls,
+    policy,
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+    maxConnections: o.maxConnections,
+    logger,
+    onRequest(req, res, state) {
+      const p = handle(req, res, state).catch((cause) => {
+        logger.error("request failed", { peer: state.peer, error: String(cause) });
+        sendJsonRpcError(res, 500, -32603, "Internal error");
+      });
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p));
+    },
+  });
+  const { port } = listener.address;
+  const host = o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
+  const url = `https://${host}:${port}${o.path}`;
+  logger.info("listening", {
+    url,
+    policy: policy.name,
+    clientAuth: tls.clientAuth,
+    sessions: o.sessions,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: listener.address,
+    url,
+    get sessionCount() {
+      return sessions.size;
+    },
+    close() {
+      closing ??= (async () => {
+        const open = [...sessions.values()];
+        sessions.clear();
+        await Promise.allSettled(open.map((s) => s.transport.close()));
+        await Promise.allSettled(open.map((s) => s.server.close()));
+        await listener.close();
+        await Promise.allSettled([...inFlight]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Options of {@link serveMcp}: defaults destructured once, contradictions
+ * refused with a {@link ConfigError} naming the key.
+ *
+ * @module
+ */
+
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { ConfigError } from "../errors.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import type { AuthorizationOptions, ToolPermission } from "../policy/authorization.ts";
+import type { PeerIdentity } from "../policy/identity.ts";
+import type { PolicyOption } from "../policy/policy.ts";
+import type { TlsServerOptions } from "../tls/server_options.ts";
+
+/**
+ * What a server factory is told about the session it builds a server for.
+ *
+ * @example
+ * ```ts
+ * import type { SessionContext } from "@mtls/mcp/mcp";
+ * const who = (ctx: SessionContext) => ctx.identity?.commonName ?? "anonymous";
+ * ```
+ */
+export interface SessionContext {
+  /** Identity of the client that opens the session; `undefined` when anonymous. */
+  identity?: PeerIdentity;
+  /** Which tools this client may call (from `authorization`). */
+  mayCall: ToolPermission;
+}
+
+/**
+ * Builds an SDK `McpServer` for one session (stateful) or one request (stateless).
+ *
+ * @example
+ * ```ts
+ * import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+ * import type { McpServerFactory } from "@mtls/mcp/mcp";
+ * const factory: McpServerFactory = () => new McpServer({ name: "demo", version: "1.0.0" });
+ * ```
+ */
+export type McpServerFactory = (context: SessionContext) => McpServer | Promise<McpServer>;
+
+/**
+ * Protective limits.
+ *
+ * @example
+ * ```ts
+ * import type { ServerLimits } from "@mtls/mcp/mcp";
+ * const limits: ServerLimits = { handshakeTimeoutMs: 5_000, maxBodyBytes: 65_536 };
+ * ```
+ */
+export interface ServerLimits {
+  /** Milliseconds a client has to complete the TLS handshake. @default {10000} */
+  handshakeTimeoutMs?: number;
+  /** Largest request body in bytes; bigger ones get HTTP 413. @default {1048576} */
+  maxBodyBytes?: number;
+  /** Most concurrent TCP connections. @default {1024} */
+  maxConnections?: number;
+  /** Most open stateful sessions. @default {1000} */
+  maxSessions?: number;
+}
+
+/**
+ * Options of {@link serveMcp}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: ServeMcpOptions = { tls: { cert, key, ca }, port: 0 };
+ * ```
+ */
+export interface ServeMcpOptions {
+  /** Address to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Port; 0 picks a free one. @default {8443} */
+  port?: number;
+  /** HTTP path of the MCP endpoint. @default {"/mcp"} */
+  path?: string;
+  /** Server certificate, key, trusted client CAs, client auth mode, TLS versions. */
+  tls: TlsServerOptions;
+  /** Verification policy. @default {"strict"} */
+  policy?: PolicyOption;
+  /** Most intermediate CAs between a client certificate and a trusted CA. @default {3} */
+  maxChainDepth?: number;
+  /** Which identities may call which tools. @default {every admitted client may call every tool} */
+  authorization?: AuthorizationOptions;
+  /** One SDK server per session (`stateful`) or per request (`stateless`). @default {"stateful"} */
+  sessions?: "stateful" | "stateless";
+  /** Protective limits. */
+  limits?: ServerLimits;
+  /** Where records go. @default {createLogger()} */
+  logger?: Logger;
+  /** Clock for certificate validity. @default {() => new Date()} */
+  now?: () => Date;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedServeOptions {
+  hostname: string;
+  port: number;
+  path: string;
+  sessions: "stateful" | "stateless";
+  handshakeTimeoutMs: number;
+  maxBodyBytes: number;
+  maxConnections: number;
+  maxSessions: number;
+  logger: Logger;
+}
+
+function positiveInt(value: number, key: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(`Option "${key}" must be a positive integer, got "${value}"`, { key });
+  }
+  return value;
+}
+
+/**
+ * Applies defaults and refuses contradictory options.
+ *
+ * @example
+ * ```ts ignore
+ * const resolved = resolveServeOptions(options);
+ * ```
+ */
+export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOptions {
+  if (!options || typeof options !== "object") {
+    throw new ConfigError('Options are required (at least "tls")', { key: "tls" });
+  }
+  const {
+    hostname = "127.0.0.1",
+    port = 8443,
+    path = "/mcp",
+    sessions = "stateful",
+    policy = "strict",
+    limits = {},
+    logger = createLogger(),
+  } = options;
+  const clientAuth = options.tls?.clientAuth ?? "require";
+  const hasCa = options.tls?.ca !== undefined &&
+    (Array.isArray(options.tls.ca) ? options.tls.ca.length > 0 : options.tls.ca !== "");
+  const base = typeof policy === "object" ? policy.base ?? "strict" : policy;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`Option "port" must be an integer from 0 to 65535, got "${port}"`, {
+      key: "port",
+    });
+  }
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    throw new ConfigError(`Option "path" must start with "/", got "${path}"`, { key: "path" });
+  }
+  if (sessions !== "stateful" && sessions !== "stateless") {
+    throw new ConfigError(
+      `Option "sessions" must be "stateful" or "stateless", got "${sessions}"`,
+      {
+        key: "sessions",
+      },
+    );
+  }
+  if (clientAuth !== "none" && base === "strict" && !hasCa) {
+    throw new ConfigError(
+      `Option "tls.ca" is required: client auth is "${clientAuth}" with the strict policy, but no CA is configured to verify client certificates`,
+      { key: "tls.ca" },
+    );
+  }
+  if (clientAuth === "none" && policy !== "strict") {
+    throw new ConfigError(
+      `Option "policy" cannot be "${
+        typeof policy === "object" ? "custom" : policy
+      }" when "tls.clientAuth" is "none": no client certificate is requested to apply it to`,
+      { key: "policy" },
+    );
+  }
+  if (clientAuth === "none" && options.authorization?.rules?.some((r) => r?.identity !== "*")) {
+    throw new ConfigError(
+      'Option "authorization.rules" selects identities but "tls.clientAuth" is "none": no client has an identity',
+      { key: "authorization.rules" },
+    );
+  }
+  return {
+    hostname,
+    port,
+    path,
+    sessions,
+    handshakeTimeoutMs: positiveInt(
+      limits.handshakeTimeoutMs ?? 10_000,
+      "limits.handshakeTimeoutMs",
+    ),
+    maxBodyBytes: positiveInt(limits.maxBodyBytes ?? 1_048_576, "limits.maxBodyBytes"),
+    maxConnections: positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections"),
+    maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),
+    logger,
+  };
+}

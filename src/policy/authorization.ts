@@ -1,0 +1,162 @@
+/**
+ * Authorization rules: which peer identities may call which tools.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../errors.ts";
+import { compileGlob } from "./glob.ts";
+import type { PeerIdentity } from "./identity.ts";
+
+/**
+ * One rule. `identity` selects peers by one of:
+ * - `spiffe://trust.domain/path*` — the SPIFFE ID (glob),
+ * - `cn:GLOB` — the subject common name,
+ * - `san:GLOB` — any SAN value (DNS, IP, URI or email), or `dns:`/`ip:`/`uri:`/`email:GLOB` for one kind,
+ * - `fingerprint:HEX` — the certificate SHA-256 (hex, colons and case ignored),
+ * - `*` — every peer, including an anonymous one (client auth `optional`/`none`).
+ *
+ * `tools` lists tool-name globs the matching peers may call.
+ *
+ * @example
+ * ```ts
+ * import type { AuthorizationRule } from "@mtls/mcp/policy";
+ * const rule: AuthorizationRule = { identity: "spiffe://example.org/*", tools: ["whoami", "echo*"] };
+ * ```
+ */
+export interface AuthorizationRule {
+  /** Identity selector (see above). */
+  identity: string;
+  /** Tool-name globs. */
+  tools: string[];
+}
+
+/**
+ * The `authorization` option.
+ *
+ * @example
+ * ```ts
+ * import type { AuthorizationOptions } from "@mtls/mcp/policy";
+ * const a: AuthorizationOptions = { rules: [{ identity: "cn:alice", tools: ["*"] }] };
+ * ```
+ */
+export interface AuthorizationOptions {
+  /** Rules; a peer may call the union of the tools of every rule it matches. */
+  rules: AuthorizationRule[];
+}
+
+/**
+ * The tools one peer may call, decided once per connection.
+ *
+ * @example
+ * ```ts
+ * import type { ToolPermission } from "@mtls/mcp/policy";
+ * const all: ToolPermission = () => true;
+ * ```
+ */
+export type ToolPermission = (toolName: string) => boolean;
+
+/**
+ * Compiled rules: given an identity (or `undefined` for an anonymous peer),
+ * returns its {@link ToolPermission}.
+ *
+ * @example
+ * ```ts
+ * import type { Authorizer } from "@mtls/mcp/policy";
+ * const allowAll: Authorizer = () => () => true;
+ * ```
+ */
+export type Authorizer = (identity: PeerIdentity | undefined) => ToolPermission;
+
+type IdentityMatcher = (id: PeerIdentity | undefined) => boolean;
+
+function compileIdentity(selector: string, key: string): IdentityMatcher {
+  if (selector === "*") return () => true;
+  if (selector.startsWith("spiffe://")) {
+    const m = compileGlob(selector);
+    return (id) => id?.spiffeId !== undefined && m(id.spiffeId);
+  }
+  const colon = selector.indexOf(":");
+  const kind = colon > 0 ? selector.slice(0, colon) : "";
+  const value = selector.slice(colon + 1);
+  switch (kind) {
+    case "cn": {
+      const m = compileGlob(value);
+      return (id) => id?.commonName !== undefined && m(id.commonName);
+    }
+    case "fingerprint": {
+      const want = value.replaceAll(":", "").toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(want)) {
+        throw new ConfigError(
+          `Option "${key}" must be a SHA-256 fingerprint (64 hex digits), got "${selector}"`,
+          { key },
+        );
+      }
+      return (id) => id?.fingerprint === want;
+    }
+    case "san": {
+      const m = compileGlob(value, { ignoreCase: true });
+      return (id) =>
+        id !== undefined && Object.values(id.subjectAltNames).some((list) => list.some(m));
+    }
+    case "dns":
+    case "ip":
+    case "uri":
+    case "email": {
+      const m = compileGlob(value, { ignoreCase: kind !== "uri" });
+      return (id) => id !== undefined && id.subjectAltNames[kind].some(m);
+    }
+  }
+  throw new ConfigError(
+    `Option "${key}" must start with "spiffe://", "cn:", "san:", "dns:", "ip:", "uri:", "email:" or "fingerprint:", or be "*", got "${selector}"`,
+    { key },
+  );
+}
+
+/**
+ * Compiles rules once. Without rules (`undefined`) every admitted peer may call every tool.
+ *
+ * @example Alice may call everything, agents only whoami
+ * ```ts
+ * import { compileAuthorization } from "@mtls/mcp/policy";
+ * const authorize = compileAuthorization({
+ *   rules: [
+ *     { identity: "cn:alice", tools: ["*"] },
+ *     { identity: "spiffe://example.org/*", tools: ["whoami"] },
+ *   ],
+ * });
+ * const mayCall = authorize(undefined); // an anonymous peer
+ * mayCall("whoami"); // false
+ * ```
+ */
+export function compileAuthorization(options: AuthorizationOptions | undefined): Authorizer {
+  if (options === undefined) return () => () => true;
+  if (!Array.isArray(options.rules)) {
+    throw new ConfigError('Option "authorization.rules" must be an array', {
+      key: "authorization.rules",
+    });
+  }
+  const rules = options.rules.map((rule, i) => {
+    const key = `authorization.rules[${i}]`;
+    if (typeof rule?.identity !== "string" || !Array.isArray(rule.tools)) {
+      throw new ConfigError(`Option "${key}" must have a string "identity" and an array "tools"`, {
+        key,
+      });
+    }
+    const tools = rule.tools.map((t) => compileGlob(String(t)));
+    return { matches: compileIdentity(rule.identity, `${key}.identity`), tools };
+  });
+  return (identity) => {
+    const allowed = rules.filter((r) => r.matches(identity)).flatMap((r) => r.tools);
+    if (allowed.length === 0) return () => false;
+    const cache = new Map<string, boolean>();
+    return (tool) => {
+      let v = cache.get(tool);
+      if (v === undefined) {
+        v = allowed.some((m) => m(tool));
+        if (cache.size < 256) cache.set(tool, v);
+      }
+      return v;
+    };
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * A minimal DER reader for the few X.509 fields Deno's `node:crypto`
+ * `X509Certificate` does not expose reliably: extended key usage, basic
+ * constraints, key usage, every subject alternative name and the subject CN.
+ *
+ * Runtime-neutral (plain bytes), no allocation beyond the values returned.
+ *
+ * @module
+ */
+
+import { CertificateError } from "../errors.ts";
+
+/** One decoded TLV: tag byte, content start and end offsets in `bytes`. */
+interface Tlv {
+  tag: number;
+  start: number;
+  end: number;
+}
+
+function readTlv(bytes: Uint8Array, offset: number, limit: number): Tlv {
+  if (offset + 2 > limit) throw invalid("truncated element");
+  const tag = bytes[offset];
+  let len = bytes[offset + 1];
+  let pos = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || pos + n > limit) throw invalid("bad length");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + bytes[pos + i];
+    pos += n;
+  }
+  if (pos + len > limit) throw invalid("element overruns its parent");
+  return { tag, start: pos, end: pos + len };
+}
+
+function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let p = parent.start; p < parent.end;) {
+    const t = readTlv(bytes, p, parent.end);
+    out.push(t);
+    p = t.end;
+  }
+  return out;
+}
+
+function invalid(what: string): CertificateError {
+  return new CertificateError("invalid_der", `Cannot read certificate DER: ${what}`);
+}
+
+function oid(bytes: Uint8Array, t: Tlv): string {
+  const parts: number[] = [];
+  let v = 0;
+  for (let i = t.start; i < t.end; i++) {
+    v = v * 128 + (bytes[i] & 0x7f);
+    if (!(bytes[i] & 0x80)) {
+      if (parts.length === 0) parts.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
+      else parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join(".");
+}
+
+const text = new TextDecoder();
+
+function ipText(b: Uint8Array): string {
+  if (b.length === 4) return Array.from(b).join(".");
+  const words: string[] = [];
+  for (let i = 0; i + 1 < b.length; i += 2) words.push(((b[i] << 8) | b[i + 1]).toString(16));
+  return words.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+}
+
+/**
+ * Subject alternative names, one list per kind.
+ *
+ * @example
+ * ```ts
+ * import type { SubjectAltNames } from "@mtls/mcp/policy";
+ * const sans: SubjectAltNames = { dns: ["localhost"], ip: ["127.0.0.1"], uri: [], email: [] };
+ * ```
+ */
+export interface SubjectAltNames {
+  /** dNSName entries. */
+  dns: string[];
+  /** iPAddress entries, dotted IPv4 or compressed IPv6. */
+  ip: string[];
+  /** uniformResourceIdentifier entries (SPIFFE IDs live here). */
+  uri: string[];
+  /** rfc822Name entries. */
+  email: string[];
+}
+
+/**
+ * The X.509 fields the verification policy needs, read straight from the DER.
+ *
+ * @example
+ * ```ts
+ * import type { CertificateFields } from "@mtls/mcp/policy";
+ * const f: Pick<CertificateFields, "isCa"> = { isCa: false };
+ * ```
+ */
+export interface CertificateFields {
+  /** Subject common name, or `undefined`. */
+  commonName?: string;
+  /** Every SAN, by kind. */
+  subjectAltNames: SubjectAltNames;
+  /** Extended key usage OIDs, or `undefined` when the extension is absent. */
+  extendedKeyUsage?: string[];
+  /** Basic constraints cA flag (false when absent). */
+  isCa: boolean;
+  /** Whether a keyUsage extension is present and has digitalSignature set; `undefined` when absent. */
+  digitalSignature?: boolean;
+}
+
+const OID_CN = "2.5.4.3";
+const OID_SAN = "2.5.29.17";
+const OID_EKU = "2.5.29.37";
+const OID_BC = "2.5.29.19";
+const OID_KU = "2.5.29.15";
+
+/**
+ * Reads {@link CertificateFields} from a DER certificate.
+ *
+ * @example Reading a certificate's SANs
+ * ```ts ignore
+ * import { readCertificateFields } from "@mtls/mcp/policy";
+ * const fields = readCertificateFields(derBytes);
+ * console.log(fields.subjectAltNames.uri);
+ * ```
+ */
+export function readCertificateFields(der: Uint8Array): CertificateFields {
+  const cert = readTlv(der, 0, der.length);
+  const [tbs] = children(der, cert);
+  if (!tbs) throw invalid("no tbsCertificate");
+  const items = children(der, tbs);
+  // version [0] is optional: subject sits at index 5 with it, 4 without.
+  const base = items[0]?.tag === 0xa0 ? 1 : 0;
+  const subject = items[base + 4];
+  const fields: CertificateFields = {
+    subjectAltNames: { dns: [], ip: [], uri: [], email: [] },
+    isCa: false,
+  };
+  if (subject) {
+    for (const rdn of children(der, subject)) {
+      for (const atv of children(der, rdn)) {
+        const [type, value] = children(der, atv);
+        if (type && value && oid(der, type) === OID_CN) {
+          fields.commonName = text.decode(der.subarray(value.start, value.end));
+        }
+      }
+    }
+  }
+  const extsWrapper = items.find((t) => t.tag === 0xa3);
+  if (!extsWrapper) return fields;
+  const [exts] = children(der, extsWrapper);
+  for (const ext of exts ? children(der, exts) : []) {
+    const parts = children(der, ext);
+    const id = oid(der, parts[0]);
+    const valueTlv = parts[parts.length - 1];
+    const inner = readTlv(der, valueTlv.start, valueTlv.end);
+    if (id === OID_SAN) readSans(der, inner, fields.subjectAltNames);
+    else if (id === OID_EKU) fields.extendedKeyUsage = children(der, inner).map((t) => oid(der, t));
+    else if (id === OID_BC) {
+      const first = children(der, inner)[0];
+      fields.isCa = first?.tag === 0x01 && der[first.start] !== 0;
+    } else if (id === OID_KU) {
+      // BIT STRING: first content byte is the unused-bits count; digitalSignature is bit 0.
+      fields.digitalSignature = inner.end - inner.start > 1 && (der[inner.start + 1] & 0x80) !== 0;
+    }
+  }
+  return fields;
+}
+
+function readSans(der: Uint8Array, seq: Tlv, out: SubjectAltNames): void {
+  for (const gn of children(der, seq)) {
+    const value = der.subarray(gn.start, gn.end);
+    switch (gn.tag) {
+      case 0x81:
+        out.email.push(text.decode(value));
+        break;
+      case 0x82:
+        out.dns.push(text.decode(value));
+        break;
+      case 0x86:
+        out.uri.push(text.decode(value));
+        break;
+      case 0x87:
+        out.ip.push(ipText(value));
+        break;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Verification policies (`strict`, `demo`, custom hook), compiled once into a
+ * closure the server calls for every connection.
+ *
+ * @module
+ */
+
+import { X509Certificate } from "node:crypto";
+import { ConfigError } from "../errors.ts";
+import { type PeerIdentity, peerIdentity } from "./identity.ts";
+import {
+  checkClientUsage,
+  checkValidity,
+  type Refusal,
+  verifyClientChain,
+} from "./verify_chain.ts";
+
+/**
+ * What a custom policy hook sees: the verified chain (leaf first, trusted CA
+ * last), the leaf's identity and the peer address.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyContext } from "@mtls/mcp/policy";
+ * const onlyTeamA = (ctx: PolicyContext) => ctx.identity.spiffeId?.startsWith("spiffe://a/");
+ * ```
+ */
+export interface PolicyContext {
+  /** Verified chain, leaf first. With the demo policy an untrusted chain is just the leaf. */
+  chain: readonly X509Certificate[];
+  /** Identity of the leaf. */
+  identity: PeerIdentity;
+  /** Peer address, `host:port`. */
+  peer: string;
+}
+
+/**
+ * A custom policy: the built-in checks of `base` run first, then `verify`,
+ * which returns `undefined` to accept or a {@link Refusal}.
+ *
+ * @example Only SPIFFE identities of one trust domain
+ * ```ts
+ * import type { CustomPolicy } from "@mtls/mcp/policy";
+ * const policy: CustomPolicy = {
+ *   verify: ({ identity }) =>
+ *     identity.spiffeId?.startsWith("spiffe://example.org/")
+ *       ? undefined
+ *       : { reason: "identity_denied", message: "Not in trust domain example.org" },
+ * };
+ * ```
+ */
+export interface CustomPolicy {
+  /** Built-in checks run before the hook. @default {"strict"} */
+  base?: "strict" | "demo";
+  /** The hook; may be async. Runs once per connection. */
+  verify(ctx: PolicyContext): Refusal | undefined | Promise<Refusal | undefined>;
+}
+
+/**
+ * The `policy` option: a built-in name or a {@link CustomPolicy}.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyOption } from "@mtls/mcp/policy";
+ * const p: PolicyOption = "strict";
+ * ```
+ */
+export type PolicyOption = "strict" | "demo" | CustomPolicy;
+
+/**
+ * Verdict on a presented certificate: accepted (with identity, chain and
+ * whether the chain is trusted) or refused.
+ *
+ * @example
+ * ```ts
+ * import type { CertificateVerdict } from "@mtls/mcp/policy";
+ * const accepted = (v: CertificateVerdict) => !("reason" in v);
+ * ```
+ */
+export type CertificateVerdict =
+  | { identity: PeerIdentity; chain: X509Certificate[]; trusted: boolean }
+  | (Refusal & { identity?: PeerIdentity });
+
+/**
+ * A compiled policy.
+ *
+ * @example
+ * ```ts ignore
+ * const v = policy.checkCertificate(leaf, []);
+ * ```
+ */
+export interface CompiledPolicy {
+  /** `strict`, `demo` or `custom`. */
+  readonly name: "strict" | "demo" | "custom";
+  /** Whether untrusted (self-signed, unknown CA) certificates are accepted. */
+  readonly acceptsUntrusted: boolean;
+  /** Synchronous certificate checks, run as soon as the handshake completes. */
+  checkCertificate(
+    leaf: X509Certificate,
+    intermediates: readonly X509Certificate[],
+  ): CertificateVerdict;
+  /** The custom hook, when there is one. */
+  readonly hook?: CustomPolicy["verify"];
+}
+
+/**
+ * Options for {@link compilePolicy}.
+ *
+ * @example
+ * ```ts
+ * import type { CompilePolicyOptions } from "@mtls/mcp/policy";
+ * const o: CompilePolicyOptions = { ca: [], maxChainDepth: 3 };
+ * ```
+ */
+export interface CompilePolicyOptions {
+  /** Trusted CA certificates, PEM (several per string allowed). */
+  ca: readonly string[];
+  /** Most intermediates between a client certificate and a trusted CA. @default {3} */
+  maxChainDepth?: number;
+  /** Clock. @default {() => new Date()} */
+  now?: () => Date;
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Parses every PEM certificate in `pems`.
+ *
+ * @example
+ * ```ts
+ * import { parseCaCertificates } from "@mtls/mcp/policy";
+ * parseCaCertificates([]); // []
+ * ```
+ */
+export function parseCaCertificates(pems: readonly string[]): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (const pem of pems) {
+    const blocks = pem.match(PEM_BLOCK);
+    if (!blocks) {
+      throw new ConfigError('Option "tls.ca" holds no PEM certificate', { key: "tls.ca" });
+    }
+    for (const b of blocks) {
+      try {
+        out.push(new X509Certificate(b));
+      } catch (cause) {
+        throw new ConfigError('Option "tls.ca" holds a certificate that cannot be parsed', {
+          key: "tls.ca",
+          cause,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a policy once: parses the CAs and returns the checks the server
+ * runs per connection (no parsing of options, no I/O on that path).
+ *
+ * @example Compiling the strict policy
+ * ```ts
+ * import { compilePolicy } from "@mtls/mcp/policy";
+ * const policy = compilePolicy("strict", { ca: [] });
+ * console.log(policy.name); // "strict"
+ * ```
+ */
+export function compilePolicy(option: PolicyOption, options: CompilePolicyOptions): CompiledPolicy {
+  const { maxChainDepth = 3, now = () => new Date() } = options;
+  if (!Number.isInteger(maxChainDepth) || maxChainDepth < 0 || maxChainDepth > 16) {
+    throw new ConfigError(
+      `Option "maxChainDepth" must be an integer from 0 to 16, got "${maxChainDepth}"`,
+      { key: "maxChainDepth" },
+    );
+  }
+  const anchors = parseCaCertificates(options.ca);
+  const custom = typeof option === "object" ? option : undefined;
+  if (custom && typeof custom.verify !== "function") {
+    throw new ConfigError('Option "policy.verify" must be a function', { key: "policy.verify" });
+  }
+  if (typeof option === "string" && option !== "strict" && option !== "demo") {
+    throw new ConfigError(
+      `Option "policy" must be "strict", "demo" or an object, got "${option}"`,
+      {
+        key: "policy",
+      },
+    );
+  }
+  const base = custom ? custom.base ?? "strict" : option as "strict" | "demo";
+  const acceptsUntrusted = base === "demo";
+  return {
+    name: custom ? "custom" : base,
+    acceptsUntrusted,
+    hook: custom?.verify,
+    checkCertificate(leaf, intermediates) {
+      const at = now();
+      let identity: PeerIdentity;
+      try {
+        identity = peerIdentity(leaf);
+      } catch (cause) {
+        return { reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` };
+      }
+      const r = verifyClientChain(leaf, intermediates, { anchors, maxChainDepth, now: at });
+      if (!("reason" in r)) return { identity, chain: r.chain, trusted: true };
+      if (!acceptsUntrusted || r.reason !== "unknown_ca") return { ...r, identity };
+      const usage = checkClientUsage(leaf) ?? checkValidity([leaf], at);
+      if (usage) return { ...usage, identity };
+      return { identity, chain: [leaf], trusted: false };
+    },
+  };
+}
