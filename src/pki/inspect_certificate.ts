@@ -114,7 +114,7 @@ export async function inspectCertificate(
     notBefore: c.notBefore,
     notAfter: c.notAfter,
     keyType: certificateKeyType(c),
-    extendedKeyUsage: (eku?.usages ?? []).map((u) => EKU_NAMES[String(u)] ?? String(u)),
+    extendedKeyUsage: Array.from(eku?.usages ?? [], (u) => EKU_NAMES[String(u)] ?? String(u)),
     isCa: c.getExtension(BasicConstraintsExtension)?.ca ?? false,
     selfIssued: c.subject === c.issuer,
     fingerprint: await certificateFingerprint(c),
