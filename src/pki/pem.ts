@@ -34,16 +34,26 @@ export function asText(input: string | Uint8Array): string {
  * @throws {CertificateError} `invalid_pem` when a block is malformed
  */
 export function decodePem(text: string, source: string): PemBlock[] {
+  let blocks: PemBlock[];
   try {
-    return PemConverter.decodeWithHeaders(text).map((b) => ({
+    blocks = PemConverter.decodeWithHeaders(text).map((b) => ({
       type: b.type,
       der: new Uint8Array(b.rawData),
     }));
   } catch (cause) {
-    throw new CertificateError("invalid_pem", `Cannot parse PEM in ${source}: malformed block`, {
-      cause,
-    });
+    throw malformed(source, cause);
   }
+  // The converter silently skips blocks it cannot match; a skipped block is an error here.
+  if (blocks.length < (text.match(/-----BEGIN [^-]+-----/g) ?? []).length) throw malformed(source);
+  return blocks;
+}
+
+function malformed(source: string, cause?: unknown): CertificateError {
+  return new CertificateError(
+    "invalid_pem",
+    `Malformed PEM in ${source}: a block is not base64 between matching BEGIN and END lines`,
+    { cause },
+  );
 }
 
 /** Encodes DER bytes as one PEM block with 64-character lines. */
