@@ -5,6 +5,7 @@
  * log collector and to make a client.
  */
 
+import { Agent, fetch as undiciFetch } from "undici";
 import { createMtlsFetch, type MtlsFetch } from "../../src/mcp/client_fetch.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
 import {
@@ -241,5 +242,32 @@ export async function run(
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A plain undici POST presenting `cred`: shows the wire (status, headers,
+ * body) without the client library's mapping of refusals to errors.
+ */
+export async function rawPost(
+  fx: Fixtures,
+  url: string,
+  cred: Credential | undefined,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const agent = new Agent({
+    connect: { ca: fx.ca, ...(cred ? { cert: cred.cert, key: cred.key } : {}) },
+  });
+  try {
+    const res = await undiciFetch(url, {
+      method: "POST",
+      headers: { ...MCP_HEADERS, ...headers },
+      body: JSON.stringify(body),
+      dispatcher: agent,
+    });
+    return { status: res.status, headers: res.headers as unknown as Headers, text: await res.text() };
+  } finally {
+    await agent.close();
   }
 }
