@@ -5,7 +5,14 @@
  * @module
  */
 import { Agent, fetch as undiciFetch } from "undici";
-import { MtlsError, PeerRejectedError, REASON_CODES, type ReasonCode } from "../errors.ts";
+import { setImmediate } from "node:timers";
+import {
+  ConfigError,
+  MtlsError,
+  PeerRejectedError,
+  REASON_CODES,
+  type ReasonCode,
+} from "../errors.ts";
 import { createTlsConnector, type TlsConnector } from "../tls/client_connector.ts";
 import { type MtlsClientOptions, resolveClientOptions } from "../tls/client_options.ts";
 
@@ -121,6 +128,15 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
     } else {
       url = input;
     }
+    if (new URL(url).protocol !== "https:") {
+      throw new ConfigError(
+        `URL scheme "${new URL(url).protocol}" is not allowed: mutual TLS needs "https:"`,
+        { key: "url" },
+      );
+    }
+    // undici frees a connection one macrotask after the response body ends; without
+    // this yield a back-to-back request would open (and handshake) a second connection.
+    await new Promise((resolve) => setImmediate(resolve));
     let response: Response;
     try {
       response = await undiciFetch(url, {

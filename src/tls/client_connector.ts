@@ -11,6 +11,7 @@ import type { buildConnector } from "undici";
 import { ConfigError, MtlsError } from "../errors.ts";
 import { alertError, type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
+import { answersTls12, fetchServerLeaf } from "./client_probe.ts";
 import { checkServerLeaf, diagnoseServerLeaf, rejection, subjectOf } from "./client_verify.ts";
 
 /** Demo policy accepts these stack verdicts (self-signed, unknown CA, Deno's catch-all). */
@@ -190,8 +191,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     servername: string | undefined,
     ctx: ErrorContext,
   ): Promise<MtlsError> => {
-    const probe = await probeServer(host, port, servername, o);
     if (kind === "diagnose_leaf") {
+      const probe = await fetchServerLeaf(host, port, servername, o);
       const v = probe.der ? diagnoseServerLeaf(probe.der, ctx.peer) : undefined;
       return rejection(
         v ?? {
@@ -203,9 +204,10 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
         err,
       );
     }
-    // The server hung up mid-handshake. If it also hangs up on a probe that
-    // offers no certificate, it is not our certificate it refuses: the TLS versions are.
-    if (probe.der || probe.error && alertError(probe.error, { ...ctx, hasCert: false })) {
+    // The server hung up mid-handshake. If it answers a bare TLS 1.2 ClientHello
+    // with a ServerHello, versions are not the problem: it refused our certificate
+    // (TLS 1.2 servers judge it inside the handshake; Deno's just hang up).
+    if (o.minVersion === "TLSv1.2" && await answersTls12(host, port, o.connectTimeout)) {
       return silentRefusal(ctx, own, err);
     }
     return rejection(
@@ -238,42 +240,4 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
 
 function isIp(host: string): boolean {
   return /^[0-9.]+$/.test(host) || host.includes(":");
-}
-
-/**
- * A second handshake, for diagnosis only: verification off and no client
- * certificate (an unverified server must not learn who we are), closed as
- * soon as it completes. Returns the server leaf when one was seen.
- */
-function probeServer(
-  host: string,
-  port: number,
-  servername: string | undefined,
-  o: ResolvedClientOptions,
-): Promise<{ der?: Uint8Array; error?: unknown }> {
-  return new Promise((resolve) => {
-    let result: { der?: Uint8Array; error?: unknown } = {};
-    const s = tls.connect({
-      host,
-      port,
-      servername,
-      ca: o.ca,
-      minVersion: o.minVersion,
-      maxVersion: o.maxVersion,
-      ALPNProtocols: ["http/1.1"],
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-    });
-    const timer = setTimeout(() => s.destroy(), Math.min(o.connectTimeout, 3_000));
-    s.once("secureConnect", () => {
-      const raw = s.getPeerCertificate(false)?.raw;
-      result = { der: raw ? new Uint8Array(raw) : undefined };
-      s.destroy();
-    });
-    s.on("error", (error) => result.der ? undefined : result = { error });
-    s.once("close", () => {
-      clearTimeout(timer);
-      resolve(result);
-    });
-  });
 }

@@ -226,7 +226,7 @@ function resolveIdentity(
   } catch (cause) {
     throw new CertificateError(
       "invalid_key",
-      `Option "key" is not a readable private key: ${(cause as Error).message}`,
+      'Option "key" is not a readable private key (PEM "PRIVATE KEY", "EC PRIVATE KEY" or "RSA PRIVATE KEY")',
       { cause },
     );
   }
@@ -247,8 +247,8 @@ function resolveCa(ca: PemInput | PemInput[]): string[] {
     if (blocks.length === 0) {
       throw new CertificateError("invalid_pem", 'Option "ca" holds no PEM "CERTIFICATE" block');
     }
-    for (const block of blocks) {
-      parseCertificate(block, "ca");
+    for (const [i, block] of blocks.entries()) {
+      parseCertificate(block, "ca", i + 1);
       out.push(block);
     }
   }
@@ -258,13 +258,13 @@ function resolveCa(ca: PemInput | PemInput[]): string[] {
   return out;
 }
 
-function parseCertificate(pem: string, option: string): X509Certificate {
+function parseCertificate(pem: string, option: string, index = 1): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (cause) {
     throw new CertificateError(
       "invalid_pem",
-      `Option "${option}" holds a certificate that cannot be read: ${(cause as Error).message}`,
+      `Option "${option}" holds a certificate that cannot be read (PEM block ${index})`,
       { cause },
     );
   }
