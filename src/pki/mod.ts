@@ -47,7 +47,6 @@ export { needsRenewal } from "./needs_renewal.ts";
 export type { NeedsRenewalOptions } from "./needs_renewal.ts";
 export type { Role } from "./leaf_extensions.ts";
 export { privateKeyMatchesCertificate } from "./key_matches.ts";
-export { X509Certificate } from "./x509.ts";
 export {
   fromPkcs12,
   type FromPkcs12Options,

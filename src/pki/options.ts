@@ -5,7 +5,7 @@
  */
 import type { KeyType } from "./key_type.ts";
 import type { SubjectAltName } from "./subject_alt_names.ts";
-import type { X509Certificate } from "./x509.ts";
+import type { X509Certificate } from "@peculiar/x509";
 
 /**
  * A certificate with its private key.
