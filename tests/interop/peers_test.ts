@@ -35,7 +35,12 @@ function curlInitialize(url: string, extra: string[]) {
 Deno.test("curl with a client certificate gets a JSON-RPC answer to initialize", async () => {
   const { server } = await startServer(fx);
   try {
-    const r = await curlInitialize(server.url, ["--cert", fx.alice.certFile, "--key", fx.alice.keyFile]);
+    const r = await curlInitialize(server.url, [
+      "--cert",
+      fx.alice.certFile,
+      "--key",
+      fx.alice.keyFile,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const msg = parseMcpBody(r.stdout) as { id: number; result: { serverInfo: { name: string } } };
     assert.equal(msg.id, 1);

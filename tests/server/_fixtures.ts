@@ -8,11 +8,7 @@
 import { Agent, fetch as undiciFetch } from "undici";
 import { createMtlsFetch, type MtlsFetch } from "../../src/mcp/client_fetch.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
-import {
-  createRootCa,
-  createSelfSignedCertificate,
-  issueCertificate,
-} from "../../src/pki/mod.ts";
+import { createRootCa, createSelfSignedCertificate, issueCertificate } from "../../src/pki/mod.ts";
 import type { CertificateBundle } from "../../src/pki/mod.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
@@ -86,7 +82,10 @@ export async function makeFixtures(): Promise<Fixtures> {
           "uri:spiffe://example.org/agent,dns:alice.local,email:alice@example.org,ip:10.0.0.7",
       }),
     ),
-    bob: await save("bob", await client("bob", { subjectAltNames: "uri:spiffe://example.org/bob" })),
+    bob: await save(
+      "bob",
+      await client("bob", { subjectAltNames: "uri:spiffe://example.org/bob" }),
+    ),
     otherCaClient: await save(
       "other-ca-client",
       await issueCertificate(otherCa, "client", { commonName: "mallory", exportable: true }),
@@ -266,7 +265,11 @@ export async function rawPost(
       body: JSON.stringify(body),
       dispatcher: agent,
     });
-    return { status: res.status, headers: res.headers as unknown as Headers, text: await res.text() };
+    return {
+      status: res.status,
+      headers: res.headers as unknown as Headers,
+      text: await res.text(),
+    };
   } finally {
     await agent.close();
   }

@@ -90,9 +90,20 @@ Deno.test("server filters tools/list and refuses a tools/call the identity may n
     const session = init.headers.get("mcp-session-id")!;
     assert.ok(session);
     const h = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-    await rawPost(fx, server.url, fx.bob, { jsonrpc: "2.0", method: "notifications/initialized" }, h);
-    const list = await rawPost(fx, server.url, fx.bob, { jsonrpc: "2.0", id: 2, method: "tools/list" }, h);
-    const tools = (parseMcpBody(list.text) as { result: { tools: { name: string }[] } }).result.tools;
+    await rawPost(
+      fx,
+      server.url,
+      fx.bob,
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      h,
+    );
+    const list = await rawPost(fx, server.url, fx.bob, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/list",
+    }, h);
+    const tools =
+      (parseMcpBody(list.text) as { result: { tools: { name: string }[] } }).result.tools;
     assert.deepStrictEqual(tools.map((t) => t.name).sort(), ["time", "whoami"]);
 
     for (const tool of ["echo", "no-such-tool"]) {
@@ -109,7 +120,10 @@ Deno.test("server filters tools/list and refuses a tools/call the identity may n
     }
     const denied = log.records.filter((r) => r.fields.reason === "identity_denied");
     assert.equal(denied.length, 2);
-    assert.match(String(denied[0].fields.detail), /Tool "echo" is not allowed for spiffe:\/\/example\.org\/bob/);
+    assert.match(
+      String(denied[0].fields.detail),
+      /Tool "echo" is not allowed for spiffe:\/\/example\.org\/bob/,
+    );
     const ok = await rawPost(fx, server.url, fx.bob, {
       jsonrpc: "2.0",
       id: 4,
@@ -129,12 +143,21 @@ Deno.test("server refuses a session id replayed under another certificate (ident
     const init = await post(server.url, fx.alice, INITIALIZE);
     const session = init.headers.get("mcp-session-id")!;
     const h = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-    const replay = await rawPost(fx, server.url, fx.bob, { jsonrpc: "2.0", id: 2, method: "tools/list" }, h);
+    const replay = await rawPost(fx, server.url, fx.bob, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/list",
+    }, h);
     assert.equal(replay.status, 403);
     assert.equal(JSON.parse(replay.text).error.data.reason, "identity_denied");
     const rec = await log.waitForReason("identity_denied");
     assert.match(String(rec.fields.detail), /belongs to another client certificate/);
-    const own = await post(server.url, fx.alice, { jsonrpc: "2.0", id: 2, method: "tools/list" }, h);
+    const own = await post(
+      server.url,
+      fx.alice,
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      h,
+    );
     assert.equal(own.status, 200);
     await assertGoodClientServed(server);
   } finally {
@@ -206,7 +229,9 @@ Deno.test("custom policy hook refusal answers HTTP 403 with its reason, logged o
           body: JSON.stringify(INITIALIZE),
         }).catch((e) => e);
         // The client maps a 403 with data.reason to a typed refusal.
-        const reason = res instanceof Response ? JSON.parse(await res.text()).error.data.reason : res.code;
+        const reason = res instanceof Response
+          ? JSON.parse(await res.text()).error.data.reason
+          : res.code;
         assert.equal(reason, "identity_denied");
       }
     } finally {

@@ -3,7 +3,13 @@ import { X509Certificate } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { certificateFingerprint } from "../../src/pki/mod.ts";
-import { clientFetch, type Credential, type Fixtures, makeFixtures, startServer } from "./_fixtures.ts";
+import {
+  clientFetch,
+  type Credential,
+  type Fixtures,
+  makeFixtures,
+  startServer,
+} from "./_fixtures.ts";
 import type { McpMtlsServer } from "../../src/mcp/server.ts";
 
 const fx: Fixtures = await makeFixtures();
@@ -32,7 +38,11 @@ for (const sessions of ["stateful", "stateless"] as const) {
     const c = await connect(server, fx.alice);
     try {
       const tools = await c.client.listTools();
-      assert.deepStrictEqual(tools.tools.map((t: { name: string }) => t.name).sort(), ["echo", "time", "whoami"]);
+      assert.deepStrictEqual(tools.tools.map((t: { name: string }) => t.name).sort(), [
+        "echo",
+        "time",
+        "whoami",
+      ]);
       const who = whoamiOf(await c.client.callTool({ name: "whoami", arguments: {} }));
       const id = who.identity;
       const x = new X509Certificate(fx.alice.cert);
@@ -42,7 +52,8 @@ for (const sessions of ["stateful", "stateless"] as const) {
       assert.deepStrictEqual(id.fingerprint, x.fingerprint256.replaceAll(":", "").toLowerCase());
       assert.deepStrictEqual(
         id.fingerprint,
-        (await certificateFingerprint(fx.alice.bundle.certificate)).replaceAll(":", "").toLowerCase(),
+        (await certificateFingerprint(fx.alice.bundle.certificate)).replaceAll(":", "")
+          .toLowerCase(),
       );
       assert.deepStrictEqual(id.serialNumber, x.serialNumber.toUpperCase());
       assert.deepStrictEqual(id.subjectAltNames, {
