@@ -1,0 +1,159 @@
+/** Unit tests of the compiled policy pieces: identity, chain checks, rules, globs, handshake errors. */
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import {
+  compileAuthorization,
+  compileGlob,
+  compilePolicy,
+  identityLabel,
+  peerIdentity,
+  readCertificateFields,
+  verifyClientChain,
+} from "../../src/policy/mod.ts";
+import {
+  createIntermediateCa,
+  createRootCa,
+  issueCertificate,
+  spkiPin,
+} from "../../src/pki/mod.ts";
+import { classifyHandshakeError } from "../../src/tls/handshake_errors.ts";
+import { type Fixtures, makeFixtures } from "./_fixtures.ts";
+
+const fx: Fixtures = await makeFixtures();
+const x509 = (pem: string) => new X509Certificate(pem);
+
+Deno.test("peerIdentity() reads CN, every SAN, SPIFFE ID, serial, issuer, validity, fingerprint and SPKI pin", async () => {
+  const id = peerIdentity(x509(fx.alice.cert));
+  assert.equal(id.commonName, "alice");
+  assert.equal(id.spiffeId, "spiffe://example.org/agent");
+  assert.deepStrictEqual(id.subjectAltNames, {
+    dns: ["alice.local"],
+    ip: ["10.0.0.7"],
+    uri: ["spiffe://example.org/agent"],
+    email: ["alice@example.org"],
+  });
+  assert.equal(id.issuer, "CN=Test Root CA");
+  assert.match(id.fingerprint, /^[0-9a-f]{64}$/);
+  assert.equal(id.spkiPin, await spkiPin(fx.alice.bundle.certificate));
+  assert.equal(id.notAfter, fx.alice.bundle.certificate.notAfter.toISOString());
+  assert.equal(identityLabel(id), "spiffe://example.org/agent");
+  assert.equal(identityLabel({ ...id, spiffeId: undefined }), "cn:alice");
+});
+
+Deno.test("peerIdentity() costs well under a millisecond per certificate", () => {
+  const cert = x509(fx.alice.cert);
+  const n = 2000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) peerIdentity(cert);
+  const perCallUs = (performance.now() - t0) * 1000 / n;
+  console.log(`peerIdentity: ${perCallUs.toFixed(1)} µs per certificate`);
+  assert.ok(perCallUs < 1000);
+});
+
+Deno.test("readCertificateFields() reads IPv6 SANs, basic constraints and EKU", async () => {
+  const ca = await createRootCa();
+  const leaf = await issueCertificate(ca, "server", { subjectAltNames: "ip:::1,dns:localhost" });
+  const f = readCertificateFields(new Uint8Array(x509(leaf.certificatePem).raw));
+  assert.deepStrictEqual(f.subjectAltNames.ip, ["::1"]);
+  assert.deepStrictEqual(f.extendedKeyUsage, ["1.3.6.1.5.5.7.3.1"]);
+  assert.equal(f.isCa, false);
+  assert.equal(readCertificateFields(new Uint8Array(x509(fx.ca).raw)).isCa, true);
+});
+
+Deno.test("verifyClientChain() follows an intermediate and enforces maxChainDepth", async () => {
+  const root = await createRootCa();
+  const mid = await createIntermediateCa(root);
+  const leaf = await issueCertificate(mid, "client", { commonName: "deep" });
+  const anchors = [x509(root.certificatePem)];
+  const now = new Date();
+  const ok = verifyClientChain(x509(leaf.certificatePem), [x509(mid.certificatePem)], {
+    anchors,
+    maxChainDepth: 1,
+    now,
+  });
+  assert.ok(!("reason" in ok) && ok.chain.length === 3);
+  const tooDeep = verifyClientChain(x509(leaf.certificatePem), [x509(mid.certificatePem)], {
+    anchors,
+    maxChainDepth: 0,
+    now,
+  });
+  assert.ok("reason" in tooDeep && tooDeep.reason === "unknown_ca");
+  assert.match(tooDeep.message, /longer than maxChainDepth 0/);
+  const missing = verifyClientChain(x509(leaf.certificatePem), [], { anchors, maxChainDepth: 3, now });
+  assert.ok("reason" in missing && missing.reason === "unknown_ca");
+});
+
+Deno.test("compilePolicy() with several CAs accepts a client of either", () => {
+  const policy = compilePolicy("strict", { ca: [fx.ca, fx.otherCa] });
+  const v = policy.checkCertificate(x509(fx.otherCaClient.cert), []);
+  assert.ok(!("reason" in v) && v.trusted);
+});
+
+Deno.test("compilePolicy() uses the injected clock for validity", () => {
+  const later = new Date(Date.now() + 3 * 365 * 86_400_000);
+  const policy = compilePolicy("strict", { ca: [fx.ca], now: () => later });
+  const v = policy.checkCertificate(x509(fx.alice.cert), []);
+  assert.ok("reason" in v && v.reason === "expired");
+});
+
+Deno.test("compileAuthorization() matches by SPIFFE glob, CN, SAN kind, fingerprint and *", () => {
+  const alice = peerIdentity(x509(fx.alice.cert));
+  const bob = peerIdentity(x509(fx.bob.cert));
+  const authorize = compileAuthorization({
+    rules: [
+      { identity: "spiffe://example.org/a*", tools: ["agent_*"] },
+      { identity: "cn:bob", tools: ["bob_only"] },
+      { identity: "dns:*.LOCAL", tools: ["dns_tool"] },
+      { identity: "san:alice@example.org", tools: ["mail_tool"] },
+      { identity: `fingerprint:${bob.fingerprint.toUpperCase()}`, tools: ["fp_tool"] },
+      { identity: "*", tools: ["public"] },
+    ],
+  });
+  const a = authorize(alice);
+  const b = authorize(bob);
+  const anon = authorize(undefined);
+  assert.deepStrictEqual(
+    ["agent_x", "bob_only", "dns_tool", "mail_tool", "fp_tool", "public", "other"].map(a),
+    [true, false, true, true, false, true, false],
+  );
+  assert.deepStrictEqual(
+    ["agent_x", "bob_only", "dns_tool", "fp_tool", "public"].map(b),
+    [false, true, false, true, true],
+  );
+  assert.deepStrictEqual(["public", "agent_x"].map(anon), [true, false]);
+});
+
+Deno.test("compileAuthorization() without rules allows everything; with rules, nothing unlisted", () => {
+  assert.equal(compileAuthorization(undefined)(undefined)("anything"), true);
+  assert.equal(compileAuthorization({ rules: [] })(undefined)("anything"), false);
+});
+
+Deno.test("compileGlob() treats everything but * literally", () => {
+  const m = compileGlob("echo.*(x)");
+  assert.equal(m("echo.anything(x)"), true);
+  assert.equal(m("echoXanything(x)"), false);
+  assert.equal(compileGlob("whoami")("whoami2"), false);
+});
+
+Deno.test("classifyHandshakeError() maps Deno's node:tls errors to reason codes", () => {
+  const cases: [unknown, string][] = [
+    [new Error("TLS handshake timeout"), "handshake_timeout"],
+    [
+      Object.assign(new Error("peer is incompatible: SignatureAlgorithmsExtensionRequired"), {
+        code: "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
+      }),
+      "protocol_version",
+    ],
+    [new Error("peer is incompatible: NoCipherSuitesInCommon"), "protocol_version"],
+    [
+      Object.assign(new Error("peer sent no certificates"), {
+        code: "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE",
+      }),
+      "no_client_cert",
+    ],
+    [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), "handshake_failed"],
+  ];
+  for (const [err, reason] of cases) assert.equal(classifyHandshakeError(err).reason, reason);
+});
+
+Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });
