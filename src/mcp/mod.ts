@@ -22,3 +22,13 @@ export { createMtlsFetch } from "./client_fetch.ts";
 export type { MtlsFetch, MtlsFetchOptions } from "./client_fetch.ts";
 export { connectMcpClient } from "./client_connect.ts";
 export type { ConnectMcpClientOptions } from "./client_connect.ts";
+export { serveMcp } from "./server.ts";
+export type { McpMtlsServer } from "./server.ts";
+export type {
+  McpServerFactory,
+  ServeMcpOptions,
+  ServerLimits,
+  SessionContext,
+} from "./server_options.ts";
+export { hideDeniedTools } from "./server_tools.ts";
+export { demoServerFactory, registerDemoTools } from "./demo_tools.ts";

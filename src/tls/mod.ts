@@ -17,3 +17,14 @@ export type {
   PemInput,
   TlsClientVersion,
 } from "./client_options.ts";
+export { assertSupportedRuntime, checkDenoVersion, MINIMUM_DENO } from "./runtime_check.ts";
+export { DEFAULT_CIPHERS, resolveTlsServerOptions } from "./server_options.ts";
+export type {
+  ClientAuthMode,
+  ResolvedTlsServerOptions,
+  TlsServerOptions,
+} from "./server_options.ts";
+export { classifyHandshakeError } from "./handshake_errors.ts";
+export type { HandshakeFailure } from "./handshake_errors.ts";
+export { listenMtls } from "./server.ts";
+export type { ListenMtlsOptions, MtlsListener, PeerState } from "./server.ts";

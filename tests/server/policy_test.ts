@@ -79,7 +79,11 @@ Deno.test("verifyClientChain() follows an intermediate and enforces maxChainDept
   });
   assert.ok("reason" in tooDeep && tooDeep.reason === "unknown_ca");
   assert.match(tooDeep.message, /longer than maxChainDepth 0/);
-  const missing = verifyClientChain(x509(leaf.certificatePem), [], { anchors, maxChainDepth: 3, now });
+  const missing = verifyClientChain(x509(leaf.certificatePem), [], {
+    anchors,
+    maxChainDepth: 3,
+    now,
+  });
   assert.ok("reason" in missing && missing.reason === "unknown_ca");
 });
 
