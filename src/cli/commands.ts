@@ -9,6 +9,7 @@ import { certsInspect } from "./certs_inspect.ts";
 import { certsIssue } from "./certs_issue.ts";
 import { certsPin } from "./certs_pin.ts";
 import type { CliIo } from "./io.ts";
+import { serve } from "./serve.ts";
 
 /** A command: its words, a one-line summary, and its entry point. */
 export interface Command {
@@ -35,4 +36,9 @@ export const COMMANDS: Command[] = [
   },
   { path: ["certs", "inspect"], usage: "certs inspect FILE [--json]", run: certsInspect },
   { path: ["certs", "pin"], usage: "certs pin     FILE", run: certsPin },
+  {
+    path: ["serve"],
+    usage: "serve         [--certs certs] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]",
+    run: (args, io) => serve(args, io),
+  },
 ];

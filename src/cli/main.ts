@@ -1,7 +1,6 @@
 /**
- * The `mcp-mtls` command line: development certificates today (`certs init`,
- * `certs issue`, `certs inspect`, `certs pin`), the server and client
- * commands as they land. Each command is also exported as a function taking
+ * The `mcp-mtls` command line: development certificates (`certs init`,
+ * `certs issue`, `certs inspect`, `certs pin`) and the MCP server (`serve`). Each command is also exported as a function taking
  * its arguments and an optional {@link CliIo}, for use from code and tests.
  *
  * @example Running the CLI from code
@@ -23,6 +22,8 @@ export { certsInit } from "./certs_init.ts";
 export { certsIssue } from "./certs_issue.ts";
 export { certsInspect } from "./certs_inspect.ts";
 export { certsPin } from "./certs_pin.ts";
+export { serve } from "./serve.ts";
+export type { ServeCommandOptions } from "./serve.ts";
 export { denoIo } from "./io.ts";
 export type { CliIo } from "./io.ts";
 

@@ -66,6 +66,9 @@ Deno.test("main() routes every certs command's --help and exits 0", async () => 
     assert.equal(await main(["certs", command, "--help"], io), 0, command);
     assert.match(io.out, new RegExp(`^Usage: mcp-mtls certs ${command} `));
   }
+  const serveHelp = captureIo();
+  assert.equal(await main(["serve", "--help"], serveHelp), 0);
+  assert.match(serveHelp.out, /^Usage: mcp-mtls serve /);
   const io = captureIo();
   assert.equal(await main(["certs", "--help"], io), 0);
   assert.match(io.out, /^Usage: mcp-mtls certs SUBCOMMAND\n/);
