@@ -34,7 +34,7 @@ function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): v
 /**
  * The process's real streams and environment.
  *
- * @example
+ * @example Writing to the real stdout
  * ```ts
  * import { denoIo } from "@mtls/mcp/cli";
  * denoIo.stdout("hello\n");

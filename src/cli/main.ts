@@ -30,7 +30,7 @@ export type { CliIo } from "./io.ts";
 /**
  * The version printed by `mcp-mtls --version`.
  *
- * @example
+ * @example Printing the version
  * ```ts
  * import { VERSION } from "@mtls/mcp/cli";
  * console.log(VERSION); // e.g. "0.1.0"

@@ -35,7 +35,7 @@ export async function spkiPin(cert: CertificateInput): Promise<string> {
  * @returns 64 hex characters
  * @throws {CertificateError} when `cert` cannot be parsed
  *
- * @example
+ * @example Comparing with openssl x509 -fingerprint -sha256
  * ```ts
  * import { certificateFingerprint, createRootCa } from "@mtls/mcp/pki";
  * const ca = await createRootCa();

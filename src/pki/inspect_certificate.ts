@@ -19,7 +19,7 @@ import {
  * Everything {@link inspectCertificate} reports. Dates are `Date` objects
  * (ISO strings in JSON).
  *
- * @example
+ * @example Warning before expiry
  * ```ts
  * import type { CertificateInfo } from "@mtls/mcp/pki";
  * function expiresSoon(info: CertificateInfo): boolean {
@@ -61,7 +61,7 @@ export interface CertificateInfo {
 /**
  * Options for {@link inspectCertificate}.
  *
- * @example
+ * @example Inspecting at a fixed time
  * ```ts
  * import type { InspectOptions } from "@mtls/mcp/pki";
  * const o: InspectOptions = { now: new Date("2030-01-01T00:00:00Z") };

@@ -27,7 +27,7 @@ export const KEY_TYPES: readonly KeyType[] = [
  * A key type: ECDSA on P-256 (the default) or P-384, Ed25519, or RSA with a
  * 2048, 3072 or 4096-bit modulus.
  *
- * @example
+ * @example Choosing a key type
  * ```ts
  * import type { KeyType } from "@mtls/mcp/pki";
  * const k: KeyType = "ec-p256";

@@ -9,7 +9,7 @@ import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
 /**
  * Options for {@link needsRenewal}.
  *
- * @example
+ * @example Renewing at half of the lifetime
  * ```ts
  * import type { NeedsRenewalOptions } from "@mtls/mcp/pki";
  * const o: NeedsRenewalOptions = { fraction: 0.5, now: new Date() };

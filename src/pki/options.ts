@@ -34,7 +34,7 @@ export interface CertificateBundle {
 /**
  * Validity and key options shared by every creator.
  *
- * @example
+ * @example A short-lived Ed25519 leaf
  * ```ts
  * import type { ValidityOptions } from "@mtls/mcp/pki";
  * const o: ValidityOptions = { days: 30, keyType: "ed25519" };
@@ -62,7 +62,7 @@ export interface ValidityOptions {
 /**
  * Options for {@link createRootCa} and {@link createIntermediateCa}.
  *
- * @example
+ * @example A P-384 root CA for ten years
  * ```ts
  * import type { CaOptions } from "@mtls/mcp/pki";
  * const o: CaOptions = { commonName: "Example Root CA", keyType: "ec-p384", days: 3650 };
@@ -81,7 +81,7 @@ export interface CaOptions extends ValidityOptions {
 /**
  * Extended key usages a leaf certificate can carry.
  *
- * @example
+ * @example A certificate for both roles
  * ```ts
  * import type { ExtendedKeyUsageName } from "@mtls/mcp/pki";
  * const eku: ExtendedKeyUsageName[] = ["serverAuth", "clientAuth"];
@@ -92,7 +92,7 @@ export type ExtendedKeyUsageName = "serverAuth" | "clientAuth" | "ocspSigning" |
 /**
  * Options for {@link issueCertificate} and {@link createSelfSignedCertificate}.
  *
- * @example
+ * @example A SPIFFE client valid for 30 days
  * ```ts
  * import type { LeafOptions } from "@mtls/mcp/pki";
  * const o: LeafOptions = {

@@ -10,7 +10,7 @@ import { X509Certificate } from "./x509.ts";
 /**
  * Options for {@link parseCertificates}.
  *
- * @example
+ * @example Naming the file in errors
  * ```ts
  * import type { ParseCertificatesOptions } from "@mtls/mcp/pki";
  * const o: ParseCertificatesOptions = { source: "certs/ca.crt" };
@@ -25,7 +25,7 @@ export interface ParseCertificatesOptions {
  * A certificate as the PKI functions accept it: parsed, PEM text, or DER or
  * PEM bytes. When the input holds several certificates the first is used.
  *
- * @example
+ * @example Any of the three forms
  * ```ts
  * import type { CertificateInput } from "@mtls/mcp/pki";
  * const input: CertificateInput = "-----BEGIN CERTIFICATE-----\n...";

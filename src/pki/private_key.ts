@@ -12,7 +12,7 @@ import { asText, decodePem, describeSource, encodePem, looksLikePem } from "./pe
 /**
  * Options for {@link importPrivateKey}.
  *
- * @example
+ * @example Importing a CA key to write it out again
  * ```ts
  * import type { ImportPrivateKeyOptions } from "@mtls/mcp/pki";
  * const o: ImportPrivateKeyOptions = { extractable: true, source: "certs/ca.key" };
@@ -28,7 +28,7 @@ export interface ImportPrivateKeyOptions {
 /**
  * An imported private key and its key type.
  *
- * @example
+ * @example Using the key type
  * ```ts
  * import type { ImportedPrivateKey } from "@mtls/mcp/pki";
  * function describe(k: ImportedPrivateKey): string { return k.keyType; }

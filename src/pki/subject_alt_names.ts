@@ -9,7 +9,7 @@ import { CertificateError } from "../errors.ts";
 /**
  * One subject alternative name.
  *
- * @example
+ * @example A SPIFFE ID
  * ```ts
  * import type { SubjectAltName } from "@mtls/mcp/pki";
  * const san: SubjectAltName = { type: "uri", value: "spiffe://example.org/agent" };
