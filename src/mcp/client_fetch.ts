@@ -158,10 +158,13 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
 /** Unwraps undici's `TypeError("fetch failed")` into our typed error. */
 function explainFetchError(error: unknown, connector: TlsConnector, url: string): unknown {
   if (!(error instanceof TypeError) || error.cause === undefined) return error;
-  const cause = error.cause as { code?: string; socket?: { localPort?: number } };
+  const cause = error.cause as {
+    code?: string;
+    socket?: { localPort?: number; remotePort?: number };
+  };
   if (cause instanceof MtlsError) return cause;
   if (cause?.code === "UND_ERR_SOCKET") {
-    const mapped = connector.explainSocketFailure(cause.socket?.localPort, cause);
+    const mapped = connector.explainSocketFailure(cause.socket, cause);
     if (mapped) return mapped;
   }
   if (cause?.code === "UND_ERR_CONNECT_TIMEOUT") {

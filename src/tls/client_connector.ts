@@ -35,12 +35,15 @@ export interface TlsConnector {
   /** The undici `connect` function. */
   connect: buildConnector.connector;
   /** Maps a failure undici saw on an established connection (by local port). */
-  explainSocketFailure(localPort: number | undefined, cause: unknown): MtlsError | undefined;
+  explainSocketFailure(
+    socket: { localPort?: number; remotePort?: number } | undefined,
+    cause: unknown,
+  ): MtlsError | undefined;
 }
 
 /** Builds the connector for validated options. */
 export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
-  const records = new Map<number, SocketRecord>();
+  const records = new Map<string, SocketRecord>();
   const versions = o.minVersion === o.maxVersion
     ? o.minVersion
     : `${o.minVersion}..${o.maxVersion}`;
@@ -57,9 +60,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     rejectUnauthorized: o.policy === "strict",
   };
 
-  const remember = (port: number | undefined, rec: SocketRecord) => {
-    if (port === undefined) return;
-    records.set(port, rec);
+  const remember = (key: string, rec: SocketRecord) => {
+    records.set(key, rec);
     if (records.size > 256) records.delete(records.keys().next().value!);
   };
 
@@ -131,7 +133,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
         return;
       }
       const rec: SocketRecord = { ctx };
-      remember(socket.localPort, rec);
+      remember(`${socket.localPort}/${socket.remotePort}`, rec);
       // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
       socket.on("error", (e) => rec.error ??= e);
       finish(null, socket);
@@ -222,10 +224,10 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   };
 
   const explainSocketFailure = (
-    localPort: number | undefined,
+    socket: { localPort?: number; remotePort?: number } | undefined,
     cause: unknown,
   ): MtlsError | undefined => {
-    const rec = localPort === undefined ? undefined : records.get(localPort);
+    const rec = socket && records.get(`${socket.localPort}/${socket.remotePort}`);
     if (!rec) return undefined;
     const alert = rec.error === undefined ? undefined : alertError(rec.error, rec.ctx);
     if (alert) return alert;

@@ -52,10 +52,10 @@ export type ClientPolicy = "strict" | "demo";
  * ```ts
  * import type { MtlsClientOptions } from "@mtls/mcp/tls";
  * const options: MtlsClientOptions = {
- *   cert: Deno.readTextFileSync("certs/client.crt"),
- *   key: Deno.readTextFileSync("certs/client.key"),
- *   ca: Deno.readTextFileSync("certs/ca.crt"),
+ *   // cert, key and ca take PEM text, e.g. Deno.readTextFileSync("certs/client.crt")
+ *   ca: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
  *   pins: ["sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+ *   minVersion: "TLSv1.3",
  * };
  * ```
  */
