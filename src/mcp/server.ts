@@ -47,6 +47,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   fingerprint?: string;
+  /** `performance.now()` when the last request in this session started. */
+  lastSeen: number;
 }
 
 const DENIED = -32001;
@@ -242,6 +244,7 @@ export async function serveMcp(
         );
         return;
       }
+      session.lastSeen = performance.now();
       await session.transport.handleRequest(req, res, body);
       return;
     }
@@ -260,7 +263,7 @@ export async function serveMcp(
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id: string) => {
-        sessions.set(id, { transport, server, fingerprint });
+        sessions.set(id, { transport, server, fingerprint, lastSeen: performance.now() });
         logger.info("session opened", {
           peer: state.peer,
           session: id,
@@ -268,7 +271,10 @@ export async function serveMcp(
         });
       },
     });
+    let closed = false;
     transport.onclose = () => {
+      if (closed) return;
+      closed = true;
       const id = transport.sessionId;
       if (id && sessions.delete(id)) logger.info("session closed", { session: id });
       server.close().catch(() => {});
@@ -294,6 +300,18 @@ export async function serveMcp(
       p.finally(() => inFlight.delete(p));
     },
   });
+  const sweep = o.sessions === "stateful"
+    ? setInterval(() => {
+      const cutoff = performance.now() - o.sessionIdleMs;
+      for (const [id, s] of sessions) {
+        if (s.lastSeen < cutoff) {
+          logger.info("session expired", { session: id, idleMs: o.sessionIdleMs });
+          sessions.delete(id);
+          s.transport.close().catch(() => {});
+        }
+      }
+    }, Math.min(Math.max(o.sessionIdleMs / 2, 10), 60_000))
+    : undefined;
   const { port } = listener.address;
   const host = o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
   const url = `https://${host}:${port}${o.path}`;
@@ -313,6 +331,7 @@ export async function serveMcp(
     },
     close() {
       closing ??= (async () => {
+        clearInterval(sweep);
         const open = [...sessions.values()];
         sessions.clear();
         await Promise.allSettled(open.map((s) => s.transport.close()));

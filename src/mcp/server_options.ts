@@ -59,6 +59,8 @@ export interface ServerLimits {
   maxConnections?: number;
   /** Most open stateful sessions. @default {1000} */
   maxSessions?: number;
+  /** Close a stateful session when no request has started in it for this many ms. @default {1800000} */
+  sessionIdleMs?: number;
 }
 
 /**
@@ -104,6 +106,7 @@ export interface ResolvedServeOptions {
   maxBodyBytes: number;
   maxConnections: number;
   maxSessions: number;
+  sessionIdleMs: number;
   logger: Logger;
 }
 
@@ -187,6 +190,7 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     maxBodyBytes: positiveInt(limits.maxBodyBytes ?? 1_048_576, "limits.maxBodyBytes"),
     maxConnections: positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections"),
     maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),
+    sessionIdleMs: positiveInt(limits.sessionIdleMs ?? 1_800_000, "limits.sessionIdleMs"),
     logger,
   };
 }

@@ -181,9 +181,12 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   });
 
   function admit(s: TLSSocket, peer: string): PeerState | undefined {
-    if (tls.clientAuth === "none") {
+    const anonymous = () => {
+      // A weaker-than-default setting logs every time it takes effect.
+      logger.warn("admitting a client WITHOUT a certificate", { peer, clientAuth: tls.clientAuth });
       return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
-    }
+    };
+    if (tls.clientAuth === "none") return anonymous();
     let chain;
     try {
       chain = presentedChain(s);
@@ -197,7 +200,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
         refuse(peer, "no_client_cert", "Client presented no certificate");
         return undefined;
       }
-      return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
+      return anonymous();
     }
     const v = policy.checkCertificate(chain.leaf, chain.intermediates);
     if ("reason" in v) {

@@ -13,6 +13,7 @@ import type { CertificateBundle } from "../../src/pki/mod.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
 import type { McpServerFactory, ServeMcpOptions } from "../../src/mcp/server_options.ts";
+import type { TlsServerOptions } from "../../src/tls/server_options.ts";
 
 /** A certificate and key, as PEM and as files in the fixture directory. */
 export interface Credential {
@@ -163,7 +164,7 @@ export function collectingLogger(): Logger & {
 /** Starts a server on an ephemeral port with the demo tools and a collecting logger. */
 export async function startServer(
   fx: Fixtures,
-  options: Partial<ServeMcpOptions> = {},
+  options: Omit<Partial<ServeMcpOptions>, "tls"> & { tls?: Partial<TlsServerOptions> } = {},
   factory: McpServerFactory = demoServerFactory,
 ): Promise<{ server: McpMtlsServer; log: ReturnType<typeof collectingLogger> }> {
   const log = collectingLogger();
