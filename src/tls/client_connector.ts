@@ -96,23 +96,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       // Runs inside the handshake, before `secureConnect`, only when the chain verified.
       checkServerIdentity: (host, cert) => {
         checked = true;
-        const name = o.serverName ?? host;
-        if (tls.checkServerIdentity(name, cert)) {
-          if (o.policy === "strict") {
-            return rejection({
-              reason: "hostname_mismatch",
-              message: `Server "${peer}" certificate ("${subjectOf(cert.raw)}") is not valid for ` +
-                `"${name}" (it names "${cert.subjectaltname ?? "nothing"}")`,
-            }, peer);
-          }
-          o.logger.warn("demo policy: accepting a server certificate for another host name", {
-            peer,
-            name,
-            subjectAltName: cert.subjectaltname,
-          });
-        }
-        const v = checkServerLeaf(cert.raw, o.pins, peer);
-        return v ? rejection(v, peer) : undefined;
+        return identityCheck(o, peer, host, cert);
       },
     });
     const timer = setTimeout(() => {
@@ -126,7 +110,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     }, o.connectTimeout);
     socket.setNoDelay(true);
     socket.once("secureConnect", () => {
-      const refusal = afterHandshake(socket, peer, checked);
+      const refusal = afterHandshake(socket, ctx, checked);
       if (refusal) {
         socket.destroy();
         finish(refusal);
@@ -138,7 +122,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       socket.on("error", (e) => rec.error ??= e);
       finish(null, socket);
     });
-    socket.once("error", (err) => {
+    // `on`, not `once`: a second error after a failed handshake must not go unhandled.
+    socket.on("error", (err) => {
       if (done) return;
       const v = handshakeVerdict(err, ctx);
       if (v.kind === "error") return finish(v.error);
@@ -151,9 +136,10 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   /** Checks left for after the handshake: demo policy and resumed sessions skip `checkServerIdentity`. */
   const afterHandshake = (
     socket: tls.TLSSocket,
-    peer: string,
+    ctx: ErrorContext,
     checked: boolean,
   ): MtlsError | undefined => {
+    const { peer } = ctx;
     if (checked && socket.authorized) return undefined;
     const cert = socket.getPeerCertificate(false);
     if (!cert?.raw) {
@@ -165,7 +151,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     if (!socket.authorized) {
       const code = String(socket.authorizationError ?? "");
       if (o.policy !== "demo" || !DEMO_ACCEPTS.has(code)) {
-        return rejection({
+        const v = handshakeVerdict(Object.assign(new Error(code), { code }), ctx);
+        return v.kind === "error" ? v.error : rejection({
           reason: "unknown_ca",
           message: `Server "${peer}" certificate was not verified ("${code}")`,
         }, peer);
@@ -238,6 +225,32 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   };
 
   return { connect, explainSocketFailure };
+}
+
+/** Host name (strict policy) or a warning (demo), then EKU and pins, on the verified leaf. */
+function identityCheck(
+  o: ResolvedClientOptions,
+  peer: string,
+  host: string,
+  cert: tls.PeerCertificate,
+): Error | undefined {
+  const name = o.serverName ?? host;
+  if (tls.checkServerIdentity(name, cert)) {
+    if (o.policy === "strict") {
+      return rejection({
+        reason: "hostname_mismatch",
+        message: `Server "${peer}" certificate ("${subjectOf(cert.raw)}") is not valid for ` +
+          `"${name}" (it names "${cert.subjectaltname ?? "nothing"}")`,
+      }, peer);
+    }
+    o.logger.warn("demo policy: accepting a server certificate for another host name", {
+      peer,
+      name,
+      subjectAltName: cert.subjectaltname,
+    });
+  }
+  const v = checkServerLeaf(cert.raw, o.pins, peer);
+  return v ? rejection(v, peer) : undefined;
 }
 
 function isIp(host: string): boolean {
