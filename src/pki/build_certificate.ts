@@ -5,7 +5,13 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
-import { generateKeyPair, type KeyType, parseKeyType, signingAlgorithm } from "./key_type.ts";
+import {
+  generateKeyPair,
+  type KeyType,
+  keyTypeOf,
+  parseKeyType,
+  signingAlgorithm,
+} from "./key_type.ts";
 import type { CertificateBundle, ValidityOptions } from "./options.ts";
 import { exportPrivateKeyPem } from "./private_key.ts";
 import {
@@ -36,13 +42,15 @@ export interface BuildParams {
 /** Generates a key pair and signs a certificate for it. */
 export async function buildCertificate(params: BuildParams): Promise<CertificateBundle> {
   const { options, issuer } = params;
-  const keyType = parseKeyType(options.keyType ?? "ec-p256");
+  const keyType = options.keyPair
+    ? existingKeyType(options.keyPair, options.keyType)
+    : parseKeyType(options.keyType ?? "ec-p256");
   const { notBefore, notAfter } = validity(options, params.defaultDays, issuer);
   const serialNumber = serial(options.serialNumber);
   const commonName = checkCommonName(params.commonName);
   const exportable = options.exportable ?? false;
 
-  const keys = await generateKeyPair(keyType, exportable);
+  const keys = options.keyPair ?? await generateKeyPair(keyType, exportable);
   const ski = await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto);
   const extensions = [...params.extensions(keyType), ski];
   if (issuer) extensions.push(await authorityKeyId(issuer));
@@ -85,6 +93,24 @@ export function assertCanIssue(issuer: CertificateBundle, issuingCa: boolean): v
       `CA "${issuer.certificate.subject}" has path length 0 and cannot issue an intermediate CA`,
     );
   }
+}
+
+/** The key type of a caller's key pair, which must agree with `keyType` when both are given. */
+function existingKeyType(keyPair: CryptoKeyPair, requested: KeyType | undefined): KeyType {
+  const keyType = keyTypeOf(keyPair.privateKey);
+  if (keyType === undefined) {
+    throw new CertificateError(
+      "unsupported_key",
+      `Unsupported key pair "${keyPair.privateKey.algorithm.name}": use EC P-256/P-384, Ed25519 or RSA 2048/3072/4096 (RSASSA-PKCS1-v1_5)`,
+    );
+  }
+  if (requested !== undefined && requested !== keyType) {
+    throw new CertificateError(
+      "invalid_argument",
+      `Key type "${requested}" does not match the given key pair ("${keyType}")`,
+    );
+  }
+  return keyType;
 }
 
 function checkCommonName(commonName: string): string {

@@ -44,6 +44,14 @@ export interface ValidityOptions {
   /** Key type of the new key pair (independent of the issuer's). @default {"ec-p256"} */
   keyType?: KeyType;
   /**
+   * Certify this existing key pair instead of generating one, e.g. to renew a
+   * certificate while keeping its SPKI pin. Its key type must be one of
+   * {@link KeyType}; `keyType`, when also given, must match it. With
+   * `exportable`, the private key must be extractable.
+   * @default {undefined} (a new key pair)
+   */
+  keyPair?: CryptoKeyPair;
+  /**
    * Lifetime in days, counted from `notBefore` (or from now when `notBefore` is
    * not given). Ignored when `notAfter` is given.
    * @default {3650} for a root CA, {1825} for an intermediate, {365} for a leaf

@@ -1,4 +1,6 @@
 /** Test helpers: run the real openssl, and temporary folders. */
+import assert from "node:assert/strict";
+import type { CertificateBundle } from "../../src/pki/mod.ts";
 
 /** Output of one openssl run. */
 export interface OpensslResult {
@@ -91,4 +93,34 @@ export async function opensslBytes(
     throw new Error(`openssl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return out.stdout;
+}
+
+/** Writes the chain and asserts `openssl verify` accepts server and client, with the right purpose. */
+export async function assertOpensslAccepts(
+  dir: string,
+  root: CertificateBundle,
+  leaves: { server: CertificateBundle; client: CertificateBundle },
+  intermediate?: CertificateBundle,
+): Promise<void> {
+  await Deno.writeTextFile(`${dir}/ca.crt`, root.certificatePem);
+  const untrusted: string[] = [];
+  if (intermediate) {
+    await Deno.writeTextFile(`${dir}/int.crt`, intermediate.certificatePem);
+    untrusted.push("-untrusted", `${dir}/int.crt`);
+  }
+  for (const [role, leaf] of Object.entries(leaves)) {
+    await Deno.writeTextFile(`${dir}/${role}.crt`, leaf.certificatePem);
+    const purpose = role === "server" ? "sslserver" : "sslclient";
+    const r = await openssl([
+      "verify",
+      "-CAfile",
+      `${dir}/ca.crt`,
+      ...untrusted,
+      "-purpose",
+      purpose,
+      `${dir}/${role}.crt`,
+    ]);
+    assert.equal(r.code, 0, `${role}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout.trim(), `${dir}/${role}.crt: OK`);
+  }
 }

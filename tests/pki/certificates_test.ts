@@ -7,6 +7,7 @@ import {
   inspectCertificate,
   issueCertificate,
   type KeyType,
+  spkiPin,
 } from "../../src/pki/mod.ts";
 
 const DAY = 86_400_000;
@@ -161,4 +162,28 @@ Deno.test("issueCertificate() uses a given serial number", async () => {
   const ca = await createRootCa();
   const leaf = await issueCertificate(ca, "client", { serialNumber: "0a1b2c" });
   assert.equal(leaf.certificate.serialNumber.toLowerCase(), "0a1b2c");
+});
+
+Deno.test("issueCertificate() with keyPair certifies that key, so a renewal keeps the SPKI pin", async () => {
+  const ca = await createRootCa();
+  const first = await issueCertificate(ca, "server", { keyType: "ec-p384" });
+  const keyPair = {
+    privateKey: first.privateKey,
+    publicKey: await first.certificate.publicKey.export(crypto),
+  };
+  const renewed = await issueCertificate(ca, "server", { keyPair, days: 30 });
+  assert.equal(renewed.keyType, "ec-p384");
+  assert.equal(renewed.privateKey, first.privateKey);
+  assert.equal(await spkiPin(renewed.certificate), await spkiPin(first.certificate));
+  assert.notEqual(renewed.certificate.serialNumber, first.certificate.serialNumber);
+  await assert.rejects(
+    issueCertificate(ca, "server", { keyPair, keyType: "ec-p256" }),
+    (e) =>
+      isMtlsError(e, "invalid_argument") &&
+      e.message === 'Key type "ec-p256" does not match the given key pair ("ec-p384")',
+  );
+  await assert.rejects(
+    issueCertificate(ca, "server", { keyPair, exportable: true }),
+    (e) => isMtlsError(e, "invalid_key"),
+  );
 });
