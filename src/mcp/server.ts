@@ -290,6 +290,7 @@ export async function serveMcp(
     policy,
     handshakeTimeoutMs: o.handshakeTimeoutMs,
     maxConnections: o.maxConnections,
+    idleTimeoutMs: o.idleTimeoutMs,
     logger,
     onRequest(req, res, state) {
       const p = handle(req, res, state).catch((cause) => {

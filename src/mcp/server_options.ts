@@ -53,6 +53,8 @@ export type McpServerFactory = (context: SessionContext) => McpServer | Promise<
 export interface ServerLimits {
   /** Milliseconds a client has to complete the TLS handshake. @default {10000} */
   handshakeTimeoutMs?: number;
+  /** Close a connection with no request in progress for this many ms (slow or idle clients). @default {30000} */
+  idleTimeoutMs?: number;
   /** Largest request body in bytes; bigger ones get HTTP 413. @default {1048576} */
   maxBodyBytes?: number;
   /** Most concurrent TCP connections. @default {1024} */
@@ -104,6 +106,7 @@ export interface ResolvedServeOptions {
   sessions: "stateful" | "stateless";
   handshakeTimeoutMs: number;
   maxBodyBytes: number;
+  idleTimeoutMs: number;
   maxConnections: number;
   maxSessions: number;
   sessionIdleMs: number;
@@ -187,6 +190,7 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
       limits.handshakeTimeoutMs ?? 10_000,
       "limits.handshakeTimeoutMs",
     ),
+    idleTimeoutMs: positiveInt(limits.idleTimeoutMs ?? 30_000, "limits.idleTimeoutMs"),
     maxBodyBytes: positiveInt(limits.maxBodyBytes ?? 1_048_576, "limits.maxBodyBytes"),
     maxConnections: positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections"),
     maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),

@@ -67,6 +67,12 @@ export interface ListenMtlsOptions {
   handshakeTimeoutMs: number;
   /** Most concurrent connections; extra ones are closed with reason `rate_limited`. */
   maxConnections: number;
+  /**
+   * Close an admitted connection that has no request in progress for this
+   * many ms (before its first request and between keep-alive requests).
+   * Deno's `node:http` does not enforce `headersTimeout`/`keepAliveTimeout`.
+   */
+  idleTimeoutMs: number;
   /** Logger. */
   logger: Logger;
   /** Handles one HTTP request from an admitted connection. */
@@ -135,6 +141,10 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const raw = new Set<Socket>();
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
+  const idleTimers = new WeakMap<
+    object,
+    { timer: ReturnType<typeof setTimeout> | undefined; active: number }
+  >();
   const refuse = (peer: string, reason: string, detail: string) =>
     logger.warn("connection refused", { peer, reason, detail });
 
@@ -176,9 +186,32 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       return;
     }
     secure.add(s);
-    s.once("close", () => secure.delete(s));
+    const idle: { timer: ReturnType<typeof setTimeout> | undefined; active: number } = {
+      timer: undefined,
+      active: 0,
+    };
+    idleTimers.set(s, idle);
+    armIdle(s, idle);
+    s.once("close", () => {
+      clearTimeout(idle.timer);
+      secure.delete(s);
+    });
     states.set(s, state);
   });
+
+  function armIdle(
+    s: TLSSocket,
+    idle: { timer: ReturnType<typeof setTimeout> | undefined; active: number },
+  ) {
+    clearTimeout(idle.timer);
+    idle.timer = setTimeout(() => {
+      logger.debug("idle connection closed", {
+        peer: states.get(s)?.peer,
+        idleMs: options.idleTimeoutMs,
+      });
+      s.destroy();
+    }, options.idleTimeoutMs);
+  }
 
   function admit(s: TLSSocket, peer: string): PeerState | undefined {
     const anonymous = () => {
@@ -228,10 +261,16 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const state = states.get(req.socket);
-    if (!state) {
+    const idle = idleTimers.get(req.socket);
+    if (!state || !idle) {
       req.socket.destroy();
       return;
     }
+    clearTimeout(idle.timer);
+    idle.active++;
+    res.once("close", () => {
+      if (--idle.active === 0 && !req.socket.destroyed) armIdle(req.socket as TLSSocket, idle);
+    });
     onRequest(req, res, state);
   });
 

@@ -295,4 +295,30 @@ Deno.test("server answers 413 to a body over maxBodyBytes", async () => {
   }
 });
 
+Deno.test("server closes an admitted connection that sends no request within idleTimeoutMs", async () => {
+  const { server, log } = await startServer(fx, { limits: { idleTimeoutMs: 200 } });
+  try {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.address.port,
+      caCerts: [fx.ca],
+      cert: fx.alice.cert,
+      key: fx.alice.key,
+    });
+    try {
+      await conn.handshake();
+      const t0 = Date.now();
+      const n = await conn.read(new Uint8Array(64)).catch(() => null);
+      assert.equal(n, null);
+      assert.ok(Date.now() - t0 >= 150);
+    } finally {
+      conn.close();
+    }
+    assert.ok(log.records.some((r) => r.msg === "idle connection closed"));
+    await assertGoodClientServed(server);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });
