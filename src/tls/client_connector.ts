@@ -116,6 +116,11 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
         finish(refusal);
         return;
       }
+      o.logger.debug("tls connection established", {
+        peer,
+        protocol: socket.getProtocol(),
+        sessionReused: socket.isSessionReused(),
+      });
       const rec: SocketRecord = { ctx };
       remember(`${socket.localPort}/${socket.remotePort}`, rec);
       // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).

@@ -103,6 +103,8 @@ export interface TestServer {
   requests: number;
   /** Completed TLS handshakes ('secureConnection'). */
   connections: number;
+  /** Client certificate subject CN seen on each handshake (`undefined` when none was sent). */
+  clientSubjects: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const sockets = new Set<TLSSocket>();
   const state = { requests: 0, connections: 0 };
+  const clientSubjects: (string | undefined)[] = [];
   const server = https.createServer(
     { requestCert: true, rejectUnauthorized: true, ...options },
     (req, res) => {
@@ -123,6 +126,7 @@ export async function startServer(
   );
   server.on("secureConnection", (s: TLSSocket) => {
     state.connections++;
+    clientSubjects.push(s.getPeerCertificate()?.subject?.CN);
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -138,6 +142,7 @@ export async function startServer(
     get connections() {
       return state.connections;
     },
+    clientSubjects,
     async close() {
       for (const s of sockets) s.destroy();
       server.closeAllConnections();

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { connectMcpClient, demoServerFactory, serveMcp } from "../../src/mcp/mod.ts";
 import { PeerRejectedError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log/mod.ts";
-import { fixtures } from "./_helpers.ts";
+import { fixtures, recordingLogger } from "./_helpers.ts";
 
 type TextContent = { content: { type: string; text: string }[] };
 
@@ -103,5 +103,23 @@ Deno.test("over TLS 1.2, serveMcp hanging up mid-handshake is told apart from a 
     });
     const client = await connectMcpClient(url, { ...tls12, ...f.client });
     await client.close();
+  });
+});
+
+Deno.test("an SDK session against serveMcp reuses its connections across 20 tool calls", async () => {
+  const f = await fixtures();
+  await withServer(async (url) => {
+    const logger = recordingLogger();
+    const client = await connectMcpClient(url, { ...f.client, ca: f.ca, logger });
+    try {
+      for (let i = 0; i < 20; i++) {
+        await client.callTool({ name: "echo", arguments: { text: String(i) } });
+      }
+      const opened = logger.records.filter((r) => r.msg === "tls connection established");
+      // one for POSTs, at most one more for the SDK's server-sent-events GET stream
+      assert.ok(opened.length >= 1 && opened.length <= 2, `opened ${opened.length} connections`);
+    } finally {
+      await client.close();
+    }
   });
 });

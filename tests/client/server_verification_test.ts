@@ -195,3 +195,23 @@ Deno.test("demo policy still refuses an expired server and one without serverAut
     /lacks extended key usage serverAuth/,
   );
 });
+
+Deno.test("diagnosing an expired server certificate completes no handshake with our certificate and sends no request", async () => {
+  const f = await fixtures();
+  const srv = await startServer({
+    ...f.expiredServer,
+    ca: f.ca,
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  const fetch = createMtlsFetch({ ...f.client, ca: f.ca });
+  try {
+    await assert.rejects(fetch(srv.url), { name: "PeerRejectedError", code: "expired" });
+    assert.equal(srv.requests, 0);
+    // The refused handshake stops before our certificate is sent; the probe sends none.
+    assert.deepEqual(srv.clientSubjects.filter((s) => s !== undefined), []);
+  } finally {
+    await fetch.close();
+    await srv.close();
+  }
+});
