@@ -45,8 +45,9 @@ export type Pkcs12KeyType =
  * @example
  * ```ts
  * import type { Pkcs12Input } from "@mtls/mcp/pki";
- * declare const der: Uint8Array, key: CryptoKey;
- * const input: Pkcs12Input = { certificate: der, privateKey: key, friendlyName: "client" };
+ * function bundle(certificate: Uint8Array, privateKey: CryptoKey, chain: Uint8Array[]): Pkcs12Input {
+ *   return { certificate, privateKey, chain, friendlyName: "client" };
+ * }
  * ```
  */
 export interface Pkcs12Input {
@@ -96,8 +97,9 @@ export interface FromPkcs12Options {
  * @example
  * ```ts
  * import type { Pkcs12Contents } from "@mtls/mcp/pki";
- * declare const p12: Pkcs12Contents;
- * console.log(p12.certificate.subject, p12.keyType, p12.chain.length);
+ * function summary(p12: Pkcs12Contents): string {
+ *   return `${p12.certificate.subject} (${p12.keyType}) + ${p12.chain.length} chain certificates`;
+ * }
  * ```
  */
 export interface Pkcs12Contents {
