@@ -154,6 +154,15 @@ const LEGACY_PBE: Record<string, { label: string; keyLength: number; rc2Bits?: n
   "1.2.840.113549.1.12.1.5": { label: "pbeWithSHAAnd128BitRC2-CBC", keyLength: 16, rc2Bits: 128 },
   "1.2.840.113549.1.12.1.6": { label: "pbeWithSHAAnd40BitRC2-CBC", keyLength: 5, rc2Bits: 40 },
 };
+/** Names for schemes we recognise but cannot decrypt (no RC4 or single DES in WebCrypto or Deno). */
+const UNSUPPORTED_NAMES: Record<string, string> = {
+  "1.2.840.113549.1.12.1.1": "pbeWithSHAAnd128BitRC4",
+  "1.2.840.113549.1.12.1.2": "pbeWithSHAAnd40BitRC4",
+  "1.2.840.113549.1.5.3": "pbeWithMD5AndDES-CBC",
+  "1.2.840.113549.1.5.6": "pbeWithMD5AndRC2-CBC",
+  "1.2.840.113549.1.5.10": "pbeWithSHA1AndDES-CBC",
+  "1.2.840.113549.1.5.11": "pbeWithSHA1AndRC2-CBC",
+};
 /** Guards against a file that asks for billions of KDF rounds. */
 const MAX_ITERATIONS = 10_000_000;
 
@@ -509,7 +518,7 @@ async function pbeDecrypt(
     if (legacy.keyLength === 16) key = Uint8Array.of(...key, ...key.subarray(0, 8));
     cipher = "des-ede3-cbc";
   } else {
-    throw unsupported(what, `encryption "${id}"`);
+    throw unsupported(what, `encryption "${UNSUPPORTED_NAMES[id] ?? id}"`);
   }
   try {
     const d = createDecipheriv(cipher, key, iv);

@@ -86,6 +86,7 @@ async function fixture(): Promise<string> {
 }
 
 const dir = await fixture();
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 const read = (name: string) => Deno.readFile(`${dir}/${name}`);
 
 async function extractableKey(t: string): Promise<CryptoKey> {
@@ -342,9 +343,71 @@ Deno.test("fromPkcs12() reports a file that holds a key but no certificate as in
   });
 });
 
-Deno.test({
-  name: "pkcs12 test fixture cleanup",
-  fn: async () => {
-    await Deno.remove(dir, { recursive: true });
-  },
+Deno.test("fromPkcs12() reads other openssl choices: AES-128 key, 3DES certificates, SHA-512 MAC; RC2-128 and 2-key 3DES; no MAC; empty password", async () => {
+  const variants = [
+    ["-keypbe", "AES-128-CBC", "-certpbe", "DES-EDE3-CBC", "-macalg", "sha512", "-iter", "5000"],
+    ["-legacy", "-keypbe", "PBE-SHA1-2DES", "-certpbe", "PBE-SHA1-RC2-128", "-macalg", "sha1"],
+    ["-nomac"],
+  ];
+  for (const [i, extra] of variants.entries()) {
+    await openssl([
+      "pkcs12",
+      "-export",
+      "-in",
+      "ec-p256.crt",
+      "-inkey",
+      "ec-p256.key",
+      "-out",
+      `v${i}.p12`,
+      "-passout",
+      "pass:pw",
+      ...extra,
+    ], dir);
+    const got = await fromPkcs12(await read(`v${i}.p12`), "pw", { name: `v${i}.p12` });
+    assert.deepEqual(
+      new Uint8Array(got.certificate.rawData),
+      await read("ec-p256.der"),
+      extra.join(" "),
+    );
+  }
+  await openssl([
+    "pkcs12",
+    "-export",
+    "-in",
+    "ec-p256.crt",
+    "-inkey",
+    "ec-p256.key",
+    "-out",
+    "empty.p12",
+    "-passout",
+    "pass:",
+  ], dir);
+  assert.equal((await fromPkcs12(await read("empty.p12"), "")).keyType, "ec-p256");
+});
+
+Deno.test("fromPkcs12() refuses RC4-encrypted files with unsupported_key naming the scheme", async () => {
+  await openssl(
+    [
+      "pkcs12",
+      "-export",
+      "-legacy",
+      "-keypbe",
+      "PBE-SHA1-RC4-128",
+      "-in",
+      "ec-p256.crt",
+      "-inkey",
+      "ec-p256.key",
+      "-out",
+      "rc4.p12",
+      "-passout",
+      "pass:pw",
+    ],
+    dir,
+  );
+  await assert.rejects(fromPkcs12(await read("rc4.p12"), "pw", { name: "rc4.p12" }), {
+    code: "unsupported_key",
+    message:
+      'Cannot open PKCS#12 "rc4.p12": encryption "pbeWithSHAAnd128BitRC4" is not supported; ' +
+      're-export it with "openssl pkcs12 -export" (AES-256-CBC)',
+  });
 });
