@@ -1,0 +1,160 @@
+/**
+ * The few certificate fields revocation checking needs, read straight from
+ * the DER (raw names, keys and serial exactly as signed), so the checker does
+ * not depend on an X.509 object model.
+ *
+ * @module
+ */
+import {
+  children,
+  content,
+  DerError,
+  expectTlv,
+  pemOrDer,
+  readOid,
+  readTime,
+  serialHexAt,
+  toHex,
+  type Tlv,
+  whole,
+} from "./der.ts";
+import { algorithmOid } from "./signature.ts";
+
+/** Parsed certificate fields used by CRL and OCSP checks. */
+export interface CertInfo {
+  /** The whole certificate. */
+  der: Uint8Array;
+  /** Normalized serial hex. */
+  serial: string;
+  /** Serial INTEGER content octets. */
+  serialBytes: Uint8Array;
+  /** Issuer Name, DER. */
+  issuer: Uint8Array;
+  /** Subject Name, DER. */
+  subject: Uint8Array;
+  /** SubjectPublicKeyInfo, DER. */
+  spki: Uint8Array;
+  /** The subjectPublicKey BIT STRING bytes (what OCSP key hashes cover). */
+  publicKey: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  /** The signed part and its signature, to check who issued it. */
+  tbs: Uint8Array;
+  sigOid: string;
+  signature: Uint8Array;
+  /** OCSP responder URLs from Authority Information Access. */
+  ocspUrls: string[];
+  /** URLs from CRL Distribution Points. */
+  crlUrls: string[];
+  /** Subject Key Identifier, hex. */
+  subjectKeyId?: string;
+  /** Key usage bits (index per RFC 5280), when the extension is present. */
+  keyUsage?: Set<number>;
+  /** Extended key usage OIDs, when the extension is present. */
+  extKeyUsage?: Set<string>;
+}
+
+/** Cached parses, keyed by identity of the DER buffer (certificates repeat per handshake). */
+const cache = new WeakMap<Uint8Array, CertInfo>();
+
+function bitStringBytes(b: Uint8Array, t: Tlv): Uint8Array {
+  if (t.tag !== 0x03) throw new DerError(`expected a BIT STRING at offset ${t.start}`);
+  return b.subarray(t.valueStart + 1, t.end);
+}
+
+function uris(b: Uint8Array, names: Tlv): string[] {
+  return children(b, names).filter((n) => n.tag === 0x86).map((n) =>
+    new TextDecoder().decode(content(b, n))
+  );
+}
+
+function readExtensions(b: Uint8Array, ext: Tlv, info: CertInfo): void {
+  for (const e of children(b, expectTlv(b, ext.valueStart, 0x30, ext.end))) {
+    const parts = children(b, e);
+    const oid = readOid(b, parts[0]);
+    const val = parts[parts.length - 1];
+    const inner = readTlv0(b, val);
+    switch (oid) {
+      case "1.3.6.1.5.5.7.1.1": // Authority Information Access
+        for (const ad of children(b, inner)) {
+          const [method, name] = children(b, ad);
+          if (readOid(b, method) === "1.3.6.1.5.5.7.48.1" && name.tag === 0x86) {
+            info.ocspUrls.push(new TextDecoder().decode(content(b, name)));
+          }
+        }
+        break;
+      case "2.5.29.31": // CRL Distribution Points
+        for (const dp of children(b, inner)) {
+          const dpName = children(b, dp).find((t) => t.tag === 0xa0);
+          const full = dpName && children(b, dpName).find((t) => t.tag === 0xa0);
+          if (full) info.crlUrls.push(...uris(b, full));
+        }
+        break;
+      case "2.5.29.14":
+        info.subjectKeyId = toHex(content(b, inner));
+        break;
+      case "2.5.29.15": {
+        const bits = bitStringBytes(b, inner);
+        info.keyUsage = new Set();
+        for (let i = 0; i < bits.length * 8; i++) {
+          if (bits[i >> 3] & (0x80 >> (i & 7))) info.keyUsage.add(i);
+        }
+        break;
+      }
+      case "2.5.29.37":
+        info.extKeyUsage = new Set(children(b, inner).map((t) => readOid(b, t)));
+        break;
+    }
+  }
+}
+
+/** The node inside an extension's OCTET STRING. */
+function readTlv0(b: Uint8Array, octets: Tlv): Tlv {
+  if (octets.tag !== 0x04) throw new DerError(`expected an OCTET STRING at offset ${octets.start}`);
+  return expectAny(b, octets.valueStart, octets.end);
+}
+
+function expectAny(b: Uint8Array, pos: number, limit: number): Tlv {
+  return children(b, { tag: 0, start: pos, valueStart: pos, end: limit })[0];
+}
+
+/**
+ * Parses a certificate (DER bytes or PEM text). Throws {@link DerError} when
+ * it is not a certificate.
+ */
+export function certInfo(input: Uint8Array | string): CertInfo {
+  if (typeof input !== "string") {
+    const hit = cache.get(input);
+    if (hit) return hit;
+  }
+  const der = pemOrDer(input, "CERTIFICATE");
+  const top = expectTlv(der, 0, 0x30);
+  const [tbsT, sigAlgT, sigT] = children(der, top);
+  if (!tbsT || !sigAlgT || !sigT || tbsT.tag !== 0x30) throw new DerError("not a certificate");
+  let f = children(der, tbsT);
+  if (f[0]?.tag === 0xa0) f = f.slice(1);
+  const [serialT, , issuerT, validityT, subjectT, spkiT] = f;
+  if (!spkiT || serialT.tag !== 0x02 || spkiT.tag !== 0x30) throw new DerError("not a certificate");
+  const [nb, na] = children(der, validityT);
+  const spki = whole(der, spkiT);
+  const info: CertInfo = {
+    der,
+    serial: serialHexAt(der, serialT.valueStart, serialT.end),
+    serialBytes: content(der, serialT),
+    issuer: whole(der, issuerT),
+    subject: whole(der, subjectT),
+    spki,
+    publicKey: bitStringBytes(der, children(der, spkiT)[1]),
+    notBefore: readTime(der, nb),
+    notAfter: readTime(der, na),
+    tbs: whole(der, tbsT),
+    sigOid: algorithmOid(whole(der, sigAlgT)),
+    signature: bitStringBytes(der, sigT),
+    ocspUrls: [],
+    crlUrls: [],
+  };
+  const ext = f.find((t) => t.tag === 0xa3);
+  if (ext) readExtensions(der, ext, info);
+  if (typeof input !== "string") cache.set(input, info);
+  return info;
+}

@@ -1,0 +1,248 @@
+/**
+ * Loading and verifying a CRL. The revoked list is scanned once with a lean
+ * DER walker into a `Map` of normalized serial to entry offset, so loading a
+ * million entries makes no per-entry objects and each lookup is O(1); an
+ * entry's date and reason are decoded only when its serial is hit.
+ *
+ * @module
+ */
+import { RevocationError } from "../errors.ts";
+import type { CertInfo } from "./cert_info.ts";
+import {
+  bytesEqual,
+  children,
+  content,
+  DerError,
+  expectTlv,
+  normalizeSerial,
+  pemOrDer,
+  readOid,
+  readTime,
+  readTlv,
+  serialHexAt,
+  toHex,
+  whole,
+} from "./der.ts";
+import { algorithmOid, verifySignature } from "./signature.ts";
+import { REVOCATION_REASONS, type RevocationReason } from "./types.ts";
+
+/**
+ * One revoked entry found in a CRL.
+ *
+ * @example
+ * ```ts
+ * import type { CrlEntry } from "@mtls/mcp/revocation";
+ * const e: CrlEntry = { serial: "1a", revokedAt: new Date(), reason: "keyCompromise" };
+ * ```
+ */
+export interface CrlEntry {
+  /** Normalized serial hex. */
+  serial: string;
+  /** Revocation date. */
+  revokedAt: Date;
+  /** Reason, when the entry carries a reasonCode extension. */
+  reason?: RevocationReason;
+}
+
+// CRL extensions we understand; any other critical one makes the CRL unusable (RFC 5280 §5.2).
+const KNOWN_CRL_EXTENSIONS = new Set(["2.5.29.20", "2.5.29.35", "2.5.29.28"]);
+
+/**
+ * A parsed CRL. Its signature is checked separately with {@link verifyCrl},
+ * since the issuer certificate may only be known at check time.
+ *
+ * @example Loading and querying a CRL
+ * ```ts ignore
+ * import { parseCrl, verifyCrl, certInfo } from "@mtls/mcp/revocation";
+ * const crl = parseCrl(await Deno.readFile("certs/ca.crl"), "certs/ca.crl");
+ * await verifyCrl(crl, certInfo(await Deno.readFile("certs/ca.crt")));
+ * console.log(crl.lookup("1a")?.reason);
+ * ```
+ */
+export class ParsedCrl {
+  /** Where it came from (path or URL), for messages. */
+  readonly source: string;
+  /** The CRL, DER. */
+  readonly der: Uint8Array;
+  /** Issuer Name, DER. */
+  readonly issuer: Uint8Array;
+  /** thisUpdate. */
+  readonly thisUpdate: Date;
+  /** nextUpdate, when present. */
+  readonly nextUpdate?: Date;
+  /** CRL number, when present. */
+  readonly crlNumber?: bigint;
+  /** Authority Key Identifier, hex, when present. */
+  readonly authorityKeyId?: string;
+  /** The SPKI (hex) whose signature check passed, once {@link verifyCrl} succeeded. */
+  verifiedBy?: string;
+  readonly #tbs: Uint8Array;
+  readonly #sigOid: string;
+  readonly #signature: Uint8Array;
+  readonly #entries: Map<string, number>;
+
+  /** Parses `input` (DER or PEM); throws `crl_invalid` naming `source`. */
+  constructor(input: Uint8Array | string, source: string) {
+    this.source = source;
+    const fail = (why: string, cause?: unknown): never => {
+      throw new RevocationError("crl_invalid", `Cannot load CRL "${source}": ${why}`, { cause });
+    };
+    try {
+      const der = this.der = pemOrDer(input, "X509 CRL");
+      const top = expectTlv(der, 0, 0x30);
+      if (top.end !== der.length) fail("trailing bytes after the CRL");
+      const [tbsT, algT, sigT] = children(der, top);
+      if (!sigT || tbsT.tag !== 0x30 || algT.tag !== 0x30 || sigT.tag !== 0x03) {
+        fail("not a CRL");
+      }
+      this.#tbs = whole(der, tbsT);
+      this.#sigOid = algorithmOid(whole(der, algT));
+      this.#signature = der.subarray(sigT.valueStart + 1, sigT.end);
+      let p = tbsT.valueStart;
+      let t = readTlv(der, p, tbsT.end);
+      if (t.tag === 0x02) t = readTlv(der, p = t.end, tbsT.end);
+      if (t.tag !== 0x30 || !bytesEqual(whole(der, t), whole(der, algT))) {
+        fail("inner and outer signature algorithms differ");
+      }
+      const issuerT = expectTlv(der, t.end, 0x30, tbsT.end);
+      this.issuer = whole(der, issuerT);
+      t = readTlv(der, issuerT.end, tbsT.end);
+      this.thisUpdate = readTime(der, t);
+      p = t.end;
+      this.#entries = new Map();
+      while (p < tbsT.end) {
+        t = readTlv(der, p, tbsT.end);
+        p = t.end;
+        if (t.tag === 0x17 || t.tag === 0x18) this.nextUpdate = readTime(der, t);
+        else if (t.tag === 0x30) this.#scanEntries(der, t.valueStart, t.end);
+        else if (t.tag === 0xa0) {
+          const exts = children(der, expectTlv(der, t.valueStart, 0x30, t.end));
+          for (const e of exts) {
+            const parts = children(der, e);
+            const oid = readOid(der, parts[0]);
+            const critical = parts.length === 3 && der[parts[1].valueStart] !== 0;
+            const inner = readTlv(der, parts[parts.length - 1].valueStart);
+            if (oid === "2.5.29.20") this.crlNumber = BigInt("0x" + toHex(content(der, inner)));
+            else if (oid === "2.5.29.35") {
+              const kid = children(der, inner).find((c) => c.tag === 0x80);
+              if (kid) this.authorityKeyId = toHex(content(der, kid));
+            } else if (oid === "2.5.29.27") fail("delta CRLs are not supported");
+            if (critical && !KNOWN_CRL_EXTENSIONS.has(oid)) {
+              fail(`unsupported critical extension ${oid}`);
+            }
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof RevocationError) throw err;
+      fail(err instanceof DerError ? err.message : String(err), err);
+    }
+    // Assigned in the try block; TypeScript cannot see through fail().
+    this.der ??= new Uint8Array();
+    this.#tbs ??= new Uint8Array();
+    this.#sigOid ??= "";
+    this.#signature ??= new Uint8Array();
+    this.#entries ??= new Map();
+    this.issuer ??= new Uint8Array();
+    this.thisUpdate ??= new Date(0);
+  }
+
+  #scanEntries(der: Uint8Array, start: number, end: number): void {
+    const map = this.#entries;
+    for (let p = start; p < end;) {
+      const entry = readTlv(der, p, end);
+      if (entry.tag !== 0x30) throw new DerError(`bad revoked entry at offset ${p}`);
+      const serial = readTlv(der, entry.valueStart, entry.end);
+      if (serial.tag !== 0x02) throw new DerError(`bad revoked entry at offset ${p}`);
+      map.set(serialHexAt(der, serial.valueStart, serial.end), p);
+      p = entry.end;
+    }
+  }
+
+  /** Number of revoked entries. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether `serial` (any hex form) is listed. */
+  has(serial: string): boolean {
+    return this.#entries.has(normalizeSerial(serial) ?? serial);
+  }
+
+  /** The entry for `serial` (normalized hex for speed; other forms are normalized), if revoked. */
+  lookup(serial: string): CrlEntry | undefined {
+    let at = this.#entries.get(serial);
+    if (at === undefined) {
+      const n = normalizeSerial(serial);
+      if (n === undefined || n === serial) return undefined;
+      at = this.#entries.get(n);
+      if (at === undefined) return undefined;
+      serial = n;
+    }
+    const der = this.der;
+    const [, dateT, extsT] = children(der, readTlv(der, at));
+    const out: CrlEntry = { serial, revokedAt: readTime(der, dateT) };
+    for (const e of extsT ? children(der, extsT) : []) {
+      const parts = children(der, e);
+      if (readOid(der, parts[0]) !== "2.5.29.21") continue;
+      const en = readTlv(der, parts[parts.length - 1].valueStart);
+      out.reason = REVOCATION_REASONS[der[en.valueStart]] ?? "unspecified";
+    }
+    return out;
+  }
+
+  /** Verifies the signature with `issuer`'s key; true when it verifies. */
+  async verifySignatureWith(issuer: CertInfo): Promise<boolean> {
+    return await verifySignature(issuer.spki, this.#sigOid, this.#tbs, this.#signature);
+  }
+}
+
+/**
+ * Parses a CRL from DER or PEM. `source` (path or URL) names it in errors.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCrl } from "@mtls/mcp/revocation";
+ * const crl = parseCrl(await Deno.readFile("certs/ca.crl"), "certs/ca.crl");
+ * console.log(crl.size, crl.nextUpdate);
+ * ```
+ */
+export function parseCrl(input: Uint8Array | string, source: string): ParsedCrl {
+  return new ParsedCrl(input, source);
+}
+
+/**
+ * Checks that `crl` was issued by `issuer`: names match, the key identifier
+ * matches when both carry one, the issuer may sign CRLs, and the signature
+ * verifies. Remembers success in `crl.verifiedBy`.
+ *
+ * @throws {RevocationError} `crl_invalid`, e.g. `Cannot load CRL "certs/ca.crl": signature does not verify`
+ *
+ * @example
+ * ```ts ignore
+ * import { certInfo, parseCrl, verifyCrl } from "@mtls/mcp/revocation";
+ * const crl = parseCrl(await Deno.readFile("ca.crl"), "ca.crl");
+ * await verifyCrl(crl, certInfo(await Deno.readFile("ca.crt")));
+ * ```
+ */
+export async function verifyCrl(crl: ParsedCrl, issuer: CertInfo): Promise<void> {
+  const spkiHex = toHex(issuer.spki);
+  if (crl.verifiedBy === spkiHex) return;
+  const fail = (why: string, cause?: unknown): never => {
+    throw new RevocationError("crl_invalid", `Cannot load CRL "${crl.source}": ${why}`, { cause });
+  };
+  if (!bytesEqual(crl.issuer, issuer.subject)) fail("issuer name does not match the CA");
+  if (crl.authorityKeyId && issuer.subjectKeyId && crl.authorityKeyId !== issuer.subjectKeyId) {
+    fail(`authority key identifier "${crl.authorityKeyId}" does not match the CA`);
+  }
+  // keyUsage bit 6 is cRLSign.
+  if (issuer.keyUsage && !issuer.keyUsage.has(6)) fail("the CA certificate may not sign CRLs");
+  let ok = false;
+  try {
+    ok = await crl.verifySignatureWith(issuer);
+  } catch (err) {
+    fail((err as Error).message, err);
+  }
+  if (!ok) fail("signature does not verify");
+  crl.verifiedBy = spkiHex;
+}
