@@ -17,6 +17,7 @@ import {
   privateKeyMatchesCertificate,
   toPkcs12,
 } from "../pki/mod.ts";
+import { BasicConstraintsExtension } from "../pki/x509.ts";
 import { parseCommandArgs, parseDays } from "./args.ts";
 import { exists, type PlannedFile, readInputFile, writeAll } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
@@ -180,6 +181,12 @@ async function loadCa(dir: string): Promise<CertificateBundle> {
   const { privateKey, keyType } = await importPrivateKey(await readInputFile(keyPath, hint), {
     source: keyPath,
   });
+  if (!certificate.getExtension(BasicConstraintsExtension)?.ca) {
+    throw new CertificateError(
+      "invalid_certificate",
+      `Certificate "${certPath}" (${certificate.subject}) is not a CA certificate`,
+    );
+  }
   if (!(await privateKeyMatchesCertificate(certificate, privateKey))) {
     throw new CertificateError(
       "key_mismatch",

@@ -142,6 +142,12 @@ function validity(
   // A lifetime from `days` never outlives the issuer; an explicit notAfter is taken as asked.
   if (!options.notAfter && issuer && notAfter > issuer.certificate.notAfter) {
     notAfter = issuer.certificate.notAfter;
+    if (notAfter <= notBefore) {
+      throw new CertificateError(
+        "invalid_certificate",
+        `CA "${issuer.certificate.subject}" expired on ${notAfter.toISOString()}: it cannot issue certificates`,
+      );
+    }
   }
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) {
     throw new CertificateError(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { certsInit, certsIssue } from "../../src/cli/main.ts";
-import { fromPkcs12 } from "../../src/pki/mod.ts";
+import { createRootCa, fromPkcs12 } from "../../src/pki/mod.ts";
 import { listDir, openssl, opensslOk, withTempDir } from "../pki/_openssl.ts";
 import { captureIo, modeOf } from "./_io.ts";
 
@@ -241,5 +241,34 @@ Deno.test("certs issue refuses to overwrite an existing NAME.crt without --force
     assert.equal(await Deno.readTextFile(`${dir}/x.crt`), before);
     assert.equal(await certsIssue(["client", "x", "--dir", dir, "--force"], captureIo()), 0);
     assert.notEqual(await Deno.readTextFile(`${dir}/x.crt`), before);
+  });
+});
+
+Deno.test("certs issue refuses a ca.crt that is not a CA, and a CA that has expired, with exit 1", async () => {
+  await withCerts(async (dir) => {
+    await Deno.copyFile(`${dir}/server.crt`, `${dir}/ca.crt`);
+    await Deno.copyFile(`${dir}/server.key`, `${dir}/ca.key`);
+    const io = captureIo();
+    assert.equal(await certsIssue(["client", "x", "--dir", dir], io), 1);
+    assert.equal(
+      io.err,
+      `mcp-mtls: Certificate "${dir}/ca.crt" (CN=localhost) is not a CA certificate\n`,
+    );
+  });
+  await withTempDir(async (dir) => {
+    const ca = await createRootCa({
+      notBefore: new Date("2020-01-01T00:00:00Z"),
+      notAfter: new Date("2021-01-01T00:00:00Z"),
+      exportable: true,
+    });
+    await Deno.writeTextFile(`${dir}/ca.crt`, ca.certificatePem);
+    await Deno.writeTextFile(`${dir}/ca.key`, ca.privateKeyPem!);
+    const io = captureIo();
+    assert.equal(await certsIssue(["client", "x", "--dir", dir], io), 1);
+    assert.equal(
+      io.err,
+      'mcp-mtls: CA "CN=mcp-mtls Root CA" expired on 2021-01-01T00:00:00.000Z: it cannot issue certificates\n',
+    );
+    assert.deepEqual(listDir(dir), ["ca.crt", "ca.key"]);
   });
 });
