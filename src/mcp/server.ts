@@ -4,7 +4,6 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -15,13 +14,14 @@ import { compilePolicy } from "../policy/policy.ts";
 import { assertSupportedRuntime } from "../tls/runtime_check.ts";
 import { listenMtls, type PeerState } from "../tls/server.ts";
 import { resolveTlsServerOptions } from "../tls/server_options.ts";
-import { jsonRpcMessages, readBody, sendJsonRpcError } from "./server_http.ts";
+import { deniedToolCall, readBody, sendJsonRpcError } from "./server_http.ts";
 import {
   type McpServerFactory,
   resolveServeOptions,
   type ServeMcpOptions,
 } from "./server_options.ts";
 import { hideDeniedTools } from "./server_tools.ts";
+import { createSessionStore } from "./server_sessions.ts";
 
 /**
  * A running MCP server.
@@ -41,14 +41,6 @@ export interface McpMtlsServer {
   readonly sessionCount: number;
   /** Stops listening, closes every session and connection. Idempotent. */
   close(): Promise<void>;
-}
-
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  server: McpServer;
-  fingerprint?: string;
-  /** `performance.now()` when the last request in this session started. */
-  lastSeen: number;
 }
 
 const DENIED = -32001;
@@ -90,7 +82,6 @@ export async function serveMcp(
   });
   const authorize = compileAuthorization(options.authorization);
   const { logger } = o;
-  const sessions = new Map<string, Session>();
   const permissions = new WeakMap<PeerState, ToolPermission>();
   const inFlight = new Set<Promise<void>>();
   let warnedNoToolTable = false;
@@ -132,6 +123,15 @@ export async function serveMcp(
     }
     return server;
   }
+
+  const sessions = createSessionStore({
+    enabled: o.sessions === "stateful",
+    maxSessions: o.maxSessions,
+    sessionIdleMs: o.sessionIdleMs,
+    logger,
+    buildServer,
+    refuse: refuseRequest,
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse, state: PeerState) {
     const path = (req.url ?? "/").split("?")[0];
@@ -177,19 +177,14 @@ export async function serveMcp(
         sendJsonRpcError(res, 400, -32700, "Parse error: request body is not JSON");
         return;
       }
-      for (const m of jsonRpcMessages(body)) {
-        if (m.method === "tools/call" && !mayCall(String(m.params?.name))) {
-          const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
-          refuseRequest(
-            res,
-            state,
-            403,
-            "identity_denied",
-            `Tool "${String(m.params?.name)}" is not allowed for ${who}`,
-            m.id,
-          );
-          return;
-        }
+      // Checked here, before the SDK sees the call, so a denied call is refused with
+      // identity_denied even for a tool the SDK would report as unknown.
+      const denied = deniedToolCall(body, mayCall);
+      if (denied) {
+        const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
+        const detail = `Tool "${String(denied.params?.name)}" is not allowed for ${who}`;
+        refuseRequest(res, state, 403, "identity_denied", detail, denied.id);
+        return;
       }
     }
     (req as IncomingMessage & { auth?: AuthInfo }).auth = {
@@ -199,7 +194,7 @@ export async function serveMcp(
       extra: { identity: state.identity, trusted: state.trusted, peer: state.peer },
     };
     if (o.sessions === "stateless") return await handleStateless(req, res, state, mayCall, body);
-    return await handleStateful(req, res, state, mayCall, body);
+    return await sessions.handle(req, res, state, mayCall, body);
   }
 
   async function handleStateless(
@@ -215,70 +210,6 @@ export async function serveMcp(
       transport.close().catch(() => {});
       server.close().catch(() => {});
     });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
-  }
-
-  async function handleStateful(
-    req: IncomingMessage,
-    res: ServerResponse,
-    state: PeerState,
-    mayCall: ToolPermission,
-    body: unknown,
-  ) {
-    const header = req.headers["mcp-session-id"];
-    const sessionId = Array.isArray(header) ? header[0] : header;
-    if (sessionId) {
-      const session = sessions.get(sessionId);
-      if (!session) {
-        sendJsonRpcError(res, 404, -32001, "Session not found");
-        return;
-      }
-      if (session.fingerprint !== state.identity?.fingerprint) {
-        refuseRequest(
-          res,
-          state,
-          403,
-          "identity_denied",
-          `Session "${sessionId}" belongs to another client certificate`,
-        );
-        return;
-      }
-      session.lastSeen = performance.now();
-      await session.transport.handleRequest(req, res, body);
-      return;
-    }
-    const isInitialize = req.method === "POST" &&
-      jsonRpcMessages(body).some((m) => m.method === "initialize");
-    if (!isInitialize) {
-      sendJsonRpcError(res, 400, -32000, "Bad Request: no valid session ID provided");
-      return;
-    }
-    if (sessions.size >= o.maxSessions) {
-      refuseRequest(res, state, 503, "rate_limited", `More than ${o.maxSessions} open sessions`);
-      return;
-    }
-    const server = await buildServer(state, mayCall);
-    const fingerprint = state.identity?.fingerprint;
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id: string) => {
-        sessions.set(id, { transport, server, fingerprint, lastSeen: performance.now() });
-        logger.info("session opened", {
-          peer: state.peer,
-          session: id,
-          client: state.identity ? identityLabel(state.identity) : "anonymous",
-        });
-      },
-    });
-    let closed = false;
-    transport.onclose = () => {
-      if (closed) return;
-      closed = true;
-      const id = transport.sessionId;
-      if (id && sessions.delete(id)) logger.info("session closed", { session: id });
-      server.close().catch(() => {});
-    };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }
@@ -301,18 +232,6 @@ export async function serveMcp(
       p.finally(() => inFlight.delete(p));
     },
   });
-  const sweep = o.sessions === "stateful"
-    ? setInterval(() => {
-      const cutoff = performance.now() - o.sessionIdleMs;
-      for (const [id, s] of sessions) {
-        if (s.lastSeen < cutoff) {
-          logger.info("session expired", { session: id, idleMs: o.sessionIdleMs });
-          sessions.delete(id);
-          s.transport.close().catch(() => {});
-        }
-      }
-    }, Math.min(Math.max(o.sessionIdleMs / 2, 10), 60_000))
-    : undefined;
   const { port } = listener.address;
   const host = o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
   const url = `https://${host}:${port}${o.path}`;
@@ -332,11 +251,7 @@ export async function serveMcp(
     },
     close() {
       closing ??= (async () => {
-        clearInterval(sweep);
-        const open = [...sessions.values()];
-        sessions.clear();
-        await Promise.allSettled(open.map((s) => s.transport.close()));
-        await Promise.allSettled(open.map((s) => s.server.close()));
+        await sessions.close();
         await listener.close();
         await Promise.allSettled([...inFlight]);
       })();

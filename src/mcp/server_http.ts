@@ -97,3 +97,22 @@ export function jsonRpcMessages(body: unknown): JsonRpcLike[] {
   const list = Array.isArray(body) ? body : [body];
   return list.filter((m): m is JsonRpcLike => typeof m === "object" && m !== null);
 }
+
+/**
+ * The first `tools/call` in `body` that `mayCall` refuses, if any.
+ *
+ * @example
+ * ```ts
+ * import { deniedToolCall } from "./server_http.ts";
+ * const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "rm" } };
+ * deniedToolCall(call, (name) => name !== "rm")?.id; // 1
+ * ```
+ */
+export function deniedToolCall(
+  body: unknown,
+  mayCall: (tool: string) => boolean,
+): JsonRpcLike | undefined {
+  return jsonRpcMessages(body).find((m) =>
+    m.method === "tools/call" && !mayCall(String(m.params?.name))
+  );
+}
