@@ -9,6 +9,7 @@ import {
   type CertificateBundle,
   createRootCa,
   issueCertificate,
+  type KeyType,
   parseKeyType,
   spkiPin,
 } from "../pki/mod.ts";
@@ -68,38 +69,9 @@ export function certsInit(args: string[], io: CliIo = denoIo): Promise<number> {
     const days = parseDays(values.days);
     const force = values.force as boolean;
 
-    if (!force) {
-      for (const name of FILES) {
-        const path = join(dir, name);
-        if (await exists(path)) {
-          throw new FileError(
-            "file_exists",
-            `Refusing to overwrite "${path}": a CA already exists in "${dir}" (use --force to replace it)`,
-            { path },
-          );
-        }
-      }
-    }
-
+    if (!force) await refuseExistingCa(dir);
     // Everything is made in memory first, so a failure writes nothing.
-    const ca = await createRootCa({ keyType, days, exportable: true });
-    const server = await issueCertificate(ca, "server", {
-      commonName: "localhost",
-      subjectAltNames: "dns:localhost,ip:127.0.0.1,ip:::1",
-      keyType,
-      days,
-      exportable: true,
-    });
-    const client = await issueCertificate(ca, "client", {
-      commonName: "mcp-client",
-      keyType,
-      days,
-      exportable: true,
-    });
-    const bundles: [string, CertificateBundle][] = [["ca", ca], ["server", server], [
-      "client",
-      client,
-    ]];
+    const bundles = await makeDevelopmentSet(keyType, days);
     const files: PlannedFile[] = bundles.flatMap(([name, b]) => [
       { path: join(dir, `${name}.crt`), data: b.certificatePem, mode: 0o644 },
       { path: join(dir, `${name}.key`), data: b.privateKeyPem!, mode: 0o600 },
@@ -109,15 +81,48 @@ export function certsInit(args: string[], io: CliIo = denoIo): Promise<number> {
 
     io.stdout(`Created a CA, a server and a client certificate (${keyType}) in "${dir}":\n`);
     for (const [name, b] of bundles) {
+      const expires = b.certificate.notAfter.toISOString();
+      const pin = await spkiPin(b.certificate);
       io.stdout(
-        `  ${
-          (name + ".crt").padEnd(11)
-        } ${b.certificate.subject}  expires ${b.certificate.notAfter.toISOString()}  pin ${await spkiPin(
-          b.certificate,
-        )}\n`,
+        `  ${`${name}.crt`.padEnd(11)} ${b.certificate.subject}  expires ${expires}  pin ${pin}\n`,
       );
     }
     io.stdout(`Private keys (*.key) are mode 0600; keep ca.key secret.\n`);
     return 0;
   });
+}
+
+async function refuseExistingCa(dir: string): Promise<void> {
+  for (const name of FILES) {
+    const path = join(dir, name);
+    if (await exists(path)) {
+      throw new FileError(
+        "file_exists",
+        `Refusing to overwrite "${path}": a CA already exists in "${dir}" (use --force to replace it)`,
+        { path },
+      );
+    }
+  }
+}
+
+/** The CA, a localhost server and a client, all with exportable keys, in file-name order. */
+async function makeDevelopmentSet(
+  keyType: KeyType,
+  days: number | undefined,
+): Promise<[string, CertificateBundle][]> {
+  const ca = await createRootCa({ keyType, days, exportable: true });
+  const server = await issueCertificate(ca, "server", {
+    commonName: "localhost",
+    subjectAltNames: "dns:localhost,ip:127.0.0.1,ip:::1",
+    keyType,
+    days,
+    exportable: true,
+  });
+  const client = await issueCertificate(ca, "client", {
+    commonName: "mcp-client",
+    keyType,
+    days,
+    exportable: true,
+  });
+  return [["ca", ca], ["server", server], ["client", client]];
 }

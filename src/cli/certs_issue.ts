@@ -11,10 +11,12 @@ import {
   importPrivateKey,
   inspectCertificate,
   issueCertificate,
+  type KeyType,
   parseCertificates,
   parseKeyType,
   parseSubjectAltNames,
   privateKeyMatchesCertificate,
+  type SubjectAltName,
   toPkcs12,
 } from "../pki/mod.ts";
 import { BasicConstraintsExtension } from "../pki/x509.ts";
@@ -63,56 +65,15 @@ Options:
  */
 export function certsIssue(args: string[], io: CliIo = denoIo): Promise<number> {
   return runCommand(io, async () => {
-    const { values, positionals, help } = parseCommandArgs("certs issue", args, {
-      san: { type: "string" },
-      dir: { type: "string", default: "certs" },
-      days: { type: "string" },
-      key: { type: "string", default: "ec-p256" },
-      p12: { type: "boolean", default: false },
-      "password-env": { type: "string" },
-      force: { type: "boolean", default: false },
-    }, 2);
-    if (help) {
+    const request = parseIssueArgs(args, io);
+    if (request === "help") {
       io.stdout(HELP);
       return 0;
     }
-    const [role, name] = positionals;
-    if (role === undefined || name === undefined) {
-      throw new MtlsError(
-        "invalid_argument",
-        'Missing arguments: expected "certs issue server|client NAME" (see --help)',
-      );
-    }
-    if (role !== "server" && role !== "client") {
-      throw new MtlsError(
-        "invalid_argument",
-        `Invalid role "${role}": expected "server" or "client"`,
-      );
-    }
-    checkName(name);
-    const dir = values.dir as string;
-    const keyType = parseKeyType(values.key as string);
-    const days = parseDays(values.days);
-    const sans = values.san === undefined ? undefined : parseSubjectAltNames(values.san as string);
-    const force = values.force as boolean;
-    const password = values.p12
-      ? p12Password(io, values["password-env"] as string | undefined)
-      : undefined;
-    if (!values.p12 && values["password-env"] !== undefined) {
-      throw new MtlsError("invalid_argument", 'Option "--password-env" needs --p12');
-    }
-
+    const { role, name, dir, keyType, days, sans, force, password } = request;
     const outputs = [`${name}.crt`, `${name}.key`, ...(password ? [`${name}.p12`] : [])]
       .map((f) => join(dir, f));
-    if (!force) {
-      for (const path of outputs) {
-        if (await exists(path)) {
-          throw new FileError("file_exists", `Refusing to overwrite "${path}" (use --force)`, {
-            path,
-          });
-        }
-      }
-    }
+    if (!force) await refuseExisting(outputs);
 
     const ca = await loadCa(dir);
     const leaf = await issueCertificate(ca, role, {
@@ -146,6 +107,65 @@ export function certsIssue(args: string[], io: CliIo = denoIo): Promise<number> 
     io.stdout(`  SPKI pin: ${info.spkiPin}\n`);
     return 0;
   });
+}
+
+/** Everything `certs issue` was asked for, validated. */
+interface IssueRequest {
+  role: "server" | "client";
+  name: string;
+  dir: string;
+  keyType: KeyType;
+  days: number | undefined;
+  sans: SubjectAltName[] | undefined;
+  force: boolean;
+  /** The PKCS#12 password; `undefined` without --p12. */
+  password: string | undefined;
+}
+
+/** Validates every argument before any key is generated or file touched. */
+function parseIssueArgs(args: string[], io: CliIo): IssueRequest | "help" {
+  const { values, positionals, help } = parseCommandArgs("certs issue", args, {
+    san: { type: "string" },
+    dir: { type: "string", default: "certs" },
+    days: { type: "string" },
+    key: { type: "string", default: "ec-p256" },
+    p12: { type: "boolean", default: false },
+    "password-env": { type: "string" },
+    force: { type: "boolean", default: false },
+  }, 2);
+  if (help) return "help";
+  const [role, name] = positionals;
+  if (role === undefined || name === undefined) {
+    throw new MtlsError(
+      "invalid_argument",
+      'Missing arguments: expected "certs issue server|client NAME" (see --help)',
+    );
+  }
+  if (role !== "server" && role !== "client") {
+    throw new MtlsError(
+      "invalid_argument",
+      `Invalid role "${role}": expected "server" or "client"`,
+    );
+  }
+  checkName(name);
+  const keyType = parseKeyType(values.key as string);
+  const days = parseDays(values.days);
+  const sans = values.san === undefined ? undefined : parseSubjectAltNames(values.san as string);
+  const passwordEnv = values["password-env"] as string | undefined;
+  const password = values.p12 ? p12Password(io, passwordEnv) : undefined;
+  if (!values.p12 && passwordEnv !== undefined) {
+    throw new MtlsError("invalid_argument", 'Option "--password-env" needs --p12');
+  }
+  const dir = values.dir as string;
+  return { role, name, dir, keyType, days, sans, force: values.force as boolean, password };
+}
+
+async function refuseExisting(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    if (await exists(path)) {
+      throw new FileError("file_exists", `Refusing to overwrite "${path}" (use --force)`, { path });
+    }
+  }
 }
 
 function checkName(name: string): void {
