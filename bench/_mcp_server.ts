@@ -9,7 +9,8 @@
  */
 import http from "node:http";
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import { Buffer } from "node:buffer";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { demoServerFactory, serveMcp } from "../src/mcp/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
@@ -31,6 +32,13 @@ const plain = http.createServer(async (req, res) => {
     res.writeHead(404).end();
     return;
   }
+  // Like serveMcp: read and parse the body here, hand it to the transport parsed.
+  let body: unknown;
+  if (req.method === "POST") {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of req) chunks.push(chunk as Uint8Array);
+    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  }
   const header = req.headers["mcp-session-id"];
   const id = Array.isArray(header) ? header[0] : header;
   let transport = id ? sessions.get(id) : undefined;
@@ -48,8 +56,10 @@ const plain = http.createServer(async (req, res) => {
     await demoServerFactory().connect(t);
     transport = t;
   }
-  await transport.handleRequest(req, res);
+  await transport.handleRequest(req, res, body);
 });
+// serveMcp's sockets are TLS; give the plain ones the same no-delay treatment.
+plain.on("connection", (socket: Socket) => socket.setNoDelay(true));
 await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
 const plainPort = (plain.address() as AddressInfo).port;
 
