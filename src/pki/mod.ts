@@ -56,3 +56,5 @@ export {
   toPkcs12,
   type ToPkcs12Options,
 } from "./pkcs12.ts";
+export { createCrl, crlToPem } from "./crl.ts";
+export type { CreateCrlOptions, CrlEntryInput, CrlIssuer, CrlReason } from "./crl.ts";
