@@ -107,7 +107,7 @@ function signingAlgorithm(key: CryptoKey): Algorithm | EcdsaParams {
   }
 }
 
-function integerDer(n: bigint): Uint8Array {
+function integerDer(n: bigint): Uint8Array<ArrayBuffer> {
   if (n < 0n) throw new CertificateError("invalid_argument", `CRL number "${n}" is negative`);
   let hex = n.toString(16);
   if (hex.length % 2) hex = "0" + hex;

@@ -14,8 +14,8 @@ import {
   readOid,
   readTime,
   serialHexAt,
-  toHex,
   type Tlv,
+  toHex,
   whole,
 } from "./der.ts";
 import { algorithmOid } from "./signature.ts";

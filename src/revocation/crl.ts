@@ -7,7 +7,7 @@
  * @module
  */
 import { RevocationError } from "../errors.ts";
-import type { CertInfo } from "./cert_info.ts";
+import { type CertInfo, certInfo } from "./cert_info.ts";
 import {
   bytesEqual,
   children,
@@ -53,9 +53,9 @@ const KNOWN_CRL_EXTENSIONS = new Set(["2.5.29.20", "2.5.29.35", "2.5.29.28"]);
  *
  * @example Loading and querying a CRL
  * ```ts ignore
- * import { parseCrl, verifyCrl, certInfo } from "@mtls/mcp/revocation";
+ * import { parseCrl, verifyCrl } from "@mtls/mcp/revocation";
  * const crl = parseCrl(await Deno.readFile("certs/ca.crl"), "certs/ca.crl");
- * await verifyCrl(crl, certInfo(await Deno.readFile("certs/ca.crt")));
+ * await verifyCrl(crl, await Deno.readFile("certs/ca.crt"));
  * console.log(crl.lookup("1a")?.reason);
  * ```
  */
@@ -191,9 +191,9 @@ export class ParsedCrl {
     return out;
   }
 
-  /** Verifies the signature with `issuer`'s key; true when it verifies. */
-  async verifySignatureWith(issuer: CertInfo): Promise<boolean> {
-    return await verifySignature(issuer.spki, this.#sigOid, this.#tbs, this.#signature);
+  /** Whether the signature verifies with the key in `spki` (a SubjectPublicKeyInfo, DER). */
+  async verifySignatureWith(spki: Uint8Array): Promise<boolean> {
+    return await verifySignature(spki, this.#sigOid, this.#tbs, this.#signature);
   }
 }
 
@@ -220,12 +220,29 @@ export function parseCrl(input: Uint8Array | string, source: string): ParsedCrl 
  *
  * @example
  * ```ts ignore
- * import { certInfo, parseCrl, verifyCrl } from "@mtls/mcp/revocation";
+ * import { parseCrl, verifyCrl } from "@mtls/mcp/revocation";
  * const crl = parseCrl(await Deno.readFile("ca.crl"), "ca.crl");
- * await verifyCrl(crl, certInfo(await Deno.readFile("ca.crt")));
+ * await verifyCrl(crl, await Deno.readFile("ca.crt")); // PEM or DER
  * ```
  */
-export async function verifyCrl(crl: ParsedCrl, issuer: CertInfo): Promise<void> {
+export async function verifyCrl(crl: ParsedCrl, issuer: Uint8Array | string): Promise<void> {
+  let info: CertInfo;
+  try {
+    info = certInfo(issuer);
+  } catch (err) {
+    throw new RevocationError(
+      "crl_invalid",
+      `Cannot load CRL "${crl.source}": the issuer certificate is unreadable (${
+        (err as Error).message
+      })`,
+      { cause: err },
+    );
+  }
+  await verifyCrlWith(crl, info);
+}
+
+/** {@link verifyCrl} with an already parsed issuer. */
+export async function verifyCrlWith(crl: ParsedCrl, issuer: CertInfo): Promise<void> {
   const spkiHex = toHex(issuer.spki);
   if (crl.verifiedBy === spkiHex) return;
   const fail = (why: string, cause?: unknown): never => {
@@ -239,7 +256,7 @@ export async function verifyCrl(crl: ParsedCrl, issuer: CertInfo): Promise<void>
   if (issuer.keyUsage && !issuer.keyUsage.has(6)) fail("the CA certificate may not sign CRLs");
   let ok = false;
   try {
-    ok = await crl.verifySignatureWith(issuer);
+    ok = await crl.verifySignatureWith(issuer.spki);
   } catch (err) {
     fail((err as Error).message, err);
   }

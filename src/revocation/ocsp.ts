@@ -172,7 +172,7 @@ export async function verifyOcspResponse(
   der: Uint8Array,
   options: VerifyOcspOptions,
 ): Promise<OcspAnswer> {
-  const { leaf, issuer, certId, nonce, now, clockSkew, source } = options;
+  const { issuer, certId, nonce, now, clockSkew, source } = options;
   const fail = (why: string, cause?: unknown): never => {
     throw new RevocationError("ocsp_invalid", `Invalid OCSP response from "${source}": ${why}`, {
       cause,
@@ -190,7 +190,7 @@ export async function verifyOcspResponse(
       fail("not a basic OCSP response");
     }
     basicDer = resp.responseBytes!.response.valueBlock.valueHexView.slice();
-    basic = pkijs.BasicOCSPResponse.fromBER(basicDer);
+    basic = pkijs.BasicOCSPResponse.fromBER(basicDer as Uint8Array<ArrayBuffer>);
   } catch (err) {
     if (err instanceof RevocationError) throw err;
     return fail(`not a DER OCSP response (${(err as Error).message})`, err);
@@ -200,7 +200,11 @@ export async function verifyOcspResponse(
     r.certID.hashAlgorithm.algorithmId === certId.hashOid &&
     bytesEqual(r.certID.issuerNameHash.valueBlock.valueHexView, certId.nameHash) &&
     bytesEqual(r.certID.issuerKeyHash.valueBlock.valueHexView, certId.keyHash) &&
-    serialHexAt(r.certID.serialNumber.valueBlock.valueHexView, 0, r.certID.serialNumber.valueBlock.valueHexView.length) === certId.serial
+    serialHexAt(
+        r.certID.serialNumber.valueBlock.valueHexView,
+        0,
+        r.certID.serialNumber.valueBlock.valueHexView.length,
+      ) === certId.serial
   );
   if (!sr) return fail(`no answer for serial "${certId.serial}"`);
 

@@ -1,0 +1,136 @@
+/**
+ * CRL side of the checker: the configured CRL sources plus sources found in
+ * certificates' distribution points, refreshed together, and the per-check
+ * lookup (O(1) by serial once the CRL's signature has been verified).
+ *
+ * @module
+ */
+import type { CertInfo } from "./cert_info.ts";
+import { CrlSource, type CrlSourceDeps, type CrlSourceState } from "./crl_source.ts";
+import { bytesEqual, toHex } from "./der.ts";
+import type { RevocationVerdict } from "./types.ts";
+
+const isHttp = (u: string) => /^https?:\/\//i.test(u);
+
+/** All CRL sources of one checker. */
+export class CrlChecker {
+  #deps: CrlSourceDeps;
+  #clockSkew: number;
+  #fromDp: boolean;
+  #sources: CrlSource[] = [];
+  #byLocation = new Map<string, CrlSource>();
+
+  constructor(locations: string[], deps: CrlSourceDeps, clockSkew: number, fromDp: boolean) {
+    this.#deps = deps;
+    this.#clockSkew = clockSkew;
+    this.#fromDp = fromDp;
+    for (const l of locations) this.#add(l);
+  }
+
+  #add(location: string): CrlSource {
+    let s = this.#byLocation.get(location);
+    if (!s) {
+      s = new CrlSource(location, this.#deps);
+      this.#byLocation.set(location, s);
+      this.#sources.push(s);
+    }
+    return s;
+  }
+
+  /** Loads every source (disk cache first for URLs when nothing is loaded). */
+  async refreshAll(): Promise<void> {
+    await Promise.all(this.#sources.map(async (s) => {
+      await s.loadCached();
+      await s.refresh();
+    }));
+  }
+
+  /** Per-source state. */
+  state(): CrlSourceState[] {
+    return this.#sources.map((s) => s.state());
+  }
+
+  #matching(leaf: CertInfo): CrlSource[] {
+    return this.#sources.filter((s) => s.current && bytesEqual(s.current.issuer, leaf.issuer));
+  }
+
+  #judge(s: CrlSource, leaf: CertInfo): RevocationVerdict {
+    const crl = s.current!;
+    const now = this.#deps.now().getTime();
+    const base = { source: "crl" as const, serial: leaf.serial };
+    if (crl.thisUpdate.getTime() > now + this.#clockSkew) {
+      return { ...base, status: "unknown", detail: `CRL "${s.location}" is not valid yet` };
+    }
+    if (crl.nextUpdate && crl.nextUpdate.getTime() + this.#clockSkew < now) {
+      void s.refresh(); // a stale CRL triggers a reload; this check still reports unknown
+      return {
+        ...base,
+        status: "unknown",
+        detail: `CRL "${s.location}" expired at ${crl.nextUpdate.toISOString()}`,
+      };
+    }
+    const e = crl.lookup(leaf.serial);
+    const v: RevocationVerdict = e
+      ? {
+        ...base,
+        status: "revoked",
+        revokedAt: e.revokedAt,
+        detail: `listed in CRL "${s.location}"`,
+      }
+      : { ...base, status: "good", detail: `not listed in CRL "${s.location}"` };
+    if (e?.reason) v.revocationReason = e.reason;
+    if (crl.nextUpdate) v.validUntil = crl.nextUpdate;
+    return v;
+  }
+
+  /** The verdict from CRLs already loaded and verified for `issuer`, without I/O. */
+  cached(leaf: CertInfo, issuer: CertInfo): RevocationVerdict | undefined {
+    const spki = toHex(issuer.spki);
+    let unknown: RevocationVerdict | undefined;
+    for (const s of this.#matching(leaf)) {
+      if (s.current!.verifiedBy !== spki) continue;
+      const v = this.#judge(s, leaf);
+      if (v.status !== "unknown") return v;
+      unknown = v;
+    }
+    return unknown;
+  }
+
+  /** The verdict from CRLs, loading distribution points when no source covers the issuer. */
+  async check(leaf: CertInfo, issuer: CertInfo): Promise<RevocationVerdict> {
+    let sources = this.#matching(leaf);
+    if (sources.length === 0 && this.#fromDp) {
+      const dps = leaf.crlUrls.filter(isHttp);
+      await Promise.all(dps.map(async (url) => {
+        const s = this.#add(url);
+        await s.loadCached();
+        if (!s.current) await s.refresh();
+      }));
+      sources = this.#matching(leaf);
+    }
+    if (sources.length === 0) {
+      const tried = this.#sources.filter((s) => s.lastError).map((s) => s.lastError);
+      return {
+        status: "unknown",
+        source: "none",
+        serial: leaf.serial,
+        detail: `no loaded CRL covers the certificate's issuer${
+          tried.length ? ` (${tried.join("; ")})` : ""
+        }`,
+      };
+    }
+    const problems: string[] = [];
+    for (const s of sources) {
+      try {
+        await s.verifyWith(issuer);
+      } catch (err) {
+        problems.push((err as Error).message);
+        continue;
+      }
+      const v = this.#judge(s, leaf);
+      if (v.status !== "unknown") return v;
+      problems.push(v.detail);
+    }
+    return { status: "unknown", source: "crl", serial: leaf.serial, detail: problems.join("; ") };
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * One CRL location (file or URL) and its last good CRL. A refresh that fails
+ * or yields garbage, a CRL signed by another key, or an older CRL number is
+ * logged and ignored: the last good CRL stays in force until it expires.
+ *
+ * @module
+ */
+import { RevocationError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { CertInfo } from "./cert_info.ts";
+import { parseCrl, type ParsedCrl, verifyCrlWith } from "./crl.ts";
+import { bytesEqual } from "./der.ts";
+import type { Fetcher } from "./fetcher.ts";
+import type { ReadFileLike } from "./types.ts";
+
+/** Persistence for fetched CRLs (the on-disk cache). */
+export interface BlobStore {
+  read(name: string): Promise<Uint8Array | undefined>;
+  write(name: string, data: Uint8Array): Promise<void>;
+}
+
+/** What the refresher needs from its owner. */
+export interface CrlSourceDeps {
+  fetcher: Fetcher;
+  readFile: ReadFileLike;
+  logger: Logger;
+  now: () => Date;
+  /** CA certificates to verify against at load time, when one matches the CRL issuer. */
+  issuers: CertInfo[];
+  store?: BlobStore;
+}
+
+/** Public state of one CRL source. */
+export interface CrlSourceState {
+  /** Path or URL. */
+  location: string;
+  /** Whether a CRL is loaded. */
+  loaded: boolean;
+  /** thisUpdate of the current CRL. */
+  thisUpdate?: Date;
+  /** nextUpdate of the current CRL; past it the CRL no longer decides. */
+  nextUpdate?: Date;
+  /** CRL number of the current CRL. */
+  crlNumber?: bigint;
+  /** Revoked entries in the current CRL. */
+  entries: number;
+  /** When the current CRL was loaded. */
+  loadedAt?: Date;
+  /** The last refresh failure, kept until a refresh succeeds. */
+  lastError?: string;
+}
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
+
+/** A CRL location with its current CRL. */
+export class CrlSource {
+  readonly location: string;
+  current?: ParsedCrl;
+  /** The issuer the current CRL verified with; later CRLs must verify with it too. */
+  verifiedIssuer?: CertInfo;
+  loadedAt?: Date;
+  lastError?: string;
+  #deps: CrlSourceDeps;
+  #inflight?: Promise<void>;
+
+  constructor(location: string, deps: CrlSourceDeps) {
+    this.location = location;
+    this.#deps = deps;
+  }
+
+  /** Loads once more; concurrent calls share one load. Never throws. */
+  refresh(): Promise<void> {
+    this.#inflight ??= this.#load().finally(() => this.#inflight = undefined);
+    return this.#inflight;
+  }
+
+  /** Loads from the disk cache (URL sources only) when nothing is loaded yet. */
+  async loadCached(): Promise<void> {
+    const { store } = this.#deps;
+    if (!store || this.current || !isUrl(this.location)) return;
+    const bytes = await store.read(this.#blobName()).catch(() => undefined);
+    if (bytes) await this.#accept(bytes, "disk cache").catch(() => {});
+  }
+
+  #blobName(): string {
+    return `crl-${encodeURIComponent(this.location).replace(/%/g, "_")}.crl`;
+  }
+
+  async #load(): Promise<void> {
+    const { fetcher, readFile, logger } = this.#deps;
+    let bytes: Uint8Array;
+    try {
+      bytes = isUrl(this.location)
+        ? await fetcher.get(this.location)
+        : await readFile(this.location).catch((err) => {
+          throw new RevocationError(
+            "revocation_fetch_failed",
+            `Cannot read CRL "${this.location}": ${(err as Error).message}`,
+            { cause: err },
+          );
+        });
+      if (this.current && bytesEqual(bytes, this.current.der)) {
+        this.lastError = undefined;
+        return;
+      }
+      await this.#accept(bytes, "source");
+      if (isUrl(this.location)) {
+        await this.#deps.store?.write(this.#blobName(), bytes).catch((err) =>
+          logger.warn("Cannot cache CRL on disk", { source: this.location, error: String(err) })
+        );
+      }
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      const kept = this.current ? "keeping the last good CRL" : "no CRL loaded";
+      logger.warn(`CRL refresh failed, ${kept}: ${this.lastError}`, {
+        source: this.location,
+        code: (err as { code?: string }).code,
+      });
+    }
+  }
+
+  async #accept(bytes: Uint8Array, from: string): Promise<void> {
+    const crl = parseCrl(bytes, this.location);
+    const issuer = this.verifiedIssuer ??
+      this.#deps.issuers.find((i) => bytesEqual(i.subject, crl.issuer));
+    if (issuer) await verifyCrlWith(crl, issuer);
+    const cur = this.current;
+    if (
+      cur?.crlNumber !== undefined && crl.crlNumber !== undefined &&
+      bytesEqual(cur.issuer, crl.issuer) && crl.crlNumber < cur.crlNumber
+    ) {
+      throw new RevocationError(
+        "crl_invalid",
+        `Cannot load CRL "${this.location}": CRL number "${crl.crlNumber}" is older than the loaded "${cur.crlNumber}"`,
+      );
+    }
+    this.current = crl;
+    if (issuer) this.verifiedIssuer = issuer;
+    else if (this.verifiedIssuer && !bytesEqual(this.verifiedIssuer.subject, crl.issuer)) {
+      this.verifiedIssuer = undefined;
+    }
+    this.loadedAt = this.#deps.now();
+    this.lastError = undefined;
+    this.#deps.logger.info("CRL loaded", {
+      source: this.location,
+      from,
+      entries: crl.size,
+      crlNumber: crl.crlNumber?.toString(),
+      nextUpdate: crl.nextUpdate?.toISOString(),
+    });
+  }
+
+  /** Verifies the current CRL against `issuer` (once per issuer key) and remembers it. */
+  async verifyWith(issuer: CertInfo): Promise<void> {
+    if (!this.current) return;
+    await verifyCrlWith(this.current, issuer);
+    this.verifiedIssuer = issuer;
+  }
+
+  /** A snapshot for `state()`. */
+  state(): CrlSourceState {
+    const c = this.current;
+    return {
+      location: this.location,
+      loaded: !!c,
+      thisUpdate: c?.thisUpdate,
+      nextUpdate: c?.nextUpdate,
+      crlNumber: c?.crlNumber,
+      entries: c?.size ?? 0,
+      loadedAt: this.loadedAt,
+      lastError: this.lastError,
+    };
+  }
+}
