@@ -95,8 +95,9 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
   const o = resolveClientOptions(options);
   if (o.policy === "demo") {
     o.logger.warn(
-      "demo policy: server certificates from unknown CAs and self-signed ones are accepted " +
-        "and host names are not checked; never use this in production",
+      "DEMO POLICY IN EFFECT (client): self-signed and unknown-CA server certificates are " +
+        "ACCEPTED and host names are NOT checked. Never use this in production.",
+      { policy: "demo" },
     );
   }
   if (o.certificate && new Date(o.certificate.validTo) < new Date()) {

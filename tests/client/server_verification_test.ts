@@ -167,7 +167,10 @@ Deno.test("demo policy admits a self-signed server and warns at creation and on 
   });
   try {
     assert.equal(logger.records.filter((r) => r.level === "warn").length, 1);
-    assert.match(logger.records[0].msg, /^demo policy: .*never use this in production$/);
+    assert.match(
+      logger.records[0].msg,
+      /^DEMO POLICY IN EFFECT \(client\): .*Never use this in production\.$/,
+    );
     for (let i = 0; i < 3; i++) assert.equal(await (await fetch(srv.url)).text(), "ok");
     const perConnection = logger.records.filter((r) =>
       r.msg === "demo policy: accepting an unverified server certificate"
