@@ -15,6 +15,7 @@ import {
 
 const fx: Fixtures = await makeFixtures();
 const NODE_CLIENT = fileURLToPath(new URL("./node_client.mjs", import.meta.url));
+const NODE_RESUME_CLIENT = fileURLToPath(new URL("./node_resume_client.mjs", import.meta.url));
 
 function curlInitialize(url: string, extra: string[]) {
   return run("curl", [
@@ -148,5 +149,32 @@ Deno.test("a Node.js client with a certificate from another CA is refused (unkno
     await server.close();
   }
 });
+
+for (const max of ["1.3", "1.2"]) {
+  Deno.test(`a Node.js client resuming its TLS ${max} session is still identified and admitted`, async () => {
+    const { server, log } = await startServer(fx);
+    try {
+      const r = await run("node", [
+        ...(max === "1.2" ? ["--tls-max-v1.2"] : []),
+        NODE_RESUME_CLIENT,
+        server.url,
+        fx.caFile,
+        fx.alice.certFile,
+        fx.alice.keyFile,
+      ]);
+      assert.deepStrictEqual(r.stdout.trim().split("\n"), [
+        "status 200 reused=false",
+        "status 200 reused=true",
+        "status 200 reused=true",
+      ]);
+      assert.deepStrictEqual(log.reasons(), []);
+      const opened = log.records.filter((x) => x.msg === "session opened");
+      assert.equal(opened.length, 3);
+      assert.ok(opened.every((x) => x.fields.client === "spiffe://example.org/agent"));
+    } finally {
+      await server.close();
+    }
+  });
+}
 
 Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });
