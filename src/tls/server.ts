@@ -97,6 +97,12 @@ export interface MtlsListener {
 
 const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
 
+/** Per-connection idle timer and number of requests in progress. */
+interface IdleTimer {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  active: number;
+}
+
 function peerOf(socket: Socket | undefined): string {
   if (!socket?.remoteAddress) return "unknown";
   const host = socket.remoteAddress.includes(":")
@@ -141,10 +147,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const raw = new Set<Socket>();
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
-  const idleTimers = new WeakMap<
-    object,
-    { timer: ReturnType<typeof setTimeout> | undefined; active: number }
-  >();
+  const idleTimers = new WeakMap<object, IdleTimer>();
   const refuse = (peer: string, reason: string, detail: string) =>
     logger.warn("connection refused", { peer, reason, detail });
 
@@ -186,10 +189,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       return;
     }
     secure.add(s);
-    const idle: { timer: ReturnType<typeof setTimeout> | undefined; active: number } = {
-      timer: undefined,
-      active: 0,
-    };
+    const idle: IdleTimer = { timer: undefined, active: 0 };
     idleTimers.set(s, idle);
     armIdle(s, idle);
     s.once("close", () => {
@@ -199,10 +199,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     states.set(s, state);
   });
 
-  function armIdle(
-    s: TLSSocket,
-    idle: { timer: ReturnType<typeof setTimeout> | undefined; active: number },
-  ) {
+  function armIdle(s: TLSSocket, idle: IdleTimer) {
     clearTimeout(idle.timer);
     idle.timer = setTimeout(() => {
       logger.debug("idle connection closed", {
