@@ -279,6 +279,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
     { fetcher, readFile, logger, now, issuers: issuerInfos, store },
     positive("clockSkew", clockSkew),
     crlDistributionPoints,
+    cooldown,
   );
   const o = typeof ocsp === "object" ? ocsp : {};
   const ocspClient = new OcspClient({

@@ -17,11 +17,19 @@ export class CrlChecker {
   #deps: CrlSourceDeps;
   #clockSkew: number;
   #fromDp: boolean;
+  #minGap: number;
   #sources: CrlSource[] = [];
   #byLocation = new Map<string, CrlSource>();
 
-  constructor(locations: string[], deps: CrlSourceDeps, clockSkew: number, fromDp: boolean) {
+  constructor(
+    locations: string[],
+    deps: CrlSourceDeps,
+    clockSkew: number,
+    fromDp: boolean,
+    minGap: number,
+  ) {
     this.#deps = deps;
+    this.#minGap = minGap;
     this.#clockSkew = clockSkew;
     this.#fromDp = fromDp;
     for (const l of locations) this.#add(l);
@@ -62,7 +70,7 @@ export class CrlChecker {
       return { ...base, status: "unknown", detail: `CRL "${s.location}" is not valid yet` };
     }
     if (crl.nextUpdate && crl.nextUpdate.getTime() + this.#clockSkew < now) {
-      void s.refresh(); // a stale CRL triggers a reload; this check still reports unknown
+      s.refreshSoon(this.#minGap); // a stale CRL triggers a reload; this check still reports unknown
       return {
         ...base,
         status: "unknown",

@@ -68,10 +68,20 @@ export class CrlSource {
     this.#deps = deps;
   }
 
+  #lastAttempt = -Infinity;
+
   /** Loads once more; concurrent calls share one load. Never throws. */
   refresh(): Promise<void> {
-    this.#inflight ??= this.#load().finally(() => this.#inflight = undefined);
+    this.#inflight ??= (async () => {
+      this.#lastAttempt = this.#deps.now().getTime();
+      await this.#load();
+    })().finally(() => this.#inflight = undefined);
     return this.#inflight;
+  }
+
+  /** Starts a refresh unless one ran less than `minGap` ms ago (for stale CRLs seen on the hot path). */
+  refreshSoon(minGap: number): void {
+    if (this.#deps.now().getTime() - this.#lastAttempt >= minGap) void this.refresh();
   }
 
   /** Loads from the disk cache (URL sources only) when nothing is loaded yet. */

@@ -94,14 +94,54 @@ authorityKeyIdentifier = keyid
 `,
   );
   const cnf = `${dir}/ca.cnf`;
-  await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ca.key"], dir);
   await openssl([
-    "req", "-x509", "-new", "-key", "ca.key", "-subj", `/CN=${name}`, "-days", "30",
-    "-config", cnf, "-extensions", "v3_ca", "-out", "ca.crt",
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    "ca.key",
+  ], dir);
+  await openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    "ca.key",
+    "-subj",
+    `/CN=${name}`,
+    "-days",
+    "30",
+    "-config",
+    cnf,
+    "-extensions",
+    "v3_ca",
+    "-out",
+    "ca.crt",
   ], dir);
   const csr = async (cn: string) => {
-    await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${cn}.key`], dir);
-    await openssl(["req", "-new", "-key", `${cn}.key`, "-subj", `/CN=${cn}`, "-config", cnf, "-out", `${cn}.csr`], dir);
+    await openssl([
+      "genpkey",
+      "-algorithm",
+      "EC",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-out",
+      `${cn}.key`,
+    ], dir);
+    await openssl([
+      "req",
+      "-new",
+      "-key",
+      `${cn}.key`,
+      "-subj",
+      `/CN=${cn}`,
+      "-config",
+      cnf,
+      "-out",
+      `${cn}.csr`,
+    ], dir);
   };
   const ca: OpensslCa = {
     dir,
@@ -111,7 +151,19 @@ authorityKeyIdentifier = keyid
     caDer: pemToDer(await Deno.readTextFile(`${dir}/ca.crt`)),
     async issue(cn) {
       await csr(cn);
-      await openssl(["ca", "-batch", "-config", cnf, "-extensions", "leaf", "-notext", "-in", `${cn}.csr`, "-out", `${cn}.crt`], dir);
+      await openssl([
+        "ca",
+        "-batch",
+        "-config",
+        cnf,
+        "-extensions",
+        "leaf",
+        "-notext",
+        "-in",
+        `${cn}.csr`,
+        "-out",
+        `${cn}.crt`,
+      ], dir);
       const der = pemToDer(await Deno.readTextFile(`${dir}/${cn}.crt`));
       const serial = (await openssl(["x509", "-in", `${cn}.crt`, "-noout", "-serial"], dir))
         .trim().replace("serial=", "").toLowerCase().replace(/^0+/, "");
@@ -120,22 +172,66 @@ authorityKeyIdentifier = keyid
     async issueUnrecorded(cn, serialHex) {
       await csr(cn);
       await openssl([
-        "x509", "-req", "-in", `${cn}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", `0x${serialHex}`,
-        "-days", "30", "-extfile", cnf, "-extensions", "leaf", "-out", `${cn}.crt`,
+        "x509",
+        "-req",
+        "-in",
+        `${cn}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        `0x${serialHex}`,
+        "-days",
+        "30",
+        "-extfile",
+        cnf,
+        "-extensions",
+        "leaf",
+        "-out",
+        `${cn}.crt`,
       ], dir);
-      return { der: pemToDer(await Deno.readTextFile(`${dir}/${cn}.crt`)), path: `${dir}/${cn}.crt` };
+      return {
+        der: pemToDer(await Deno.readTextFile(`${dir}/${cn}.crt`)),
+        path: `${dir}/${cn}.crt`,
+      };
     },
     async issueResponder(cn) {
       await csr(cn);
-      await openssl(["ca", "-batch", "-config", cnf, "-extensions", "responder", "-notext", "-in", `${cn}.csr`, "-out", `${cn}.crt`], dir);
+      await openssl([
+        "ca",
+        "-batch",
+        "-config",
+        cnf,
+        "-extensions",
+        "responder",
+        "-notext",
+        "-in",
+        `${cn}.csr`,
+        "-out",
+        `${cn}.crt`,
+      ], dir);
       return { cert: `${dir}/${cn}.crt`, key: `${dir}/${cn}.key` };
     },
     async revoke(path, reason = "keyCompromise") {
       await openssl(["ca", "-batch", "-config", cnf, "-revoke", path, "-crl_reason", reason], dir);
     },
     async gencrl(opts = {}) {
-      const when = opts.hours !== undefined ? ["-crlhours", String(opts.hours)] : ["-crldays", String(opts.days ?? 7)];
-      await openssl(["ca", "-batch", "-config", cnf, "-gencrl", "-crlexts", "crl_ext", ...when, "-out", "ca.crl"], dir);
+      const when = opts.hours !== undefined
+        ? ["-crlhours", String(opts.hours)]
+        : ["-crldays", String(opts.days ?? 7)];
+      await openssl([
+        "ca",
+        "-batch",
+        "-config",
+        cnf,
+        "-gencrl",
+        "-crlexts",
+        "crl_ext",
+        ...when,
+        "-out",
+        "ca.crl",
+      ], dir);
       return `${dir}/ca.crl`;
     },
   };
@@ -157,8 +253,21 @@ export async function startResponder(
 ): Promise<Responder> {
   const child = new Deno.Command("openssl", {
     args: [
-      "ocsp", "-index", `${ca.dir}/index.txt`, "-port", String(port), "-rsigner", signer.cert,
-      "-rkey", signer.key, "-CA", ca.caPath, "-nmin", "10", "-ignore_err", ...extra,
+      "ocsp",
+      "-index",
+      `${ca.dir}/index.txt`,
+      "-port",
+      String(port),
+      "-rsigner",
+      signer.cert,
+      "-rkey",
+      signer.key,
+      "-CA",
+      ca.caPath,
+      "-nmin",
+      "10",
+      "-ignore_err",
+      ...extra,
     ],
     stdout: "piped",
     stderr: "piped",
