@@ -232,10 +232,11 @@ export async function verifyOcspResponse(
 
   const echoed = tbs.responseExtensions?.find((e) => e.extnID === NONCE_OID);
   if (nonce && echoed) {
+    // RFC 8954: extnValue holds an OCTET STRING with the nonce; some responders send it bare.
     const v = echoed.extnValue.valueBlock.valueHexView;
-    const sent = new asn1js.OctetString({ valueHex: nonce }).toBER();
-    if (!bytesEqual(v, new Uint8Array(sent)) && !bytesEqual(v, nonce)) {
-      fail(`nonce "${toHex(v)}" does not match the request's "${toHex(nonce)}"`);
+    const inner = v.length >= 2 && v[0] === 0x04 && v[1] === v.length - 2 ? v.subarray(2) : v;
+    if (!bytesEqual(inner, nonce)) {
+      fail(`nonce "${toHex(inner)}" does not match the request's "${toHex(nonce)}"`);
     }
   } else if (nonce && options.requireNonce) fail("the responder did not echo the nonce");
 

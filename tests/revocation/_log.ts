@@ -1,6 +1,8 @@
-import type { Logger, LogFields } from "../../src/log/logger.ts";
+import type { LogFields, Logger } from "../../src/log/logger.ts";
 
-export function memoryLogger(): Logger & { records: { level: string; msg: string; fields?: LogFields }[] } {
+export function memoryLogger(): Logger & {
+  records: { level: string; msg: string; fields?: LogFields }[];
+} {
   const records: { level: string; msg: string; fields?: LogFields }[] = [];
   return {
     records,

@@ -280,6 +280,7 @@ export async function startResponder(
       child.kill("SIGTERM");
     } catch { /* already gone */ }
     await child.status;
+    await drained;
   };
   // openssl 3.0's responder spins on a connection closed without a request, so
   // readiness is read from its log line instead of probing the port.
@@ -293,10 +294,9 @@ export async function startResponder(
       if (log.includes("waiting for OCSP client connections")) ready();
     }
   };
-  drain(child.stdout);
-  drain(child.stderr);
-  const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5000));
-  let timeoutId: number | undefined;
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let timeoutId: ReturnType<typeof setTimeout> | undefined;
+  const timer = new Promise<"timeout">((r) => timeoutId = setTimeout(() => r("timeout"), 5000));
   const t = await Promise.race([isReady, timer, child.status]);
   clearTimeout(timeoutId);
   if (t === undefined) return { url: `http://127.0.0.1:${port}`, stop, log: () => log };

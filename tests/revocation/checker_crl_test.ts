@@ -23,7 +23,8 @@ Deno.test("createRevocationChecker() enforces a CRL made by openssl ca -gencrl",
       checker.verify(alice.der, ca.caDer, { peer: "127.0.0.1:5000" }),
       (e) =>
         isMtlsError(e, "revoked") && (e as { peer?: string }).peer === "127.0.0.1:5000" &&
-        e.message === `Certificate serial "${alice.serial}" is revoked (keyCompromise): listed in CRL "${crlPath}"`,
+        e.message ===
+          `Certificate serial "${alice.serial}" is revoked (keyCompromise): listed in CRL "${crlPath}"`,
     );
     const good = await checker.verify(bob.der, ca.caDer);
     assert.equal(good.status, "good");
@@ -50,7 +51,12 @@ Deno.test("createRevocationChecker() verifies a CRL lazily against the issuer gi
 
 Deno.test("createRevocationChecker() treats an expired CRL as unknown: deny refuses, allow admits and warns each time", async () => {
   const later = new Date(Date.now() + 8 * 86_400_000); // openssl made it valid for 7 days
-  const deny = createRevocationChecker({ crls: [crlPath], issuers: [ca.caDer], now: () => later, logger: memoryLogger() });
+  const deny = createRevocationChecker({
+    crls: [crlPath],
+    issuers: [ca.caDer],
+    now: () => later,
+    logger: memoryLogger(),
+  });
   const logger = memoryLogger();
   const allow = createRevocationChecker({
     crls: [crlPath],
@@ -67,11 +73,18 @@ Deno.test("createRevocationChecker() treats an expired CRL as unknown: deny refu
       (e) =>
         isMtlsError(e, "revocation_unknown") &&
         e.message ===
-          `Cannot establish the revocation status of certificate serial "${bob.serial}": CRL "${crlPath}" expired at ${crl.nextUpdate!.toISOString()}`,
+          `Cannot establish the revocation status of certificate serial "${bob.serial}": CRL "${crlPath}" expired at ${
+            crl.nextUpdate!.toISOString()
+          }`,
     );
     // Even a listed serial is only "unknown" once the CRL is stale: deny still refuses.
-    await assert.rejects(deny.verify(alice.der, ca.caDer), (e) => isMtlsError(e, "revocation_unknown"));
-    for (let i = 0; i < 2; i++) assert.equal((await allow.verify(bob.der, ca.caDer)).status, "unknown");
+    await assert.rejects(
+      deny.verify(alice.der, ca.caDer),
+      (e) => isMtlsError(e, "revocation_unknown"),
+    );
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await allow.verify(bob.der, ca.caDer)).status, "unknown");
+    }
     const warnings = logger.records.filter((r) => r.msg.startsWith("Admitting certificate"));
     assert.equal(warnings.length, 2);
     assert.equal(
@@ -106,14 +119,25 @@ Deno.test("createRevocationChecker() refuses a CRL file signed by another key an
   const twin = await makeOpensslCa(`${root}/twin`, "CheckCA"); // same name, different key
   await twin.issue("x");
   const forged = await twin.gencrl();
-  const checker = createRevocationChecker({ crls: [forged], issuers: [ca.caDer], logger: memoryLogger() });
+  const checker = createRevocationChecker({
+    crls: [forged],
+    issuers: [ca.caDer],
+    logger: memoryLogger(),
+  });
   try {
     await checker.ready;
     const st = checker.state().crls[0];
     assert.equal(st.loaded, false);
-    assert.match(st.lastError!, new RegExp(`^Cannot load CRL "${forged}": authority key identifier "[0-9a-f]+" does not match the CA$`));
-    await assert.rejects(checker.verify(bob.der, ca.caDer), (e) =>
-      isMtlsError(e, "revocation_unknown") && e.message.includes(st.lastError!));
+    assert.match(
+      st.lastError!,
+      new RegExp(
+        `^Cannot load CRL "${forged}": authority key identifier "[0-9a-f]+" does not match the CA$`,
+      ),
+    );
+    await assert.rejects(
+      checker.verify(bob.der, ca.caDer),
+      (e) => isMtlsError(e, "revocation_unknown") && e.message.includes(st.lastError!),
+    );
   } finally {
     checker.close();
   }
@@ -122,15 +146,21 @@ Deno.test("createRevocationChecker() refuses a CRL file signed by another key an
 Deno.test("createRevocationChecker() rejects bad options with a ConfigError", () => {
   assert.throws(
     () => createRevocationChecker({ failureMode: "maybe" as "deny" }),
-    (e) => isMtlsError(e, "invalid_config") && e.message === 'Option "failureMode" must be deny or allow, got "maybe"',
+    (e) =>
+      isMtlsError(e, "invalid_config") &&
+      e.message === 'Option "failureMode" must be deny or allow, got "maybe"',
   );
   assert.throws(
     () => createRevocationChecker({ mode: "ocsp" }),
-    (e) => isMtlsError(e, "invalid_config") && e.message === 'Option "mode" is "ocsp" but "ocsp" is not enabled',
+    (e) =>
+      isMtlsError(e, "invalid_config") &&
+      e.message === 'Option "mode" is "ocsp" but "ocsp" is not enabled',
   );
   assert.throws(
     () => createRevocationChecker({ timeout: -1 }),
-    (e) => isMtlsError(e, "invalid_config") && e.message === 'Option "timeout" must be a non-negative number of ms, got "-1"',
+    (e) =>
+      isMtlsError(e, "invalid_config") &&
+      e.message === 'Option "timeout" must be a non-negative number of ms, got "-1"',
   );
 });
 
@@ -151,7 +181,10 @@ Deno.test("a revocation made with certs revoke while the checker runs takes effe
   try {
     await checker.ready;
     assert.equal((await checker.check(dave.der, live.caDer)).status, "good");
-    assert.equal(await certsRevoke([dave.path, "--dir", certs, "--reason", "cessationOfOperation"], quiet), 0);
+    assert.equal(
+      await certsRevoke([dave.path, "--dir", certs, "--reason", "cessationOfOperation"], quiet),
+      0,
+    );
     const deadline = Date.now() + 3000;
     let v = await checker.check(dave.der, live.caDer);
     while (v.status !== "revoked" && Date.now() < deadline) {

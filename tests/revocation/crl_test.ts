@@ -10,22 +10,55 @@ const root = await Deno.makeTempDir({ prefix: "rev-crl-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 
 const pemBody = (pem: string) =>
-  Uint8Array.from(atob(pem.replace(/-----[^-]+-----/g, "").replace(/\s/g, "")), (c) => c.charCodeAt(0));
+  Uint8Array.from(
+    atob(pem.replace(/-----[^-]+-----/g, "").replace(/\s/g, "")),
+    (c) => c.charCodeAt(0),
+  );
 
 /** A self-signed CA made by openssl with the given `-newkey` spec, imported for createCrl. */
-async function opensslCa(name: string, newkey: string[], alg: AlgorithmIdentifier | EcKeyImportParams | RsaHashedImportParams) {
+async function opensslCa(
+  name: string,
+  newkey: string[],
+  alg: AlgorithmIdentifier | EcKeyImportParams | RsaHashedImportParams,
+) {
   await openssl([
-    "req", "-x509", "-nodes", ...newkey, "-keyout", `${name}.key`, "-out", `${name}.crt`, "-subj", `/CN=${name}`,
-    "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    "-nodes",
+    ...newkey,
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.crt`,
+    "-subj",
+    `/CN=${name}`,
+    "-days",
+    "2",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ], root);
   const certificate = new x509.X509Certificate(await Deno.readTextFile(`${root}/${name}.crt`));
-  const privateKey = await crypto.subtle.importKey("pkcs8", pemBody(await Deno.readTextFile(`${root}/${name}.key`)), alg, false, ["sign"]);
+  const privateKey = await crypto.subtle.importKey(
+    "pkcs8",
+    pemBody(await Deno.readTextFile(`${root}/${name}.key`)),
+    alg,
+    false,
+    ["sign"],
+  );
   return { certificate, privateKey, path: `${root}/${name}.crt` };
 }
 
 const KEYS = [
-  ["ec-p256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], { name: "ECDSA", namedCurve: "P-256" }],
-  ["ec-p384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], { name: "ECDSA", namedCurve: "P-384" }],
+  ["ec-p256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], {
+    name: "ECDSA",
+    namedCurve: "P-256",
+  }],
+  ["ec-p384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], {
+    name: "ECDSA",
+    namedCurve: "P-384",
+  }],
   ["rsa-2048", ["-newkey", "rsa:2048"], { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }],
   ["ed25519", ["-newkey", "ed25519"], { name: "Ed25519" }],
 ] as const;
@@ -34,11 +67,23 @@ for (const [name, newkey, alg] of KEYS) {
   Deno.test(`createCrl() with an ${name} CA is accepted by openssl crl -verify and read back`, async () => {
     const ca = await opensslCa(name, [...newkey], alg);
     const der = await createCrl(ca, [
-      { serialNumber: "1A:2B", revocationDate: new Date("2026-01-02T03:04:05Z"), reason: "keyCompromise" },
+      {
+        serialNumber: "1A:2B",
+        revocationDate: new Date("2026-01-02T03:04:05Z"),
+        reason: "keyCompromise",
+      },
       { serialNumber: "ff01", revocationDate: new Date("2026-01-03T00:00:00Z") },
     ], { crlNumber: 42n });
     await Deno.writeTextFile(`${root}/${name}.crl`, crlToPem(der));
-    const out = await openssl(["crl", "-in", `${name}.crl`, "-CAfile", ca.path, "-verify", "-noout"], root);
+    const out = await openssl([
+      "crl",
+      "-in",
+      `${name}.crl`,
+      "-CAfile",
+      ca.path,
+      "-verify",
+      "-noout",
+    ], root);
     assert.match(out, /verify OK/);
     const text = await openssl(["crl", "-in", `${name}.crl`, "-noout", "-text"], root);
     assert.match(text, /X509v3 CRL Number: \n\s+42/);
@@ -53,7 +98,10 @@ for (const [name, newkey, alg] of KEYS) {
       revokedAt: new Date("2026-01-02T03:04:05Z"),
       reason: "keyCompromise",
     });
-    assert.deepEqual(crl.lookup("00:FF:01"), { serial: "ff01", revokedAt: new Date("2026-01-03T00:00:00Z") });
+    assert.deepEqual(crl.lookup("00:FF:01"), {
+      serial: "ff01",
+      revokedAt: new Date("2026-01-03T00:00:00Z"),
+    });
     assert.equal(crl.lookup("1a2c"), undefined);
   });
 }
@@ -75,16 +123,23 @@ Deno.test("parseCrl() reads a CRL made by openssl ca -gencrl, with reasons and C
 Deno.test("parseCrl() refuses bytes that are neither PEM nor DER", () => {
   assert.throws(
     () => parseCrl(new TextEncoder().encode("hello, not a CRL"), "bad.crl"),
-    (e) => isMtlsError(e, "crl_invalid") && e.message === 'Cannot load CRL "bad.crl": no "X509 CRL" PEM block and not DER',
+    (e) =>
+      isMtlsError(e, "crl_invalid") &&
+      e.message === 'Cannot load CRL "bad.crl": no "X509 CRL" PEM block and not DER',
   );
 });
 
 Deno.test("parseCrl() refuses a truncated CRL", async () => {
-  const ca = await opensslCa("trunc", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], { name: "ECDSA", namedCurve: "P-256" });
+  const ca = await opensslCa("trunc", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], {
+    name: "ECDSA",
+    namedCurve: "P-256",
+  });
   const der = await createCrl(ca, [], { crlNumber: 1 });
   assert.throws(
     () => parseCrl(der.subarray(0, 40), "cut.crl"),
-    (e) => isMtlsError(e, "crl_invalid") && e.message === 'Cannot load CRL "cut.crl": DER value at offset 0 overruns its container',
+    (e) =>
+      isMtlsError(e, "crl_invalid") &&
+      e.message === 'Cannot load CRL "cut.crl": DER value at offset 0 overruns its container',
   );
   assert.throws(
     () => parseCrl(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), "int.crl"),
@@ -93,13 +148,25 @@ Deno.test("parseCrl() refuses a truncated CRL", async () => {
 });
 
 Deno.test("verifyCrl() refuses a CRL signed by another key with the CA's name", async () => {
-  const ca = await opensslCa("Victim", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], { name: "ECDSA", namedCurve: "P-256" });
-  const rogue = await opensslCa("Rogue", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], { name: "ECDSA", namedCurve: "P-256" });
-  const forged = await createCrl({ certificate: ca.certificate, privateKey: rogue.privateKey }, [], { crlNumber: 9 });
+  const ca = await opensslCa("Victim", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], {
+    name: "ECDSA",
+    namedCurve: "P-256",
+  });
+  const rogue = await opensslCa("Rogue", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], {
+    name: "ECDSA",
+    namedCurve: "P-256",
+  });
+  const forged = await createCrl(
+    { certificate: ca.certificate, privateKey: rogue.privateKey },
+    [],
+    { crlNumber: 9 },
+  );
   const crl = parseCrl(forged, "forged.crl");
   await assert.rejects(
     verifyCrl(crl, await Deno.readTextFile(ca.path)),
-    (e) => isMtlsError(e, "crl_invalid") && e.message === 'Cannot load CRL "forged.crl": signature does not verify',
+    (e) =>
+      isMtlsError(e, "crl_invalid") &&
+      e.message === 'Cannot load CRL "forged.crl": signature does not verify',
   );
   assert.equal(crl.verifiedBy, undefined);
 });
@@ -110,7 +177,9 @@ Deno.test("verifyCrl() refuses a CRL from another CA", async () => {
   const crl = parseCrl(await createCrl(b, [], { crlNumber: 1 }), "b.crl");
   await assert.rejects(
     verifyCrl(crl, await Deno.readTextFile(a.path)),
-    (e) => isMtlsError(e, "crl_invalid") && e.message === 'Cannot load CRL "b.crl": issuer name does not match the CA',
+    (e) =>
+      isMtlsError(e, "crl_invalid") &&
+      e.message === 'Cannot load CRL "b.crl": issuer name does not match the CA',
   );
 });
 
@@ -125,7 +194,8 @@ Deno.test("createCrl() refuses a non-hex serial and a nextUpdate before thisUpda
     createCrl(ca, [], { crlNumber: 1, thisUpdate: t, nextUpdate: t }),
     (e) =>
       isMtlsError(e, "invalid_argument") &&
-      e.message === 'CRL nextUpdate "2026-01-01T00:00:00.000Z" is not after thisUpdate "2026-01-01T00:00:00.000Z"',
+      e.message ===
+        'CRL nextUpdate "2026-01-01T00:00:00.000Z" is not after thisUpdate "2026-01-01T00:00:00.000Z"',
   );
 });
 
