@@ -101,7 +101,7 @@ try {
   });
   try {
     const { tools } = await ok.listTools();
-    console.log(`  tools/list  -> ${tools.map((t) => t.name).join(", ")}`);
+    console.log(`  tools/list  -> ${tools.map((t: { name: string }) => t.name).join(", ")}`);
     const who = JSON.parse(text(await ok.callTool({ name: "whoami", arguments: {} })));
     console.log(`  whoami      -> ${JSON.stringify(who)}`);
     if (!JSON.stringify(who).includes("spiffe://demo.local/agent")) {
@@ -158,7 +158,9 @@ try {
     });
     try {
       const { tools } = await c.listTools();
-      console.log(`  intern sees tools/list -> ${tools.map((t) => t.name).join(", ")}`);
+      console.log(
+        `  intern sees tools/list -> ${tools.map((t: { name: string }) => t.name).join(", ")}`,
+      );
       await c.callTool({ name: "whoami", arguments: {} });
     } finally {
       await c.close();
