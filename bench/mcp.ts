@@ -15,6 +15,7 @@
  */
 import { loadavg } from "node:os";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import { Agent, fetch as undiciFetch } from "undici";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -172,13 +173,15 @@ async function main() {
     // --- keep-alive tools/call over one SDK session ---
     const plainAgent = new Agent({});
     closers.push(() => plainAgent.close());
-    const plainClient = await sdkClient(
-      urls.plain,
-      (u, i) =>
-        undiciFetch(u, { ...(i as object), dispatcher: plainAgent }) as unknown as Promise<
-          Response
-        >,
-    );
+    // Same client stack as createMtlsFetch minus TLS: undici, and the one-macrotask yield
+    // that lets back-to-back requests reuse the connection that just finished.
+    const plainClient = await sdkClient(urls.plain, async (u, i) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return await undiciFetch(u, {
+        ...(i as object),
+        dispatcher: plainAgent,
+      }) as unknown as Response;
+    });
     closers.push(() => plainClient.close());
     const tlsClient = await connectMcpClient(urls.tls, creds);
     closers.push(() => tlsClient.close());
