@@ -169,24 +169,32 @@ export class ParsedCrl {
     return this.#entries.has(normalizeSerial(serial) ?? serial);
   }
 
-  /** The entry for `serial` (normalized hex for speed; other forms are normalized), if revoked. */
+  /** The entry for `serial` (any hex form, e.g. `"01:AB"`), if revoked. */
   lookup(serial: string): CrlEntry | undefined {
-    let at = this.#entries.get(serial);
-    if (at === undefined) {
-      const n = normalizeSerial(serial);
-      if (n === undefined || n === serial) return undefined;
-      at = this.#entries.get(n);
-      if (at === undefined) return undefined;
-      serial = n;
-    }
+    const hit = this.find(serial);
+    if (hit) return hit;
+    const n = normalizeSerial(serial);
+    return n === undefined || n === serial ? undefined : this.find(n);
+  }
+
+  /**
+   * The entry for a serial already in normalized form (see `normalizeSerial`),
+   * if revoked: one `Map` probe, the path used per handshake.
+   */
+  find(serial: string): CrlEntry | undefined {
+    const at = this.#entries.get(serial);
+    if (at === undefined) return undefined;
     const der = this.der;
-    const [, dateT, extsT] = children(der, readTlv(der, at));
+    const entry = readTlv(der, at);
+    const dateT = readTlv(der, readTlv(der, entry.valueStart).end, entry.end);
     const out: CrlEntry = { serial, revokedAt: readTime(der, dateT) };
-    for (const e of extsT ? children(der, extsT) : []) {
-      const parts = children(der, e);
-      if (readOid(der, parts[0]) !== "2.5.29.21") continue;
-      const en = readTlv(der, parts[parts.length - 1].valueStart);
-      out.reason = REVOCATION_REASONS[der[en.valueStart]] ?? "unspecified";
+    if (dateT.end < entry.end) {
+      for (const e of children(der, readTlv(der, dateT.end, entry.end))) {
+        const parts = children(der, e);
+        if (readOid(der, parts[0]) !== "2.5.29.21") continue;
+        const en = readTlv(der, parts[parts.length - 1].valueStart);
+        out.reason = REVOCATION_REASONS[der[en.valueStart]] ?? "unspecified";
+      }
     }
     return out;
   }

@@ -77,7 +77,7 @@ export class CrlChecker {
         detail: `CRL "${s.location}" expired at ${crl.nextUpdate.toISOString()}`,
       };
     }
-    const e = crl.lookup(leaf.serial);
+    const e = crl.find(leaf.serial);
     const v: RevocationVerdict = e
       ? {
         ...base,

@@ -98,7 +98,7 @@ export function readOid(b: Uint8Array, t: Tlv): string {
 
 /** Decodes a UTCTime or GeneralizedTime node. */
 export function readTime(b: Uint8Array, t: Tlv): Date {
-  const s = new TextDecoder().decode(content(b, t));
+  const s = String.fromCharCode(...content(b, t));
   let m: RegExpMatchArray | null;
   if (t.tag === 0x17 && (m = s.match(/^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/))) {
     const yy = Number(m[1]);
