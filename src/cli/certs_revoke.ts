@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fs/atomic_write.ts";
+import { denoIo } from "./io.ts";
 import { createCrl, type CrlReason, crlToPem } from "../pki/crl.ts";
 import { certInfo } from "../revocation/cert_info.ts";
 import { parseCrl } from "../revocation/crl.ts";
@@ -25,19 +26,19 @@ import {
 import { reasonCode, REVOCATION_REASONS } from "../revocation/types.ts";
 
 /**
- * Where {@link certsRevoke} writes and what clock it uses.
+ * Where {@link certsRevoke} writes and what clock it uses; a `CliIo` fits.
  *
  * @example
  * ```ts
  * import type { CertsRevokeIo } from "@mtls/mcp/cli";
- * const io: CertsRevokeIo = { stdout: (l) => console.log(l), stderr: (l) => console.error(l) };
+ * const io: CertsRevokeIo = { stdout: (t) => console.log(t.trimEnd()), stderr: (t) => console.error(t.trimEnd()) };
  * ```
  */
 export interface CertsRevokeIo {
-  /** Normal output, one line per call. @default {console.log} */
-  stdout?: (line: string) => void;
-  /** Errors, one line per call. @default {console.error} */
-  stderr?: (line: string) => void;
+  /** Normal output; text as is, each line ends with a newline. @default {standard output} */
+  stdout?: (text: string) => void;
+  /** Errors; text as is, each line ends with a newline. @default {standard error} */
+  stderr?: (text: string) => void;
   /** Clock for revocation date and CRL validity. @default {() => new Date()} */
   now?: () => Date;
 }
@@ -186,7 +187,9 @@ async function target(
  * ```
  */
 export async function certsRevoke(args: string[], io: CertsRevokeIo = {}): Promise<number> {
-  const { stdout = console.log, stderr = console.error, now = () => new Date() } = io;
+  const { now = () => new Date() } = io;
+  const stdout = (line: string) => (io.stdout ?? denoIo.stdout)(line + "\n");
+  const stderr = (line: string) => (io.stderr ?? denoIo.stderr)(line + "\n");
   try {
     let parsed;
     try {

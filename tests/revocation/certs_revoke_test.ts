@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { certsRevoke } from "../../src/cli/certs_revoke.ts";
+import { certsInit } from "../../src/cli/certs_init.ts";
 import { parseCrl, verifyCrl } from "../../src/revocation/mod.ts";
 import { makeOpensslCa, openssl } from "./_openssl.ts";
 
@@ -9,11 +10,11 @@ globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: t
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return {
-    out,
-    err,
-    io: { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l) },
+  const line = (to: string[]) => (t: string) => {
+    assert.ok(t.endsWith("\n"), "each write is one full line");
+    to.push(t.slice(0, -1));
   };
+  return { out, err, io: { stdout: line(out), stderr: line(err) } };
 }
 
 const listing = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -102,6 +103,24 @@ Deno.test("certs revoke reports bad usage with exit code 2", async () => {
   c = capture();
   assert.equal(await certsRevoke(["--help"], c.io), 0);
   assert.match(c.out[0], /^Usage: mcp-mtls certs revoke FILE\|SERIAL/);
+});
+
+Deno.test("certs revoke works on a certs folder made by certs init", async () => {
+  const dir = `${root}/init`;
+  const quiet = { stdout: () => {}, stderr: () => {}, env: () => undefined };
+  assert.equal(await certsInit(["--dir", dir], quiet), 0);
+  const c = capture();
+  assert.equal(
+    await certsRevoke([`${dir}/client.crt`, "--dir", dir, "--reason", "keyCompromise"], c.io),
+    0,
+  );
+  assert.match(
+    await openssl(["crl", "-in", "ca.crl", "-CAfile", "ca.crt", "-verify", "-noout"], dir),
+    /verify OK/,
+  );
+  const crl = parseCrl(await Deno.readFile(`${dir}/ca.crl`), "ca.crl");
+  await verifyCrl(crl, await Deno.readFile(`${dir}/ca.crt`));
+  assert.equal(crl.size, 1);
 });
 
 Deno.test("certs revoke with a missing CA, an unreadable certificate or a foreign certificate exits 1", async () => {
