@@ -13,6 +13,7 @@ import {
   pemOrDer,
   readOid,
   readTime,
+  readTlv,
   serialHexAt,
   type Tlv,
   toHex,
@@ -73,7 +74,7 @@ function readExtensions(b: Uint8Array, ext: Tlv, info: CertInfo): void {
     const parts = children(b, e);
     const oid = readOid(b, parts[0]);
     const val = parts[parts.length - 1];
-    const inner = readTlv0(b, val);
+    const inner = inOctets(b, val);
     switch (oid) {
       case "1.3.6.1.5.5.7.1.1": // Authority Information Access
         for (const ad of children(b, inner)) {
@@ -109,13 +110,9 @@ function readExtensions(b: Uint8Array, ext: Tlv, info: CertInfo): void {
 }
 
 /** The node inside an extension's OCTET STRING. */
-function readTlv0(b: Uint8Array, octets: Tlv): Tlv {
+function inOctets(b: Uint8Array, octets: Tlv): Tlv {
   if (octets.tag !== 0x04) throw new DerError(`expected an OCTET STRING at offset ${octets.start}`);
-  return expectAny(b, octets.valueStart, octets.end);
-}
-
-function expectAny(b: Uint8Array, pos: number, limit: number): Tlv {
-  return children(b, { tag: 0, start: pos, valueStart: pos, end: limit })[0];
+  return readTlv(b, octets.valueStart, octets.end);
 }
 
 /**

@@ -63,11 +63,11 @@ export class ParsedCrl {
   /** Where it came from (path or URL), for messages. */
   readonly source: string;
   /** The CRL, DER. */
-  readonly der: Uint8Array;
+  readonly der!: Uint8Array;
   /** Issuer Name, DER. */
-  readonly issuer: Uint8Array;
+  readonly issuer!: Uint8Array;
   /** thisUpdate. */
-  readonly thisUpdate: Date;
+  readonly thisUpdate!: Date;
   /** nextUpdate, when present. */
   readonly nextUpdate?: Date;
   /** CRL number, when present. */
@@ -76,10 +76,11 @@ export class ParsedCrl {
   readonly authorityKeyId?: string;
   /** The SPKI (hex) whose signature check passed, once {@link verifyCrl} succeeded. */
   verifiedBy?: string;
-  readonly #tbs: Uint8Array;
-  readonly #sigOid: string;
-  readonly #signature: Uint8Array;
-  readonly #entries: Map<string, number>;
+  // Definitely assigned: every failing path in the constructor throws.
+  readonly #tbs!: Uint8Array;
+  readonly #sigOid!: string;
+  readonly #signature!: Uint8Array;
+  readonly #entries: Map<string, number> = new Map();
 
   /** Parses `input` (DER or PEM); throws `crl_invalid` naming `source`. */
   constructor(input: Uint8Array | string, source: string) {
@@ -109,7 +110,6 @@ export class ParsedCrl {
       t = readTlv(der, issuerT.end, tbsT.end);
       this.thisUpdate = readTime(der, t);
       p = t.end;
-      this.#entries = new Map();
       while (p < tbsT.end) {
         t = readTlv(der, p, tbsT.end);
         p = t.end;
@@ -137,14 +137,6 @@ export class ParsedCrl {
       if (err instanceof RevocationError) throw err;
       fail(err instanceof DerError ? err.message : String(err), err);
     }
-    // Assigned in the try block; TypeScript cannot see through fail().
-    this.der ??= new Uint8Array();
-    this.#tbs ??= new Uint8Array();
-    this.#sigOid ??= "";
-    this.#signature ??= new Uint8Array();
-    this.#entries ??= new Map();
-    this.issuer ??= new Uint8Array();
-    this.thisUpdate ??= new Date(0);
   }
 
   #scanEntries(der: Uint8Array, start: number, end: number): void {

@@ -30,15 +30,15 @@
  *
  * @module
  */
-export {
-  createRevocationChecker,
-  type OcspOptions,
-  type RevocationChecker,
-  type RevocationCheckerOptions,
-  type RevocationMode,
-  type RevocationState,
-  type VerifyRevocationOptions,
-} from "./checker.ts";
+export { createRevocationChecker } from "./checker.ts";
+export type {
+  OcspOptions,
+  RevocationChecker,
+  RevocationCheckerOptions,
+  RevocationMode,
+  RevocationState,
+  VerifyRevocationOptions,
+} from "./checker_options.ts";
 export { type CrlEntry, parseCrl, ParsedCrl, verifyCrl } from "./crl.ts";
 export type { CrlSourceState } from "./crl_source.ts";
 export {
