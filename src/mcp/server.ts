@@ -13,6 +13,7 @@ import { identityLabel } from "../policy/identity.ts";
 import { compilePolicy } from "../policy/policy.ts";
 import { assertSupportedRuntime } from "../tls/runtime_check.ts";
 import { listenMtls, type PeerState } from "../tls/server.ts";
+import { createServerAdmission } from "../tls/server_admission.ts";
 import { resolveTlsServerOptions } from "../tls/server_options.ts";
 import { deniedToolCall, readBody, sendJsonRpcError } from "./server_http.ts";
 import {
@@ -214,24 +215,39 @@ export async function serveMcp(
     await transport.handleRequest(req, res, body);
   }
 
-  const listener = await listenMtls({
-    hostname: o.hostname,
-    port: o.port,
-    tls,
-    policy,
-    handshakeTimeoutMs: o.handshakeTimeoutMs,
-    maxConnections: o.maxConnections,
-    idleTimeoutMs: o.idleTimeoutMs,
+  const admission = await createServerAdmission({
+    pins: options.pins,
+    revocation: options.revocation,
+    ca: tls.ca,
     logger,
-    onRequest(req, res, state) {
-      const p = handle(req, res, state).catch((cause) => {
-        logger.error("request failed", { peer: state.peer, error: String(cause) });
-        sendJsonRpcError(res, 500, -32603, "Internal error");
-      });
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p));
-    },
   });
+  let listener;
+  try {
+    listener = await listenMtls({
+      hostname: o.hostname,
+      port: o.port,
+      tls,
+      policy,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxConnections: o.maxConnections,
+      maxConnectionsPerAddress: o.maxConnectionsPerAddress,
+      connectionsPerAddress: o.connectionsPerAddress,
+      admission,
+      idleTimeoutMs: o.idleTimeoutMs,
+      logger,
+      onRequest(req, res, state) {
+        const p = handle(req, res, state).catch((cause) => {
+          logger.error("request failed", { peer: state.peer, error: String(cause) });
+          sendJsonRpcError(res, 500, -32603, "Internal error");
+        });
+        inFlight.add(p);
+        p.finally(() => inFlight.delete(p));
+      },
+    });
+  } catch (e) {
+    admission?.close();
+    throw e;
+  }
   const { port } = listener.address;
   const host = o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
   const url = `https://${host}:${port}${o.path}`;
@@ -253,6 +269,7 @@ export async function serveMcp(
       closing ??= (async () => {
         await sessions.close();
         await listener.close();
+        admission?.close();
         await Promise.allSettled([...inFlight]);
       })();
       return closing;

@@ -11,6 +11,12 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { AuthorizationOptions, ToolPermission } from "../policy/authorization.ts";
 import type { PeerIdentity } from "../policy/identity.ts";
 import type { PolicyOption } from "../policy/policy.ts";
+import type { RevocationChecker } from "../revocation/checker_options.ts";
+import {
+  type ServerPinOptions,
+  type ServerRevocationOptions,
+  validateAdmissionOptions,
+} from "../tls/server_admission.ts";
 import type { TlsServerOptions } from "../tls/server_options.ts";
 
 /**
@@ -59,6 +65,17 @@ export interface ServerLimits {
   maxBodyBytes?: number;
   /** Most concurrent TCP connections. @default {1024} */
   maxConnections?: number;
+  /** Most concurrent TCP connections from one client address; more are closed at accept (`rate_limited`). @default {maxConnections} */
+  maxConnectionsPerAddress?: number;
+  /**
+   * New TCP connections allowed per client address in any `windowMs`
+   * (a sliding window, as the C# seed's 50 per 60 s). Extra connections are
+   * closed at accept, before any TLS work, with reason `rate_limited`, logged
+   * once per window per address with the count held back. `false` turns it off.
+   * Clients should keep connections alive (the MCP client does).
+   * @default {{ limit: 50, windowMs: 60_000 }}
+   */
+  connectionsPerAddress?: { limit?: number; windowMs?: number } | false;
   /** Most open stateful sessions. @default {1000} */
   maxSessions?: number;
   /** Close a stateful session when no request has started in it for this many ms. @default {1800000} */
@@ -92,6 +109,27 @@ export interface ServeMcpOptions {
   sessions?: "stateful" | "stateless";
   /** Protective limits. */
   limits?: ServerLimits;
+  /**
+   * Pin client certificates: an allowlist of pins every client must match,
+   * and/or pins per identity (a pin store or pin file, optionally trust on
+   * first use). Checked synchronously after the chain policy; a mismatch closes
+   * the connection with reason `pin_mismatch`, logging both pins.
+   * @default {no pinning}
+   */
+  pins?: ServerPinOptions;
+  /**
+   * Check client certificates for revocation (CRL files or URLs, OCSP):
+   * options for `createRevocationChecker` (the server's trusted CAs verify the
+   * CRLs, the server's logger gets its warnings; `checkIntermediates` adds the
+   * chain's intermediate CAs to the leaf), or a checker you built and close
+   * yourself (leaf only). The server waits for the CRLs' first load before
+   * listening. Requests on a connection wait for its verdict: from the cache
+   * without any I/O when a fresh answer is there, else from the network.
+   * Refusals close the connection: `revoked`, or `revocation_unknown` under
+   * `failureMode: "deny"` (the default).
+   * @default {no revocation checking}
+   */
+  revocation?: ServerRevocationOptions | RevocationChecker;
   /** Where records go. @default {createLogger()} */
   logger?: Logger;
   /** Clock for certificate validity. @default {() => new Date()} */
@@ -108,6 +146,8 @@ export interface ResolvedServeOptions {
   maxBodyBytes: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  connectionsPerAddress: { limit: number; windowMs: number } | false;
   maxSessions: number;
   sessionIdleMs: number;
   logger: Logger;
@@ -118,6 +158,22 @@ function positiveInt(value: number, key: string, max = Number.MAX_SAFE_INTEGER):
     throw new ConfigError(`Option "${key}" must be a positive integer, got "${value}"`, { key });
   }
   return value;
+}
+
+function connectionRate(
+  value: ServerLimits["connectionsPerAddress"],
+): { limit: number; windowMs: number } | false {
+  if (value === false) return false;
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new ConfigError(
+      `Option "limits.connectionsPerAddress" must be { limit, windowMs } or false, got "${value}"`,
+      { key: "limits.connectionsPerAddress" },
+    );
+  }
+  return {
+    limit: positiveInt(value?.limit ?? 50, "limits.connectionsPerAddress.limit"),
+    windowMs: positiveInt(value?.windowMs ?? 60_000, "limits.connectionsPerAddress.windowMs"),
+  };
 }
 
 /**
@@ -181,6 +237,8 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
       { key: "authorization.rules" },
     );
   }
+  validateAdmissionOptions({ pins: options.pins, revocation: options.revocation, clientAuth });
+  const maxConnections = positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections");
   return {
     hostname,
     port,
@@ -192,7 +250,12 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     ),
     idleTimeoutMs: positiveInt(limits.idleTimeoutMs ?? 30_000, "limits.idleTimeoutMs"),
     maxBodyBytes: positiveInt(limits.maxBodyBytes ?? 1_048_576, "limits.maxBodyBytes"),
-    maxConnections: positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections"),
+    maxConnections,
+    maxConnectionsPerAddress: positiveInt(
+      limits.maxConnectionsPerAddress ?? maxConnections,
+      "limits.maxConnectionsPerAddress",
+    ),
+    connectionsPerAddress: connectionRate(limits.connectionsPerAddress),
     maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),
     sessionIdleMs: positiveInt(limits.sessionIdleMs ?? 1_800_000, "limits.sessionIdleMs"),
     logger,

@@ -22,6 +22,8 @@ import type { PeerIdentity } from "../policy/identity.ts";
 import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
+import { createAcceptGate } from "./server_accept.ts";
+import type { ServerAdmission } from "./server_admission.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
 /**
@@ -67,6 +69,21 @@ export interface ListenMtlsOptions {
   handshakeTimeoutMs: number;
   /** Most concurrent connections; extra ones are closed with reason `rate_limited`. */
   maxConnections: number;
+  /** Most concurrent connections from one address; extra ones are closed with reason `rate_limited`. @default {maxConnections} */
+  maxConnectionsPerAddress?: number;
+  /**
+   * New connections per client address per window; extra ones are closed at
+   * TCP accept, before any TLS work, with reason `rate_limited`.
+   * `false` turns the rate limit off. @default {false}
+   */
+  connectionsPerAddress?: { limit: number; windowMs: number } | false;
+  /**
+   * Steps after the chain policy (pins, revocation), from
+   * `createServerAdmission`. HTTP requests of a connection wait for its
+   * verdict; a refused connection is closed before any request is handled.
+   * @default {no further steps}
+   */
+  admission?: ServerAdmission;
   /**
    * Close an admitted connection that has no request in progress for this
    * many ms (before its first request and between keep-alive requests).
@@ -142,8 +159,15 @@ function presentedChain(
  * ```
  */
 export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListener> {
-  const { tls, policy, logger, maxConnections, onRequest } = options;
+  const { tls, policy, logger, maxConnections, onRequest, admission } = options;
+  const gate = createAcceptGate({
+    rate: options.connectionsPerAddress ?? false,
+    maxConnections,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? maxConnections,
+  }, logger);
   const states = new WeakMap<object, PeerState>();
+  /** Connections whose admission verdict (revocation) is still being fetched. */
+  const pending = new WeakMap<object, Promise<PeerState | undefined>>();
   const raw = new Set<Socket>();
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
@@ -158,14 +182,17 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   server.on("connection", (socket: Socket) => {
     const peer = peerOf(socket);
-    if (raw.size >= maxConnections) {
-      refuse(peer, "rate_limited", `More than ${maxConnections} concurrent connections`);
+    const release = gate.admit(socket.remoteAddress ?? "unknown", peer);
+    if (!release) {
       socket.destroy();
       return;
     }
     peers.set(socket, peer);
     raw.add(socket);
-    socket.once("close", () => raw.delete(socket));
+    socket.once("close", () => {
+      raw.delete(socket);
+      release();
+    });
   });
 
   server.on("tlsClientError", (err: Error, s?: TLSSocket) => {
@@ -183,21 +210,37 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   server.on("secureConnection", (s: TLSSocket) => {
     const parent = (s as unknown as { _parent?: Socket })._parent;
     const peer = (parent && peers.get(parent)) ?? peerOf(s);
-    const state = admit(s, peer);
-    if (!state) {
+    const verdict = admit(s, peer);
+    if (!verdict) {
       s.destroy();
       return;
     }
     secure.add(s);
+    s.once("close", () => secure.delete(s));
+    if (verdict instanceof Promise) {
+      // Requests that arrive meanwhile wait in the "request" handler.
+      const waiting = verdict.then((state) => {
+        pending.delete(s);
+        if (!state || s.destroyed) {
+          s.destroy();
+          return undefined;
+        }
+        admitted(s, state);
+        return state;
+      });
+      pending.set(s, waiting);
+      return;
+    }
+    admitted(s, verdict);
+  });
+
+  function admitted(s: TLSSocket, state: PeerState) {
     const idle: IdleTimer = { timer: undefined, active: 0 };
     idleTimers.set(s, idle);
     armIdle(s, idle);
-    s.once("close", () => {
-      clearTimeout(idle.timer);
-      secure.delete(s);
-    });
+    s.once("close", () => clearTimeout(idle.timer));
     states.set(s, state);
-  });
+  }
 
   function armIdle(s: TLSSocket, idle: IdleTimer) {
     clearTimeout(idle.timer);
@@ -210,7 +253,10 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     }, options.idleTimeoutMs);
   }
 
-  function admit(s: TLSSocket, peer: string): PeerState | undefined {
+  function admit(
+    s: TLSSocket,
+    peer: string,
+  ): PeerState | Promise<PeerState | undefined> | undefined {
     const anonymous = () => {
       // A weaker-than-default setting logs every time it takes effect.
       logger.warn("admitting a client WITHOUT a certificate", { peer, clientAuth: tls.clientAuth });
@@ -245,21 +291,48 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       });
     }
     const hook = policy.hook;
-    const verdict = hook
-      ? Promise.resolve()
-        .then(() => hook({ chain: v.chain, identity: v.identity, peer }))
-        .catch((cause): Refusal => ({
-          reason: "identity_denied",
-          message: `Policy hook failed: ${cause}`,
-        }))
-      : NO_HOOK;
-    return { peer, identity: v.identity, trusted: v.trusted, verdict, refusalLogged: false };
+    const state = (): PeerState => ({
+      peer,
+      identity: v.identity,
+      trusted: v.trusted,
+      verdict: hook
+        ? Promise.resolve()
+          .then(() => hook({ chain: v.chain, identity: v.identity, peer }))
+          .catch((cause): Refusal => ({
+            reason: "identity_denied",
+            message: `Policy hook failed: ${cause}`,
+          }))
+        : NO_HOOK,
+      refusalLogged: false,
+    });
+    const more = admission?.check({ peer, identity: v.identity, chain: v.chain });
+    if (more instanceof Promise) {
+      return more.then((refusal) => {
+        if (!refusal) return state();
+        refuse(peer, refusal.reason, refusal.message);
+        return undefined;
+      });
+    }
+    if (more) {
+      refuse(peer, more.reason, more.message);
+      return undefined;
+    }
+    return state();
   }
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const waiting = pending.get(req.socket);
+    if (waiting) {
+      waiting.then(() => handleRequest(req, res));
+      return;
+    }
+    handleRequest(req, res);
+  });
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse) {
     const state = states.get(req.socket);
     const idle = idleTimers.get(req.socket);
-    if (!state || !idle) {
+    if (!state || !idle || req.socket.destroyed) {
       req.socket.destroy();
       return;
     }
@@ -269,7 +342,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       if (--idle.active === 0 && !req.socket.destroyed) armIdle(req.socket as TLSSocket, idle);
     });
     onRequest(req, res, state);
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -286,6 +359,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     address: { hostname: options.hostname, port },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        gate.close();
         server.close(() => resolve());
         for (const s of secure) s.destroy();
         for (const s of raw) s.destroy();

@@ -1,0 +1,348 @@
+/**
+ * The admission steps that run after the chain policy has accepted a client
+ * certificate: pins (synchronous) and revocation (cache first, network only
+ * when nothing fresh is cached). Built once from the server options; the
+ * per-connection closure does no file I/O and, with a warm cache, no network.
+ *
+ * @module
+ */
+
+import type { X509Certificate } from "node:crypto";
+import { ConfigError, isMtlsError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { compilePinSet, type PinMatcher, pinMismatchError } from "../pins/pin_set.ts";
+import { PinStore } from "../pins/pin_store.ts";
+import { identityLabel, type PeerIdentity } from "../policy/identity.ts";
+import type { Refusal } from "../policy/verify_chain.ts";
+import { createRevocationChecker } from "../revocation/checker.ts";
+import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
+import type { RevocationVerdict } from "../revocation/types.ts";
+
+/**
+ * Client pinning on the server.
+ *
+ * @example
+ * ```ts
+ * import type { ServerPinOptions } from "./server_admission.ts";
+ * const pins: ServerPinOptions = { store: "certs/pins.json", tofu: true };
+ * ```
+ */
+export interface ServerPinOptions {
+  /** Allowlist: every admitted client certificate must match one of these pins (`sha256/…` SPKI or `cert-sha256/…`). @default {no allowlist} */
+  allow?: string[];
+  /**
+   * Pins per identity: a {@link PinStore}, or the path of a JSON pin file to
+   * open. The name looked up is the identity label: the SPIFFE ID, else
+   * `cn:NAME`, else `sha256:FINGERPRINT`. @default {no per-identity pins}
+   */
+  store?: PinStore | string;
+  /** With a `store` path: pin an identity's key on first use, refuse other keys later. @default {false} */
+  tofu?: boolean;
+  /** With a `store` path: an identity without pins is refused (`deny`) or admitted unpinned (`allow`); ignored with `tofu`. @default {"deny"} */
+  unknown?: "deny" | "allow";
+}
+
+/**
+ * Revocation checking of client certificates on the server: the options of
+ * `createRevocationChecker` (the server's logger and its trusted CAs as CRL
+ * issuers are filled in when absent), plus which certificates to check.
+ *
+ * @example
+ * ```ts
+ * import type { ServerRevocationOptions } from "./server_admission.ts";
+ * const r: ServerRevocationOptions = { crls: ["certs/ca.crl"], refreshInterval: 60_000 };
+ * ```
+ */
+export interface ServerRevocationOptions extends RevocationCheckerOptions {
+  /** Also check every intermediate CA of the verified chain (each against its issuer), not only the leaf. @default {false} */
+  checkIntermediates?: boolean;
+}
+
+/** What an admission step sees about a connection whose chain the policy accepted. */
+export interface AdmissionContext {
+  /** Peer address, `host:port`. */
+  peer: string;
+  /** Identity from the client certificate. */
+  identity: PeerIdentity;
+  /** The chain the policy built, leaf first; just the leaf when untrusted (demo policy). */
+  chain: readonly X509Certificate[];
+}
+
+/**
+ * The compiled admission steps.
+ *
+ * @example
+ * ```ts ignore
+ * const admission = await createServerAdmission({ pins, revocation, ca, logger });
+ * const verdict = admission?.check({ peer, identity, chain });
+ * ```
+ */
+export interface ServerAdmission {
+  /** A refusal, `undefined` to admit, or a promise of either when revocation needs the network. */
+  check(ctx: AdmissionContext): Refusal | undefined | Promise<Refusal | undefined>;
+  /** Stops what was started here (the CRL refresh timer of a checker made from options). */
+  close(): void;
+}
+
+const CHECKER_KEYS: (keyof RevocationChecker)[] = ["verify", "checkCached", "enforce"];
+
+/**
+ * Whether `value` is an already built {@link RevocationChecker} rather than options.
+ *
+ * @example
+ * ```ts
+ * import { isRevocationChecker } from "./server_admission.ts";
+ * isRevocationChecker({ crls: [] }); // false
+ * ```
+ */
+export function isRevocationChecker(value: unknown): value is RevocationChecker {
+  return typeof value === "object" && value !== null &&
+    CHECKER_KEYS.every((k) => typeof (value as Record<string, unknown>)[k] === "function");
+}
+
+/**
+ * Refuses contradictory pin and revocation options with a {@link ConfigError}
+ * naming the key. Called once, before anything starts.
+ *
+ * @example
+ * ```ts
+ * import { validateAdmissionOptions } from "./server_admission.ts";
+ * try {
+ *   validateAdmissionOptions({ pins: { allow: [] }, clientAuth: "require" });
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ * }
+ * ```
+ */
+export function validateAdmissionOptions(o: {
+  pins?: ServerPinOptions;
+  revocation?: ServerRevocationOptions | RevocationChecker;
+  clientAuth: string;
+}): void {
+  const { pins, revocation, clientAuth } = o;
+  if (pins !== undefined) {
+    if (typeof pins !== "object" || pins === null) {
+      throw new ConfigError(`Option "pins" must be an object`, { key: "pins" });
+    }
+    if (clientAuth === "none") {
+      throw new ConfigError(
+        'Option "pins" is set but "tls.clientAuth" is "none": no client certificate is requested to pin',
+        { key: "pins" },
+      );
+    }
+    if (pins.allow !== undefined) {
+      if (!Array.isArray(pins.allow) || pins.allow.length === 0) {
+        throw new ConfigError('Option "pins.allow" must be a non-empty list of pins', {
+          key: "pins.allow",
+        });
+      }
+      try {
+        compilePinSet(pins.allow);
+      } catch (cause) {
+        throw new ConfigError(`Option "pins.allow": ${(cause as Error).message}`, {
+          key: "pins.allow",
+          cause,
+        });
+      }
+    }
+    const storeIsPath = typeof pins.store === "string";
+    if (pins.store !== undefined && !storeIsPath && !(pins.store instanceof PinStore)) {
+      throw new ConfigError('Option "pins.store" must be a PinStore or a pin file path', {
+        key: "pins.store",
+      });
+    }
+    for (const k of ["tofu", "unknown"] as const) {
+      if (pins[k] !== undefined && !storeIsPath) {
+        throw new ConfigError(
+          `Option "pins.${k}" needs "pins.store" to be a file path (a PinStore carries its own "${k}")`,
+          { key: `pins.${k}` },
+        );
+      }
+    }
+    if (pins.unknown !== undefined && pins.unknown !== "deny" && pins.unknown !== "allow") {
+      throw new ConfigError(
+        `Option "pins.unknown" must be "deny" or "allow", got "${pins.unknown}"`,
+        {
+          key: "pins.unknown",
+        },
+      );
+    }
+    if (pins.allow === undefined && pins.store === undefined) {
+      throw new ConfigError('Option "pins" needs "pins.allow" or "pins.store"', { key: "pins" });
+    }
+  }
+  if (revocation !== undefined) {
+    if (typeof revocation !== "object" || revocation === null) {
+      throw new ConfigError(`Option "revocation" must be checker options or a checker`, {
+        key: "revocation",
+      });
+    }
+    if (clientAuth === "none") {
+      throw new ConfigError(
+        'Option "revocation" is set but "tls.clientAuth" is "none": no client certificate is requested to check',
+        { key: "revocation" },
+      );
+    }
+    const r = revocation as ServerRevocationOptions;
+    if (
+      !isRevocationChecker(revocation) && !r.crls?.length && !r.ocsp &&
+      r.crlDistributionPoints === false
+    ) {
+      throw new ConfigError(
+        'Option "revocation" has no source: give "revocation.crls", enable "revocation.ocsp" or keep "revocation.crlDistributionPoints"',
+        { key: "revocation" },
+      );
+    }
+  }
+}
+
+/** One pair to check: a certificate and its issuer, as DER. */
+type Pair = readonly [Uint8Array, Uint8Array];
+
+function pairsOf(chain: readonly X509Certificate[], intermediates: boolean): Pair[] {
+  const last = intermediates ? chain.length - 1 : Math.min(1, chain.length - 1);
+  const out: Pair[] = [];
+  for (let n = 0; n < last; n++) out.push([chain[n].raw, chain[n + 1].raw]);
+  return out;
+}
+
+function toRefusal(err: unknown): Refusal {
+  if (isMtlsError(err, "revoked")) return { reason: "revoked", message: err.message };
+  return {
+    reason: "revocation_unknown",
+    message: isMtlsError(err, "revocation_unknown")
+      ? err.message
+      : `Revocation check failed: ${(err as Error)?.message ?? err}`,
+  };
+}
+
+function compileRevocation(
+  checker: RevocationChecker,
+  intermediates: boolean,
+): (ctx: AdmissionContext) => Refusal | undefined | Promise<Refusal | undefined> {
+  const slow = async (pairs: Pair[], from: number, peer: string) => {
+    try {
+      for (let n = from; n < pairs.length; n++) {
+        await checker.verify(pairs[n][0], pairs[n][1], { peer });
+      }
+      return undefined;
+    } catch (err) {
+      return toRefusal(err);
+    }
+  };
+  return ({ peer, chain }) => {
+    if (chain.length < 2) {
+      // Untrusted (demo policy): no issuer to ask about; the failure mode decides.
+      const v: RevocationVerdict = {
+        status: "unknown",
+        source: "none",
+        serial: chain[0]?.serialNumber.toLowerCase() ?? "",
+        detail: "the certificate does not chain to a configured CA, so no issuer can vouch for it",
+      };
+      try {
+        checker.enforce(v, { peer });
+        return undefined;
+      } catch (err) {
+        return toRefusal(err);
+      }
+    }
+    const pairs = pairsOf(chain, intermediates);
+    for (let n = 0; n < pairs.length; n++) {
+      let cached: RevocationVerdict | undefined;
+      try {
+        cached = checker.checkCached(pairs[n][0], pairs[n][1]);
+        if (cached === undefined) return slow(pairs, n, peer);
+        checker.enforce(cached, { peer }); // logs a soft-fail admission itself, once
+      } catch (err) {
+        return toRefusal(err);
+      }
+    }
+    return undefined;
+  };
+}
+
+async function openStore(pins: ServerPinOptions, logger: Logger): Promise<PinStore | undefined> {
+  if (pins.store === undefined || pins.store instanceof PinStore) return pins.store;
+  try {
+    return await PinStore.open(pins.store, { tofu: pins.tofu, unknown: pins.unknown, logger });
+  } catch (cause) {
+    throw new ConfigError(`Option "pins.store": ${(cause as Error).message}`, {
+      key: "pins.store",
+      cause,
+    });
+  }
+}
+
+/**
+ * Builds the admission steps from validated options: opens a pin file, makes
+ * (or adopts) the revocation checker and waits until its CRLs have loaded once,
+ * so the first connections already meet a warm cache. Resolves `undefined`
+ * when there is nothing to check.
+ *
+ * @example Pins and a CRL
+ * ```ts ignore
+ * const admission = await createServerAdmission({
+ *   pins: { store: "certs/pins.json" },
+ *   revocation: { crls: ["certs/ca.crl"] },
+ *   ca: [caPem],
+ *   logger,
+ * });
+ * ```
+ */
+export async function createServerAdmission(o: {
+  pins?: ServerPinOptions;
+  revocation?: ServerRevocationOptions | RevocationChecker;
+  ca: readonly string[];
+  logger: Logger;
+}): Promise<ServerAdmission | undefined> {
+  const { pins, revocation, logger } = o;
+  if (!pins && !revocation) return undefined;
+  const allow: PinMatcher | undefined = pins?.allow ? compilePinSet(pins.allow) : undefined;
+  const allowList = pins?.allow ?? [];
+  const store = pins ? await openStore(pins, logger) : undefined;
+  let checker: RevocationChecker | undefined;
+  let owned = false;
+  let intermediates = false;
+  if (isRevocationChecker(revocation)) checker = revocation;
+  else if (revocation) {
+    const { checkIntermediates = false, ...rest } = revocation;
+    intermediates = checkIntermediates;
+    checker = createRevocationChecker({ logger, issuers: [...o.ca], ...rest });
+    owned = true;
+  }
+  try {
+    await checker?.ready;
+  } catch { /* the checker logs load failures and answers "unknown" */ }
+  const revoked = checker ? compileRevocation(checker, intermediates) : undefined;
+  if (store) {
+    logger.info("client pins enforced", {
+      pinFile: store.path ?? "(memory)",
+      identities: store.names().length,
+    });
+  }
+  if (allow) logger.info("client pin allowlist enforced", { pins: allowList.length });
+  if (checker) {
+    const s = checker.state();
+    logger.info("client certificate revocation enforced", {
+      mode: s.mode,
+      failureMode: s.failureMode,
+      crls: s.crls.map((c) => c.location),
+      checkIntermediates: intermediates,
+    });
+  }
+  return {
+    check(ctx) {
+      const leaf = ctx.chain[0].raw;
+      if (allow && !allow(leaf)) {
+        const e = pinMismatchError("the pin allowlist", leaf, allowList, ctx.peer);
+        return { reason: "pin_mismatch", message: e.message };
+      }
+      const refused = store?.check(identityLabel(ctx.identity), leaf, { peer: ctx.peer });
+      if (refused) return { reason: "pin_mismatch", message: refused.message };
+      return revoked?.(ctx);
+    },
+    close() {
+      if (owned) checker?.close();
+    },
+  };
+}
