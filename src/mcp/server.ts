@@ -116,7 +116,9 @@ export async function serveMcp(
 
   async function buildServer(state: PeerState, mayCall: ToolPermission): Promise<McpServer> {
     const server = await factory({ identity: state.identity, mayCall });
-    if (hideDeniedTools(server, mayCall) === undefined && !warnedNoToolTable) {
+    // A bridged stdio session (createStdioBridge) is no McpServer: it filters tools/list itself.
+    const isSdkServer = typeof (server as Partial<McpServer>).registerTool === "function";
+    if (isSdkServer && hideDeniedTools(server, mayCall) === undefined && !warnedNoToolTable) {
       warnedNoToolTable = true;
       logger.warn(
         "Cannot find the SDK tool table: tools/list is not filtered (tools/call still is)",
