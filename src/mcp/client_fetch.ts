@@ -41,23 +41,28 @@ export type MtlsFetchOptions = MtlsClientOptions;
 export interface MtlsFetch {
   /** Sends a request like the global `fetch`. Refusals reject with a typed error. */
   (input: string | URL | Request, init?: RequestInit): Promise<Response>;
-  /** Closes every pooled connection; waits for requests in flight. */
+  /** Closes every pooled connection (waits for requests in flight), stops a revocation checker the client made, and waits for pin-file writes. */
   close(): Promise<void>;
 }
 
 /**
  * Makes a `fetch` that presents `cert`/`key`, verifies the server against
- * `ca` (chain, validity, EKU serverAuth, host name) and, with `pins`, checks
- * the server key inside the handshake: a server that fails any check never
- * receives a request byte. Connections are kept alive and pooled (undici).
+ * `ca` (chain, validity, EKU serverAuth, host name), with `pins`,
+ * `backupPins` or a `pinStore` (optionally `tofu`) checks the server key
+ * inside the handshake, and with `revocation` checks the server certificate
+ * against CRLs/OCSP right after it: a server that fails any check never
+ * receives a request byte. Connections are kept alive and pooled (undici);
+ * pins and revocation are checked once per new connection.
  *
  * Failures reject with a {@link PeerRejectedError} carrying a reason code
  * (`unknown_ca`, `expired`, `not_yet_valid`, `hostname_mismatch`,
- * `pin_mismatch`, `bad_key_usage`, `protocol_version` for the server we
- * refused; `no_client_cert`, `unknown_ca`, `revoked`, `identity_denied`, ...
+ * `pin_mismatch`, `revoked`, `revocation_unknown`, `bad_key_usage`,
+ * `protocol_version` for the server we refused; `no_client_cert`,
+ * `unknown_ca`, `revoked`, `identity_denied`, ...
  * when the server refused us, by TLS alert or by an HTTP 401/403 whose
  * JSON-RPC error has `data.reason`), or an {@link MtlsError}
- * (`connection_failed`, `handshake_failed`) — never a bare "fetch failed".
+ * (`connection_failed`, `handshake_failed`, `pin_store_corrupt` for a pin
+ * file that cannot be loaded) — never a bare "fetch failed".
  * Bad options throw a `ConfigError` or `CertificateError` right away.
  *
  * @example Calling an MCP server with the SDK
@@ -78,6 +83,33 @@ export interface MtlsFetch {
  * console.log(await client.listTools());
  * await client.close();
  * await fetch.close();
+ * ```
+ *
+ * @example Pinning the server key, with a backup for rotation, and checking revocation
+ * ```ts ignore
+ * import { createMtlsFetch } from "@mtls/mcp/mcp";
+ *
+ * const fetch = createMtlsFetch({
+ *   cert, key, ca,
+ *   pins: ["sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="], // deno task cli certs pin certs/server.crt
+ *   backupPins: ["sha256/YLh1dUR9y6Kja30RrAn7JKnbQG/uEtLMkBgFF2Fuihg="],
+ *   revocation: { crls: ["certs/ca.crl"], issuers: [ca], ocsp: true }, // failureMode "deny"
+ * });
+ * try {
+ *   await fetch("https://127.0.0.1:8443/mcp", { method: "POST", body: "{}" });
+ * } catch (e) {
+ *   console.log((e as { code?: string }).code); // "pin_mismatch", "revoked", "revocation_unknown", ...
+ * } finally {
+ *   await fetch.close();
+ * }
+ * ```
+ *
+ * @example Trust on first use: remember each server's key in a pin file
+ * ```ts ignore
+ * import { createMtlsFetch } from "@mtls/mcp/mcp";
+ * const fetch = createMtlsFetch({ cert, key, ca, pinStore: "certs/known_servers.json", tofu: true });
+ * await fetch("https://127.0.0.1:8443/mcp"); // stores "127.0.0.1:8443" -> sha256/...
+ * await fetch.close(); // the pin is in the file
  * ```
  *
  * @example Bad options fail at creation
@@ -153,7 +185,15 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
     }
     return response;
   };
-  return Object.assign(mtlsFetch, { close: () => agent.close() });
+  const close = async (): Promise<void> => {
+    try {
+      await agent.close();
+    } finally {
+      o.revocation?.close();
+      await o.pins?.flush(); // first-use pins reach the file before close() resolves
+    }
+  };
+  return Object.assign(mtlsFetch, { close });
 }
 
 /** Unwraps undici's `TypeError("fetch failed")` into our typed error. */

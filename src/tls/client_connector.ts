@@ -1,8 +1,9 @@
 /**
  * The undici connector behind the mTLS fetch: opens `node:tls` connections
- * with our certificate, verifies the server (chain, host name, EKU, pins)
- * before the socket is handed to undici, so a refused server never receives
- * a request byte, and turns every failure into a typed error.
+ * with our certificate, verifies the server (chain, host name, EKU and pins
+ * inside the handshake; revocation right after it) before the socket is
+ * handed to undici, so a refused server never receives a request byte, and
+ * turns every failure into a typed error.
  *
  * @module
  */
@@ -66,7 +67,9 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   };
 
   const connect: buildConnector.connector = (opts, callback) => {
-    const peer = `${opts.hostname}:${opts.port}`;
+    const port = Number(opts.port) || 443;
+    // Pins are per `host:port`; it also names the server in every message.
+    const peer = `${opts.hostname}:${port}`;
     const ctx: ErrorContext = { peer, hasCert: o.cert !== undefined, versions };
     if (opts.protocol !== "https:") {
       callback(
@@ -78,6 +81,19 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       );
       return;
     }
+    // A pin file loads once, in the background; nothing connects before it has.
+    if (o.pins) {
+      o.pins.ready.then(() => open(opts.hostname, port, ctx, callback), (e) => callback(e, null));
+    } else open(opts.hostname, port, ctx, callback);
+  };
+
+  const open = (
+    hostname: string,
+    port: number,
+    ctx: ErrorContext,
+    callback: Parameters<buildConnector.connector>[1],
+  ) => {
+    const { peer } = ctx;
     let done = false;
     let checked = false;
     const finish = (err: Error | null, socket?: tls.TLSSocket) => {
@@ -87,11 +103,11 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       if (err) callback(err, null);
       else callback(null, socket!);
     };
-    const servername = o.serverName ?? (isIp(opts.hostname) ? undefined : opts.hostname);
+    const servername = o.serverName ?? (isIp(hostname) ? undefined : hostname);
     const socket = tls.connect({
       ...base,
-      host: opts.hostname,
-      port: Number(opts.port) || 443,
+      host: hostname,
+      port,
       servername,
       // Runs inside the handshake, before `secureConnect`, only when the chain verified.
       checkServerIdentity: (host, cert) => {
@@ -109,13 +125,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       );
     }, o.connectTimeout);
     socket.setNoDelay(true);
-    socket.once("secureConnect", () => {
-      const refusal = afterHandshake(socket, ctx, checked);
-      if (refusal) {
-        socket.destroy();
-        finish(refusal);
-        return;
-      }
+    const handOver = () => {
       o.logger.debug("tls connection established", {
         peer,
         protocol: socket.getProtocol(),
@@ -126,13 +136,28 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
       socket.on("error", (e) => rec.error ??= e);
       finish(null, socket);
+    };
+    socket.once("secureConnect", () => {
+      const refusal = afterHandshake(socket, ctx, checked);
+      if (refusal) {
+        socket.destroy();
+        finish(refusal);
+        return;
+      }
+      if (!o.revocation) return handOver();
+      // The handshake is done; the checker's own timeouts bound the wait from here.
+      clearTimeout(timer);
+      o.revocation.verify(socket, peer).then(handOver, (e) => {
+        socket.destroy();
+        finish(e);
+      });
     });
     // `on`, not `once`: a second error after a failed handshake must not go unhandled.
     socket.on("error", (err) => {
       if (done) return;
       const v = handshakeVerdict(err, ctx);
       if (v.kind === "error") return finish(v.error);
-      diagnose(v.kind, err, opts.hostname, Number(opts.port) || 443, servername, ctx).then(
+      diagnose(v.kind, err, hostname, port, servername, ctx).then(
         (e) => finish(e),
       );
     });
@@ -173,8 +198,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     } else if (o.policy === "demo") {
       o.logger.warn("demo policy: host name not checked", { peer });
     }
-    const v = checkServerLeaf(cert.raw, o.pins, peer);
-    return v ? rejection(v, peer) : undefined;
+    const v = checkServerLeaf(cert.raw, peer);
+    return v ? rejection(v, peer) : o.pins?.check(peer, cert.raw, peer);
   };
 
   const diagnose = async (
@@ -232,7 +257,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   return { connect, explainSocketFailure };
 }
 
-/** Host name (strict policy) or a warning (demo), then EKU and pins, on the verified leaf. */
+/** Host name (strict policy) or a warning (demo), then EKU and pins, on the verified leaf (synchronous: inside the handshake). */
 function identityCheck(
   o: ResolvedClientOptions,
   peer: string,
@@ -254,8 +279,8 @@ function identityCheck(
       subjectAltName: cert.subjectaltname,
     });
   }
-  const v = checkServerLeaf(cert.raw, o.pins, peer);
-  return v ? rejection(v, peer) : undefined;
+  const v = checkServerLeaf(cert.raw, peer);
+  return v ? rejection(v, peer) : o.pins?.check(peer, cert.raw, peer);
 }
 
 function isIp(host: string): boolean {

@@ -8,6 +8,10 @@ import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { CertificateError, ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import type { PinStore } from "../pins/pin_store.ts";
+import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
+import { resolvePinOptions, type ServerPinCheck } from "./client_pins.ts";
+import { resolveRevocationOption, type ServerRevocationCheck } from "./client_revocation.ts";
 
 /**
  * Certificate or key material: PEM text, or bytes holding PEM text or DER.
@@ -58,6 +62,22 @@ export type ClientPolicy = "strict" | "demo";
  *   minVersion: "TLSv1.3",
  * };
  * ```
+ *
+ * @example Pins with a backup key, and revocation by CRL and OCSP
+ * ```ts
+ * import type { MtlsClientOptions } from "@mtls/mcp/tls";
+ * const options: MtlsClientOptions = {
+ *   pins: ["sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+ *   backupPins: ["cert-sha256/" + "ab".repeat(32)],
+ *   revocation: { crls: ["certs/ca.crl"], ocsp: true, failureMode: "deny" },
+ * };
+ * ```
+ *
+ * @example Trust on first use, remembered in a pin file
+ * ```ts
+ * import type { MtlsClientOptions } from "@mtls/mcp/tls";
+ * const options: MtlsClientOptions = { pinStore: "certs/known_servers.json", tofu: true };
+ * ```
  */
 export interface MtlsClientOptions {
   /** Our certificate (PEM, may include intermediates after the leaf). @default {none: no client certificate is presented} */
@@ -74,8 +94,47 @@ export interface MtlsClientOptions {
   maxVersion?: TlsClientVersion;
   /** Server verification policy. @default {"strict"} */
   policy?: ClientPolicy;
-  /** Accepted server keys as `sha256/<base64 SHA-256 of the SPKI>`; any one must match. Checked during the handshake, before any request is sent. @default {[] (no pinning)} */
+  /**
+   * Accepted server keys or certificates, for every server this client talks
+   * to: `sha256/<base64 SHA-256 of the SPKI>` (what `certs pin` prints) or
+   * `cert-sha256/<hex SHA-256 of the certificate>`; any one must match.
+   * Compared in constant time inside the handshake, before any request is
+   * sent; a mismatch rejects with `pin_mismatch` naming both pins.
+   * @default {[] (no pinning)}
+   */
   pins?: string[];
+  /** Pins of the server's next key, admitted like `pins` (publish them before rotating). Needs `pins`. @default {[]} */
+  backupPins?: string[];
+  /**
+   * Pins per server, keyed by `host:port` (the URL's host and port): a
+   * {@link PinStore} or the path of a pin file (see `@mtls/mcp/pins`; loaded
+   * once, a corrupt file fails every request with `pin_store_corrupt` and is
+   * left untouched). A server with no entry is refused unless `tofu` is on.
+   * Checked in addition to `pins`.
+   * @default {none}
+   */
+  pinStore?: PinStore | string;
+  /**
+   * Trust on first use: the first key seen for a `host:port` is stored (in
+   * the `pinStore` file, or in memory for the life of the client) and a
+   * later, different key is refused with `pin_mismatch` showing both pins.
+   * With a {@link PinStore} instance, set it on the store instead.
+   * @default {false}
+   */
+  tofu?: boolean;
+  /**
+   * Check that the server certificate is not revoked (CRL files or URLs,
+   * OCSP, failure mode, cache): options for `createRevocationChecker` (the
+   * client makes the checker, logs to `logger`, and stops it on close) or a
+   * checker you made (shared, and left running). The verdict is reached
+   * after the handshake and before any request is sent: `revoked`, or
+   * `revocation_unknown` when no source decides and the failure mode is
+   * `deny`. A fresh cached answer decides without network I/O.
+   * @default {none: revocation is not checked}
+   */
+  revocation?: RevocationCheckerOptions | RevocationChecker;
+  /** Also check the intermediate CAs of the server's chain (not the trust anchor). Needs `revocation`. @default {false} */
+  revocationIntermediates?: boolean;
   /** Where warnings (demo policy) and diagnostics go. @default {createLogger({ level: "warn" }) (standard error)} */
   logger?: Logger;
   /** Keep connections open between requests. @default {true} */
@@ -99,8 +158,10 @@ export interface ResolvedClientOptions {
   minVersion: TlsClientVersion;
   maxVersion: TlsClientVersion;
   policy: ClientPolicy;
-  /** Base64 SPKI SHA-256 digests. */
-  pins: Set<string>;
+  /** Server pinning (static pins and/or a pin store), when configured. */
+  pins?: ServerPinCheck;
+  /** Server revocation checking, when configured. */
+  revocation?: ServerRevocationCheck;
   logger: Logger;
   keepAlive: boolean;
   keepAliveTimeout: number;
@@ -109,7 +170,6 @@ export interface ResolvedClientOptions {
 }
 
 const VERSIONS: readonly TlsClientVersion[] = ["TLSv1.2", "TLSv1.3"];
-const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
 
 /** Validates `options` once and applies the defaults. Throws {@link ConfigError} or {@link CertificateError}. */
 export function resolveClientOptions(options: MtlsClientOptions): ResolvedClientOptions {
@@ -117,7 +177,6 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
     policy = "strict",
     minVersion = "TLSv1.2",
     maxVersion = "TLSv1.3",
-    pins = [],
     logger = createLogger({ level: "warn" }),
     keepAlive = true,
     keepAliveTimeout = 4_000,
@@ -142,22 +201,6 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
       key: "minVersion",
     });
   }
-  if (!Array.isArray(pins)) {
-    throw new ConfigError('Option "pins" must be an array of "sha256/<base64>" strings', {
-      key: "pins",
-    });
-  }
-  const pinSet = new Set<string>();
-  for (const pin of pins) {
-    const m = typeof pin === "string" ? PIN.exec(pin) : null;
-    if (!m) {
-      throw new ConfigError(
-        `Option "pins" holds "${pin}": expected "sha256/" and a base64 SHA-256 digest of 44 characters`,
-        { key: "pins" },
-      );
-    }
-    pinSet.add(m[1]);
-  }
   positive("keepAliveTimeout", keepAliveTimeout);
   positive("connectTimeout", connectTimeout);
   if (connections !== undefined && !(Number.isInteger(connections) && connections > 0)) {
@@ -176,6 +219,14 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
   }
   const { cert, key, certificate } = resolveIdentity(options);
   const ca = options.ca === undefined ? undefined : resolveCa(options.ca);
+  // Last: the pin store starts loading and a revocation checker starts its timer.
+  const pins = resolvePinOptions(options, logger);
+  const revocation = resolveRevocationOption(
+    options.revocation,
+    options.revocationIntermediates ?? false,
+    ca,
+    logger,
+  );
   return {
     cert,
     key,
@@ -185,7 +236,8 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
     minVersion,
     maxVersion,
     policy,
-    pins: pinSet,
+    pins,
+    revocation,
     logger,
     keepAlive,
     keepAliveTimeout,

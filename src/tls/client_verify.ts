@@ -1,13 +1,14 @@
 /**
  * Checks the client makes on the server's leaf certificate itself: EKU
- * serverAuth, SPKI pins, and (for diagnosis) validity dates. They read the
+ * serverAuth and (for diagnosis) validity dates. Pins are checked by
+ * `client_pins.ts`, never on a certificate fetched for diagnosis. They read the
  * DER the TLS stack hands over; Deno's `node:tls` reports no EKU and maps
  * several verdicts to one code, so we look ourselves.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createHash, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { PeerRejectedError, type ReasonCode } from "../errors.ts";
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -79,27 +80,14 @@ export function extendedKeyUsages(der: Uint8Array): string[] | undefined {
   return undefined;
 }
 
-/** Base64 SHA-256 of the certificate's SubjectPublicKeyInfo (the value after `sha256/` in a pin). */
-export function spkiSha256(der: Uint8Array): string {
-  const spki = new X509Certificate(Buffer.from(der)).publicKey.export({
-    type: "spki",
-    format: "der",
-  });
-  return createHash("sha256").update(spki).digest("base64");
-}
-
 /** What the client found wrong with a server certificate. */
 export interface LeafVerdict {
   reason: ReasonCode;
   message: string;
 }
 
-/** EKU and pin checks on the server leaf; `undefined` when it passes. */
-export function checkServerLeaf(
-  der: Uint8Array,
-  pins: ReadonlySet<string>,
-  peer: string,
-): LeafVerdict | undefined {
+/** The EKU check on the server leaf; `undefined` when it passes. */
+export function checkServerLeaf(der: Uint8Array, peer: string): LeafVerdict | undefined {
   let ekus: string[] | undefined;
   try {
     ekus = extendedKeyUsages(der);
@@ -112,16 +100,6 @@ export function checkServerLeaf(
       message: `Server "${peer}" certificate ("${subjectOf(der)}") lacks extended key usage ` +
         `serverAuth (has "${ekus.join(",")}")`,
     };
-  }
-  if (pins.size > 0) {
-    const got = spkiSha256(der);
-    if (!pins.has(got)) {
-      return {
-        reason: "pin_mismatch",
-        message:
-          `Server "${peer}" key "sha256/${got}" matches none of the ${pins.size} pinned keys`,
-      };
-    }
   }
   return undefined;
 }
@@ -152,7 +130,7 @@ export function diagnoseServerLeaf(
         `Server "${peer}" certificate ("${x.subject}") is not valid before ${from.toISOString()}`,
     };
   }
-  return checkServerLeaf(der, new Set(), peer);
+  return checkServerLeaf(der, peer);
 }
 
 /** The subject of a DER certificate, for messages. */

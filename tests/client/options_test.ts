@@ -87,8 +87,9 @@ Deno.test("createMtlsFetch() refuses an unknown policy, TLS version or malformed
   rejects({ pins: ["sha1/abc"] }, {
     name: "ConfigError",
     code: "invalid_config",
-    message:
-      'Option "pins" holds "sha1/abc": expected "sha256/" and a base64 SHA-256 digest of 44 characters',
+    message: 'Option "pins" holds an invalid pin: Invalid pin "sha1/abc": expected ' +
+      '"sha256/<base64 SPKI SHA-256>" (44 characters after the slash) or ' +
+      '"cert-sha256/<certificate SHA-256 in hex>" (64 hex digits, colons allowed)',
   });
   rejects({ keepAliveTimeout: -1 }, {
     name: "ConfigError",
