@@ -5,20 +5,28 @@
  */
 import { join } from "node:path";
 import { MtlsError } from "../errors.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { demoServerFactory } from "../mcp/demo_tools.ts";
 import { serveMcp } from "../mcp/server.ts";
+import type { ServeMcpOptions } from "../mcp/server_options.ts";
 import { parseCommandArgs } from "./args.ts";
-import { readInputFile } from "./files.ts";
+import { exists, readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
 
 const HELP =
   `Usage: mcp-mtls serve [--certs DIR] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]
+                      [--crl-refresh SECONDS]
 
 Serves MCP (Streamable HTTP) at https://HOST:PORT/mcp with the built-in demo
 tools (whoami, echo, time), using DIR/server.crt and DIR/server.key, and
 admitting only clients whose certificates chain to DIR/ca.crt.
+
+When DIR/ca.crl exists (see "certs revoke"), revoked client certificates are
+refused; the file is re-read every --crl-refresh seconds, so a revocation
+takes effect without a restart. When DIR/pins.json exists, clients must match
+the pins of their identity (SPIFFE ID, else cn:NAME); identities without pins
+are refused.
 Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
 
 Options:
@@ -27,6 +35,7 @@ Options:
   --port PORT      port, 0 for any free one                   [default: 8443]
   --policy NAME    strict, or demo (accepts self-signed and unknown-CA clients, with warnings)
                                                               [default: strict]
+  --crl-refresh S  seconds between re-reads of DIR/ca.crl      [default: 60]
   --log-level L    debug, info, warn or error                 [default: info]
   -h, --help       show this help
 `;
@@ -84,6 +93,7 @@ export function serve(
       port: { type: "string", default: "8443" },
       policy: { type: "string", default: "strict" },
       "log-level": { type: "string", default: "info" },
+      "crl-refresh": { type: "string", default: "60" },
     });
     if (help) {
       io.stdout(HELP);
@@ -110,6 +120,13 @@ export function serve(
         `Invalid --log-level "${level}": expected debug, info, warn or error`,
       );
     }
+    const refresh = Number(values["crl-refresh"]);
+    if (!/^\d+(\.\d+)?$/.test(String(values["crl-refresh"])) || refresh <= 0) {
+      throw new MtlsError(
+        "invalid_argument",
+        `Invalid --crl-refresh "${values["crl-refresh"]}": expected a positive number of seconds`,
+      );
+    }
     const dir = String(values.certs);
     const hint = ` (run "mcp-mtls certs init --dir ${dir}" first)`;
     const read = async (f: string) => TEXT.decode(await readInputFile(join(dir, f), hint));
@@ -120,6 +137,7 @@ export function serve(
       level: level as "debug" | "info" | "warn" | "error",
       write: (line) => io.stderr(`${line}\n`),
     });
+    const admission = await enforcedFiles(dir, refresh, logger);
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
     const { stopped, dispose } = waitForStop(options.signal);
     let server;
@@ -130,6 +148,7 @@ export function serve(
         policy,
         tls: { cert, key, ca },
         logger,
+        ...admission,
       });
     } catch (e) {
       dispose();
@@ -141,6 +160,35 @@ export function serve(
     await server.close();
     return 0;
   });
+}
+
+/** DIR/ca.crl and DIR/pins.json, each enforced when present; says so either way. */
+async function enforcedFiles(
+  dir: string,
+  refreshSeconds: number,
+  logger: Logger,
+): Promise<Pick<ServeMcpOptions, "revocation" | "pins">> {
+  const crl = join(dir, "ca.crl");
+  const pins = join(dir, "pins.json");
+  const out: Pick<ServeMcpOptions, "revocation" | "pins"> = {};
+  if (await exists(crl)) {
+    out.revocation = {
+      crls: [crl],
+      refreshInterval: Math.round(refreshSeconds * 1000),
+      crlDistributionPoints: false,
+    };
+    logger.info("enforcing the CRL", { crl, refreshSeconds });
+  } else {
+    logger.warn("no CRL: client certificates are not checked for revocation", {
+      crl,
+      hint: `"mcp-mtls certs revoke" creates it; restart the server afterwards`,
+    });
+  }
+  if (await exists(pins)) {
+    out.pins = { store: pins };
+    logger.info("enforcing client pins", { pins });
+  }
+  return out;
 }
 
 function waitForStop(signal: AbortSignal | undefined): { stopped: Promise<void>; dispose(): void } {
