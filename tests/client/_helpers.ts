@@ -27,6 +27,8 @@ function pair(b: CertificateBundle): Pair {
 
 export interface Fixtures {
   ca: string;
+  /** The CA itself (certificate and key), for signing CRLs and intermediates. */
+  caBundle: CertificateBundle;
   otherCa: string;
   server: Pair;
   client: Pair;
@@ -54,6 +56,7 @@ export function fixtures(): Promise<Fixtures> {
     const day = 86_400_000;
     return {
       ca: ca.certificatePem,
+      caBundle: ca,
       otherCa: other.certificatePem,
       server: await leaf(ca, "server", { commonName: "localhost", subjectAltNames: local }),
       backupServer: await leaf(ca, "server", { commonName: "backup", subjectAltNames: local }),
@@ -105,6 +108,8 @@ export interface TestServer {
   connections: number;
   /** Client certificate subject CN seen on each handshake (`undefined` when none was sent). */
   clientSubjects: (string | undefined)[];
+  /** Serves another certificate and key from now on (same port). */
+  setSecureContext(options: https.ServerOptions): void;
   close(): Promise<void>;
 }
 
@@ -143,6 +148,7 @@ export async function startServer(
       return state.connections;
     },
     clientSubjects,
+    setSecureContext: (o) => server.setSecureContext(o),
     async close() {
       for (const s of sockets) s.destroy();
       server.closeAllConnections();
