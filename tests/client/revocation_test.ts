@@ -1,0 +1,255 @@
+// The client checking the server certificate's revocation before it sends
+// anything: CRLs signed by our PKI, and OCSP against a real `openssl ocsp`
+// responder on 127.0.0.1 (the revocation tests' own fixture).
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { connectMcpClient, createMtlsFetch, type MtlsFetchOptions } from "../../src/mcp/mod.ts";
+import { ConfigError, PeerRejectedError } from "../../src/errors.ts";
+import { createCrl, createIntermediateCa, crlToPem, issueCertificate } from "../../src/pki/mod.ts";
+import type { CertificateBundle } from "../../src/pki/mod.ts";
+import { createRevocationChecker } from "../../src/revocation/mod.ts";
+import { freePort, makeOpensslCa, startResponder } from "../revocation/_openssl.ts";
+import {
+  fixtures,
+  type Pair,
+  recordingLogger,
+  startMcpServer,
+  startServer,
+  type TestServer,
+} from "./_helpers.ts";
+
+const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
+
+async function writeCrl(
+  dir: string,
+  name: string,
+  issuer: CertificateBundle,
+  revoked: string[],
+): Promise<string> {
+  const der = await createCrl(
+    issuer,
+    revoked.map((serialNumber) => ({
+      serialNumber,
+      revocationDate: new Date(Date.now() - 60_000),
+      reason: "keyCompromise" as const,
+    })),
+    { crlNumber: 1 },
+  );
+  const path = `${dir}/${name}.crl`;
+  await Deno.writeTextFile(path, crlToPem(der));
+  return path;
+}
+
+/** One GET from a fresh client (closed afterwards): the text, or the error. */
+async function get(server: TestServer, options: MtlsFetchOptions): Promise<unknown> {
+  const fetch = createMtlsFetch(options);
+  try {
+    return await (await fetch(server.url)).text();
+  } catch (e) {
+    return e;
+  } finally {
+    await fetch.close();
+  }
+}
+
+function assertRefused(result: unknown, code: string, message: RegExp): void {
+  assert.ok(result instanceof PeerRejectedError, `expected a PeerRejectedError, got ${result}`);
+  assert.equal(result.code, code);
+  assert.match(result.message, message);
+}
+
+Deno.test("a server certificate revoked in a CRL is refused with revoked before any request", async () => {
+  const f = await fixtures();
+  const dir = await Deno.makeTempDir({ prefix: "client-crl-" });
+  const servers: TestServer[] = [];
+  try {
+    const crl = await writeCrl(dir, "ca", f.caBundle, [serialOf(f.backupServer.cert)]);
+    const revocation = { crls: [crl], issuers: [f.ca] };
+    const client = { ...f.client, ca: f.ca, logger: recordingLogger(), revocation };
+
+    const good = await startServer({ ...f.server, ca: f.ca });
+    servers.push(good);
+    assert.equal(await get(good, client), "ok");
+
+    const revoked = await startMcpServer({ ...f.backupServer, ca: f.ca });
+    servers.push(revoked);
+    let error: unknown;
+    try {
+      await (await connectMcpClient(revoked.url + "mcp", client)).close();
+    } catch (e) {
+      error = e;
+    }
+    assertRefused(
+      error,
+      "revoked",
+      /^Server "127\.0\.0\.1:\d+" certificate \("CN=backup"\) refused: Certificate serial "[0-9a-f]+" is revoked \(keyCompromise\)/,
+    );
+    assert.equal(revoked.requests, 0, "no MCP request may reach a revoked server");
+  } finally {
+    for (const s of servers) await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a revoked intermediate CA is refused only with revocationIntermediates", async () => {
+  const f = await fixtures();
+  const dir = await Deno.makeTempDir({ prefix: "client-crl-int-" });
+  const int = await createIntermediateCa(f.caBundle, { commonName: "Revoked Intermediate" });
+  const leaf = await issueCertificate(int, "server", {
+    commonName: "localhost",
+    subjectAltNames: "dns:localhost,ip:127.0.0.1",
+    exportable: true,
+  });
+  const chain: Pair = { cert: leaf.certificatePem + int.certificatePem, key: leaf.privateKeyPem! };
+  const server = await startServer({ ...chain, ca: f.ca });
+  try {
+    const crls = [
+      await writeCrl(dir, "root", f.caBundle, [serialOf(int.certificatePem)]),
+      await writeCrl(dir, "intermediate", int, []),
+    ];
+    const revocation = { crls, issuers: [f.ca, int.certificatePem] };
+    const client = { ...f.client, ca: f.ca, logger: recordingLogger(), revocation };
+    assert.equal(await get(server, client), "ok", "the leaf alone is good");
+    assertRefused(
+      await get(server, { ...client, revocationIntermediates: true }),
+      "revoked",
+      /certificate \("CN=Revoked Intermediate"\) refused: Certificate serial "[0-9a-f]+" is revoked/,
+    );
+    assert.equal(server.requests, 1);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("OCSP for the server certificate against a real openssl ocsp responder", async (t) => {
+  const root = await Deno.makeTempDir({ prefix: "client-ocsp-" });
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ca = await makeOpensslCa(root, "ClientOcspCA", { ocsp: url });
+  // The fixture's leaves carry no SAN; our servers are checked by host name.
+  const cnf = `${ca.dir}/ca.cnf`;
+  await Deno.writeTextFile(
+    cnf,
+    (await Deno.readTextFile(cnf)).replace(
+      "[ leaf ]\n",
+      "[ leaf ]\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n",
+    ),
+  );
+  const pair = async (cn: string): Promise<Pair> => {
+    const { path } = await ca.issue(cn);
+    return {
+      cert: await Deno.readTextFile(path),
+      key: await Deno.readTextFile(`${ca.dir}/${cn}.key`),
+    };
+  };
+  const [good, revoked, client] = [await pair("good"), await pair("revoked"), await pair("agent")];
+  await ca.revoke(`${ca.dir}/revoked.crt`, "keyCompromise");
+  const caPem = await Deno.readTextFile(ca.caPath);
+  const responder = await startResponder(ca, port, await ca.issueResponder("responder"));
+  const goodServer = await startServer({ ...good, ca: caPem });
+  const revokedServer = await startServer({ ...revoked, ca: caPem });
+  const base = { ...client, ca: caPem };
+  try {
+    await t.step("a good certificate is admitted", async () => {
+      const logger = recordingLogger();
+      assert.equal(await get(goodServer, { ...base, logger, revocation: { ocsp: true } }), "ok");
+      assert.deepEqual(logger.records.filter((r) => r.level === "warn"), []);
+    });
+
+    await t.step("a revoked certificate is refused with revoked and no request", async () => {
+      const result = await get(revokedServer, {
+        ...base,
+        logger: recordingLogger(),
+        revocation: { ocsp: true },
+      });
+      assertRefused(
+        result,
+        "revoked",
+        new RegExp(
+          `^Server "127\\.0\\.0\\.1:\\d+" certificate \\("CN=revoked"\\) refused: Certificate serial ` +
+            `"[0-9a-f]+" is revoked \\(keyCompromise\\): OCSP responder "${url}" says revoked$`,
+        ),
+      );
+      assert.equal(revokedServer.requests, 0);
+    });
+
+    await t.step("a cached good answer admits without the responder (warm cache)", async () => {
+      const checker = createRevocationChecker({ ocsp: true, logger: recordingLogger() });
+      try {
+        assert.equal(await get(goodServer, { ...base, revocation: checker }), "ok");
+        await responder.stop();
+        const started = performance.now();
+        assert.equal(await get(goodServer, { ...base, revocation: checker }), "ok");
+        assert.ok(performance.now() - started < 1_000);
+      } finally {
+        checker.close();
+      }
+    });
+
+    await t.step('the responder stopped, failureMode "deny": revocation_unknown', async () => {
+      const before = goodServer.requests;
+      const result = await get(goodServer, {
+        ...base,
+        logger: recordingLogger(),
+        revocation: { ocsp: true, failureMode: "deny" },
+      });
+      assertRefused(
+        result,
+        "revocation_unknown",
+        /^Server "127\.0\.0\.1:\d+" certificate \("CN=good"\) refused: Cannot establish the revocation status/,
+      );
+      assert.equal(goodServer.requests, before, "no request before the verdict");
+    });
+
+    await t.step(
+      'the responder stopped, failureMode "allow": admitted, with a warning',
+      async () => {
+        const logger = recordingLogger();
+        const result = await get(goodServer, {
+          ...base,
+          logger,
+          revocation: { ocsp: true, failureMode: "allow" },
+        });
+        assert.equal(result, "ok");
+        const warnings = logger.records.filter((r) => r.level === "warn").map((r) => r.msg);
+        assert.ok(
+          warnings.some((m) =>
+            /^Admitting certificate serial "[0-9a-f]+" with unknown revocation status/.test(m)
+          ),
+          warnings.join("\n"),
+        );
+      },
+    );
+  } finally {
+    await responder.stop();
+    await goodServer.close();
+    await revokedServer.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("createMtlsFetch() refuses bad revocation options with a ConfigError naming the key", () => {
+  const cases: [MtlsFetchOptions, string, RegExp][] = [
+    [
+      { revocation: "crl" as unknown as undefined },
+      "revocation",
+      /must be revocation checker options/,
+    ],
+    [
+      { revocation: { failureMode: "maybe" as "deny" } },
+      "revocation.failureMode",
+      /^Option "revocation": Option "failureMode" must be deny or allow, got "maybe"$/,
+    ],
+    [{ revocation: { timeout: -1 } }, "revocation.timeout", /non-negative/],
+    [{ revocationIntermediates: true }, "revocationIntermediates", /needs "revocation"/],
+  ];
+  for (const [options, key, message] of cases) {
+    assert.throws(() => createMtlsFetch(options), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.key, key);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
