@@ -8,6 +8,8 @@ import { certsInit } from "./certs_init.ts";
 import { certsInspect } from "./certs_inspect.ts";
 import { certsIssue } from "./certs_issue.ts";
 import { certsPin } from "./certs_pin.ts";
+import { connect } from "./connect.ts";
+import { doctor } from "./doctor.ts";
 import type { CliIo } from "./io.ts";
 import { serve } from "./serve.ts";
 
@@ -40,5 +42,15 @@ export const COMMANDS: Command[] = [
     path: ["serve"],
     usage: "serve         [--certs certs] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]",
     run: (args, io) => serve(args, io),
+  },
+  {
+    path: ["connect"],
+    usage: "connect       URL [--cert F --key F] [--ca F] [--pin P]...  (stdio <-> remote server)",
+    run: (args, io) => connect(args, io),
+  },
+  {
+    path: ["doctor"],
+    usage: "doctor        URL [--cert F --key F] [--ca F] [--pin P] [--crl F] [--json]",
+    run: (args, io) => doctor(args, io),
   },
 ];

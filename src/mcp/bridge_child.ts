@@ -1,0 +1,218 @@
+/**
+ * A stdio MCP server run as a child process: newline-delimited JSON-RPC on its
+ * stdin and stdout, its stderr sent to the logger (never to a client), and its
+ * exit reported with code and signal.
+ *
+ * @module
+ */
+import { isAbsolute, join } from "node:path";
+import { ConfigError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { BridgeMessage } from "./bridge_identity.ts";
+
+/**
+ * How a child process ended.
+ *
+ * @example
+ * ```ts
+ * import type { ChildExit } from "./bridge_child.ts";
+ * const e: ChildExit = { code: 1, signal: null };
+ * ```
+ */
+export interface ChildExit {
+  /** Exit code (128 + n when killed by signal n). */
+  code: number;
+  /** The signal that killed it, if any. */
+  signal: string | null;
+}
+
+/**
+ * Options of {@link spawnStdioChild}.
+ *
+ * @example
+ * ```ts
+ * import type { StdioChildOptions } from "./bridge_child.ts";
+ * const o: StdioChildOptions = { env: { MCP_MTLS_PEER_CN: "alice" }, closeTimeoutMs: 1000 };
+ * ```
+ */
+export interface StdioChildOptions {
+  /** Variables set for the child on top of the inherited environment. @default {{}} */
+  env?: Record<string, string>;
+  /** Pass our own environment on, minus every `MCP_MTLS_*` variable (which may hold secrets). @default {true} */
+  inheritEnv?: boolean;
+  /** Working directory. @default {the server's} */
+  cwd?: string;
+  /** After closing its stdin, how long the child gets to exit before SIGTERM, then SIGKILL, in ms. @default {2000} */
+  closeTimeoutMs?: number;
+  /** Where its stderr lines (debug) and unparsable stdout lines (warn) go. */
+  logger: Logger;
+  /** Extra log fields, e.g. the session. @default {{}} */
+  logFields?: Record<string, unknown>;
+}
+
+/**
+ * A running child speaking JSON-RPC over stdio.
+ *
+ * @example
+ * ```ts ignore
+ * const child = spawnStdioChild(["deno", "run", "server.ts"], { logger });
+ * child.onmessage = (m) => console.log(m);
+ * await child.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+ * await child.close();
+ * ```
+ */
+export interface StdioChild {
+  /** Process id. */
+  readonly pid: number;
+  /** Resolves once the process has exited and its pipes are drained. */
+  readonly exited: Promise<ChildExit>;
+  /** Each message the child writes to stdout. */
+  onmessage?: (message: BridgeMessage) => void;
+  /** Writes one message to the child's stdin; rejects when the child is gone. */
+  send(message: BridgeMessage): Promise<void>;
+  /** Ends stdin, waits, then SIGTERM, then SIGKILL; resolves when it has exited. Idempotent. */
+  close(): Promise<ChildExit>;
+}
+
+/**
+ * Refuses a command that cannot be run, at start rather than at the first
+ * client: a program name is looked up on `PATH`, a path must exist.
+ *
+ * @example
+ * ```ts
+ * import { assertRunnable } from "./bridge_child.ts";
+ * assertRunnable([Deno.execPath(), "--version"]);
+ * ```
+ */
+export function assertRunnable(command: string[]): void {
+  const [program] = command;
+  if (!program) {
+    throw new ConfigError('The stdio server command is empty: give it after "--"', {
+      key: "command",
+    });
+  }
+  const candidates = program.includes("/") || isAbsolute(program)
+    ? [program]
+    : (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((dir) => join(dir, program));
+  for (const file of candidates) {
+    try {
+      if (Deno.statSync(file).isFile) return;
+    } catch {
+      // not there: try the next
+    }
+  }
+  throw new ConfigError(`Cannot run stdio server "${program}": not found`, { key: "command" });
+}
+
+function childEnv(inherit: boolean, extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (inherit) {
+    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+      if (!k.startsWith("MCP_MTLS_")) env[k] = v;
+    }
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Spawns `command` (program and arguments) as a stdio MCP server.
+ *
+ * @example A child that is closed again
+ * ```ts ignore
+ * import { spawnStdioChild } from "./bridge_child.ts";
+ * const child = spawnStdioChild([Deno.execPath(), "run", "examples/stdio_server.ts"], { logger });
+ * console.log((await child.close()).code);
+ * ```
+ */
+export function spawnStdioChild(command: string[], options: StdioChildOptions): StdioChild {
+  const { env = {}, inheritEnv = true, cwd, closeTimeoutMs = 2000, logger } = options;
+  const fields = options.logFields ?? {};
+  const [program, ...args] = command;
+  const process = new Deno.Command(program, {
+    args,
+    cwd,
+    env: childEnv(inheritEnv, env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = process.stdin.getWriter();
+  const encoder = new TextEncoder();
+  let stdinOpen = true;
+
+  const child: StdioChild = {
+    pid: process.pid,
+    exited: Promise.resolve() as unknown as Promise<ChildExit>,
+    send(message) {
+      if (!stdinOpen) return Promise.reject(new Error("The stdio server has exited"));
+      return writer.write(encoder.encode(JSON.stringify(message) + "\n"));
+    },
+    close: () => closing ??= closeChild(),
+  };
+  const readers = Promise.all([
+    readLines(process.stdout, (line) => {
+      let message: BridgeMessage;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        logger.warn("stdio server wrote a line that is not JSON-RPC", {
+          ...fields,
+          line: line.slice(0, 200),
+        });
+        return;
+      }
+      child.onmessage?.(message);
+    }),
+    readLines(process.stderr, (line) => logger.debug("stdio server stderr", { ...fields, line })),
+  ]);
+  (child as { exited: Promise<ChildExit> }).exited = process.status.then(async (s) => {
+    stdinOpen = false;
+    writer.close().catch(() => {});
+    await readers;
+    return { code: s.code, signal: s.signal };
+  });
+
+  let closing: Promise<ChildExit> | undefined;
+  async function closeChild(): Promise<ChildExit> {
+    if (stdinOpen) {
+      stdinOpen = false;
+      await writer.close().catch(() => {});
+    }
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const done = await Promise.race([
+        child.exited.then(() => true),
+        new Promise<false>((r) => {
+          const t = setTimeout(() => r(false), closeTimeoutMs);
+          child.exited.finally(() => clearTimeout(t));
+        }),
+      ]);
+      if (done) break;
+      try {
+        process.kill(signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return await child.exited;
+  }
+  return child;
+}
+
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+  let rest = "";
+  try {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      rest += text;
+      let nl: number;
+      while ((nl = rest.indexOf("\n")) >= 0) {
+        const line = rest.slice(0, nl).replace(/\r$/, "");
+        rest = rest.slice(nl + 1);
+        if (line.trim()) onLine(line);
+      }
+    }
+  } catch {
+    // the pipe broke because the process died: its exit is reported instead
+  }
+  if (rest.trim()) onLine(rest);
+}

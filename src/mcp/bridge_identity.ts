@@ -1,0 +1,93 @@
+/**
+ * How a stdio MCP server behind `serve -- COMMAND` learns who is calling.
+ *
+ * The bridge hands the caller's verified certificate identity to the child in
+ * two ways, so a child can use whichever suits it:
+ *
+ * 1. **Environment** (one child per session only): the child is spawned for one
+ *    client, so its environment names that client:
+ *    `MCP_MTLS_PEER_IDENTITY` (the whole {@link PeerIdentity} as JSON),
+ *    `MCP_MTLS_PEER_SPIFFE_ID`, `MCP_MTLS_PEER_CN`,
+ *    `MCP_MTLS_PEER_FINGERPRINT` (SHA-256 of the certificate, hex) and
+ *    `MCP_MTLS_PEER_LABEL` (the SPIFFE ID, else `cn:NAME`, else
+ *    `sha256:FINGERPRINT`). A variable is absent when the certificate has no
+ *    such field; all are absent for an anonymous client.
+ * 2. **`_meta` on every request** the bridge forwards:
+ *    `params._meta["io.github.mcp-mtls/identity"]` holds the same JSON
+ *    object. SDK tool handlers read it as
+ *    `extra._meta?.["io.github.mcp-mtls/identity"]`. The bridge first deletes
+ *    any value a client put under that key (requests and notifications), so
+ *    the child can trust it.
+ *
+ * @module
+ */
+import { identityLabel, type PeerIdentity } from "../policy/identity.ts";
+
+/**
+ * The `_meta` key under which forwarded requests carry the caller's identity.
+ *
+ * @example Reading it in an SDK tool handler
+ * ```ts
+ * import { IDENTITY_META_KEY } from "./bridge_identity.ts";
+ * const handler = (_args: unknown, extra: { _meta?: Record<string, unknown> }) =>
+ *   extra._meta?.[IDENTITY_META_KEY];
+ * ```
+ */
+export const IDENTITY_META_KEY = "io.github.mcp-mtls/identity";
+
+/**
+ * Environment variables describing `identity` for a child spawned for it.
+ *
+ * @example
+ * ```ts
+ * import { identityEnv } from "./bridge_identity.ts";
+ * identityEnv(undefined); // {} for an anonymous client
+ * ```
+ */
+export function identityEnv(identity: PeerIdentity | undefined): Record<string, string> {
+  if (!identity) return {};
+  const env: Record<string, string> = {
+    MCP_MTLS_PEER_IDENTITY: JSON.stringify(identity),
+    MCP_MTLS_PEER_FINGERPRINT: identity.fingerprint,
+    MCP_MTLS_PEER_LABEL: identityLabel(identity),
+  };
+  if (identity.spiffeId) env.MCP_MTLS_PEER_SPIFFE_ID = identity.spiffeId;
+  if (identity.commonName) env.MCP_MTLS_PEER_CN = identity.commonName;
+  return env;
+}
+
+/** A JSON-RPC message as the bridge looks into it. */
+export interface BridgeMessage {
+  jsonrpc: "2.0";
+  id?: string | number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/**
+ * A copy of a client message with our `_meta` key removed and, for a request
+ * (`id` and `method`), set to `identity`.
+ *
+ * @example
+ * ```ts
+ * import { withIdentityMeta } from "./bridge_identity.ts";
+ * const forged = { jsonrpc: "2.0" as const, method: "notifications/x", params: { _meta: { "io.github.mcp-mtls/identity": "root" } } };
+ * withIdentityMeta(forged, undefined).params?._meta; // {}
+ * ```
+ */
+export function withIdentityMeta(
+  message: BridgeMessage,
+  identity: PeerIdentity | undefined,
+): BridgeMessage {
+  const isRequest = message.method !== undefined && message.id !== undefined;
+  const params = message.params;
+  const meta = params?._meta;
+  const hasForgery = typeof meta === "object" && meta !== null && IDENTITY_META_KEY in meta;
+  if (!hasForgery && !(isRequest && identity)) return message;
+  const cleanMeta: Record<string, unknown> = { ...(meta as Record<string, unknown> | undefined) };
+  delete cleanMeta[IDENTITY_META_KEY];
+  if (isRequest && identity) cleanMeta[IDENTITY_META_KEY] = identity;
+  return { ...message, params: { ...params, _meta: cleanMeta } };
+}
