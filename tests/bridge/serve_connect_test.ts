@@ -14,7 +14,11 @@ Deno.test("a stdio server behind serve is reached through connect: tools/list, t
     const { client } = await stdioClient(fx, server.url, fx.alice);
     try {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t: { name: string }) => t.name).sort(), ["crash", "echo", "whoami"]);
+      assert.deepEqual(tools.map((t: { name: string }) => t.name).sort(), [
+        "crash",
+        "echo",
+        "whoami",
+      ]);
       assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "hi" } })), "hi");
       // A client cannot forge the identity: the bridge replaces the _meta key.
       const who = JSON.parse(text(
