@@ -11,12 +11,9 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { AuthorizationOptions, ToolPermission } from "../policy/authorization.ts";
 import type { PeerIdentity } from "../policy/identity.ts";
 import type { PolicyOption } from "../policy/policy.ts";
-import type { RevocationChecker } from "../revocation/checker_options.ts";
-import {
-  type ServerPinOptions,
-  type ServerRevocationOptions,
-  validateAdmissionOptions,
-} from "../tls/server_admission.ts";
+import type { PinStore } from "../pins/pin_store.ts";
+import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
+import { validateAdmissionOptions } from "../tls/server_admission.ts";
 import type { TlsServerOptions } from "../tls/server_options.ts";
 
 /**
@@ -116,7 +113,20 @@ export interface ServeMcpOptions {
    * the connection with reason `pin_mismatch`, logging both pins.
    * @default {no pinning}
    */
-  pins?: ServerPinOptions;
+  pins?: {
+    /** Allowlist: every admitted client certificate must match one of these pins (`sha256/…` SPKI or `cert-sha256/…`). @default {no allowlist} */
+    allow?: string[];
+    /**
+     * Pins per identity: a `PinStore`, or the path of a JSON pin file to open.
+     * The name looked up is the identity label: the SPIFFE ID, else `cn:NAME`,
+     * else `sha256:FINGERPRINT`. @default {no per-identity pins}
+     */
+    store?: PinStore | string;
+    /** With a `store` path: pin an identity's key on first use, refuse other keys later. @default {false} */
+    tofu?: boolean;
+    /** With a `store` path: an identity without pins is refused (`deny`) or admitted unpinned (`allow`); ignored with `tofu`. @default {"deny"} */
+    unknown?: "deny" | "allow";
+  };
   /**
    * Check client certificates for revocation (CRL files or URLs, OCSP):
    * options for `createRevocationChecker` (the server's trusted CAs verify the
@@ -129,7 +139,12 @@ export interface ServeMcpOptions {
    * `failureMode: "deny"` (the default).
    * @default {no revocation checking}
    */
-  revocation?: ServerRevocationOptions | RevocationChecker;
+  revocation?:
+    | (RevocationCheckerOptions & {
+      /** Also check every intermediate CA of the verified chain (each against its issuer), not only the leaf. @default {false} */
+      checkIntermediates?: boolean;
+    })
+    | RevocationChecker;
   /** Where records go. @default {createLogger()} */
   logger?: Logger;
   /** Clock for certificate validity. @default {() => new Date()} */

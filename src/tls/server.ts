@@ -23,7 +23,6 @@ import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
-import type { ServerAdmission } from "./server_admission.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
 /**
@@ -83,7 +82,14 @@ export interface ListenMtlsOptions {
    * verdict; a refused connection is closed before any request is handled.
    * @default {no further steps}
    */
-  admission?: ServerAdmission;
+  admission?: {
+    /** A refusal, `undefined` to admit, or a promise of either. */
+    check(ctx: {
+      peer: string;
+      identity: PeerIdentity;
+      chain: readonly X509Certificate[];
+    }): Refusal | undefined | Promise<Refusal | undefined>;
+  };
   /**
    * Close an admitted connection that has no request in progress for this
    * many ms (before its first request and between keep-alive requests).
