@@ -1,0 +1,136 @@
+/**
+ * serveStdioCommand (what `serve -- COMMAND` runs) and the child process
+ * handling under it.
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/errors.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { serveStdioCommand, splitStdioCommand } from "../../src/cli/serve_stdio.ts";
+import { spawnStdioChild } from "../../src/mcp/bridge_child.ts";
+import type { BridgeMessage } from "../../src/mcp/bridge_identity.ts";
+import { createStdioBridge } from "../../src/mcp/bridge_stdio_server.ts";
+import { connectMcpClient } from "../../src/mcp/client_connect.ts";
+import { collectingLogger, makeFixtures } from "../server/_fixtures.ts";
+import { STDIO_SERVER, text, waitFor } from "./_helpers.ts";
+
+const fx = await makeFixtures();
+
+Deno.test("serveStdioCommand prints the URL, serves the stdio server, and stops cleanly on abort", async () => {
+  let out = "";
+  let err = "";
+  const io: CliIo = {
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+    env: () => undefined,
+  };
+  const stop = new AbortController();
+  const log = collectingLogger();
+  const running = serveStdioCommand(
+    STDIO_SERVER,
+    { port: 0, logger: log, tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca } },
+    io,
+    { signal: stop.signal },
+  );
+  try {
+    await waitFor(() => out.includes("https://"), "the URL");
+    const url = /(https:\/\/\S+)/.exec(out)![1];
+    const client = await connectMcpClient(url, {
+      cert: fx.alice.cert,
+      key: fx.alice.key,
+      ca: fx.ca,
+    });
+    try {
+      const who = JSON.parse(text(await client.callTool({ name: "whoami", arguments: {} })));
+      assert.equal(who.fromMeta.commonName, "alice");
+    } finally {
+      await client.close();
+    }
+  } finally {
+    stop.abort();
+  }
+  assert.equal(await running, 0);
+  assert.match(err, /Stopping/);
+});
+
+Deno.test("serveStdioCommand with a command that does not exist exits 1 with one line", async () => {
+  let err = "";
+  const io: CliIo = { stdout: () => {}, stderr: (t) => void (err += t), env: () => undefined };
+  const code = await serveStdioCommand(
+    ["no-such-mcp-server-here"],
+    {
+      port: 0,
+      logger: collectingLogger(),
+      tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca },
+    },
+    io,
+  );
+  assert.equal(code, 1);
+  assert.equal(err, 'mcp-mtls: Cannot run stdio server "no-such-mcp-server-here": not found\n');
+});
+
+Deno.test("splitStdioCommand separates serve's options from the command after --", () => {
+  assert.deepEqual(splitStdioCommand(["--port", "0"]), { args: ["--port", "0"] });
+  assert.deepEqual(splitStdioCommand(["--port", "0", "--", "node", "s.js", "--", "x"]), {
+    args: ["--port", "0"],
+    command: ["node", "s.js", "--", "x"],
+  });
+  assert.throws(() => splitStdioCommand(["--"]), /Missing stdio server command/);
+});
+
+Deno.test("createStdioBridge refuses an empty or missing command at construction", () => {
+  assert.throws(() => createStdioBridge([]), ConfigError);
+  assert.throws(() => createStdioBridge(["/no/such/file"]), /Cannot run stdio server/);
+});
+
+Deno.test("a child gets our environment without MCP_MTLS_* secrets, and its stderr goes to the debug log", async () => {
+  Deno.env.set("MCP_MTLS_TEST_SECRET", "hunter2");
+  const log = collectingLogger();
+  try {
+    const child = spawnStdioChild([
+      "sh",
+      "-c",
+      'printf \'{"jsonrpc":"2.0","method":"env","params":{"secret":"%s","peer":"%s","path":"%s"}}\\n\' "$MCP_MTLS_TEST_SECRET" "$MCP_MTLS_PEER_CN" "$PATH"; echo oops >&2',
+    ], { logger: log, env: { MCP_MTLS_PEER_CN: "alice" } });
+    const messages: BridgeMessage[] = [];
+    child.onmessage = (m) => messages.push(m);
+    const exit = await child.exited;
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0].params?.secret, "");
+    assert.equal(messages[0].params?.peer, "alice");
+    assert.equal(messages[0].params?.path, Deno.env.get("PATH"));
+    assert.ok(log.records.some((r) => r.level === "debug" && r.fields.line === "oops"));
+    await child.close();
+  } finally {
+    Deno.env.delete("MCP_MTLS_TEST_SECRET");
+  }
+});
+
+Deno.test("closing a child that ignores end of input escalates to SIGTERM", async () => {
+  const child = spawnStdioChild(["sleep", "30"], {
+    logger: collectingLogger(),
+    closeTimeoutMs: 100,
+  });
+  const started = Date.now();
+  const exit = await child.close();
+  assert.equal(exit.signal, "SIGTERM");
+  assert.ok(Date.now() - started < 5_000);
+});
+
+Deno.test("a line on the child's stdout that is not JSON is logged and skipped", async () => {
+  const log = collectingLogger();
+  const child = spawnStdioChild([
+    "sh",
+    "-c",
+    'echo "hello"; echo \'{"jsonrpc":"2.0","id":1,"result":{}}\'',
+  ], {
+    logger: log,
+  });
+  const messages: BridgeMessage[] = [];
+  child.onmessage = (m) => messages.push(m);
+  await child.exited;
+  assert.deepEqual(messages, [{ jsonrpc: "2.0", id: 1, result: {} }]);
+  assert.ok(log.records.some((r) => r.level === "warn" && r.fields.line === "hello"));
+});
+
+Deno.test("fixtures cleanup", () => fx.cleanup());
