@@ -147,19 +147,29 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       if (!o.revocation) return handOver();
       // The handshake is done; the checker's own timeouts bound the wait from here.
       clearTimeout(timer);
-      o.revocation.verify(socket, peer).then(handOver, (e) => {
+      verdictPending = true;
+      o.revocation.verify(socket, peer).then(() => {
+        verdictPending = false;
+        // The server hung up or sent an alert while we waited: judged as before, after our verdict.
+        if (deferred !== undefined) classify(deferred);
+        else handOver();
+      }, (e) => {
         socket.destroy();
         finish(e);
       });
     });
+    let verdictPending = false;
+    let deferred: unknown;
+    const classify = (err: unknown) => {
+      const v = handshakeVerdict(err, ctx);
+      if (v.kind === "error") return finish(v.error);
+      diagnose(v.kind, err, hostname, port, servername, ctx).then((e) => finish(e));
+    };
     // `on`, not `once`: a second error after a failed handshake must not go unhandled.
     socket.on("error", (err) => {
       if (done) return;
-      const v = handshakeVerdict(err, ctx);
-      if (v.kind === "error") return finish(v.error);
-      diagnose(v.kind, err, hostname, port, servername, ctx).then(
-        (e) => finish(e),
-      );
+      if (verdictPending) deferred ??= err;
+      else classify(err);
     });
   };
 

@@ -8,7 +8,7 @@
  */
 import { ConfigError, MtlsError, type PeerRejectedError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { compilePinSet, type PinMatcher, pinMismatchError } from "../pins/pin_set.ts";
+import { compilePinSet, pinMismatchError } from "../pins/pin_set.ts";
 import { parsePin } from "../pins/pin.ts";
 import { PinStore } from "../pins/pin_store.ts";
 

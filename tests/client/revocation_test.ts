@@ -91,6 +91,31 @@ Deno.test("a server certificate revoked in a CRL is refused with revoked before 
   }
 });
 
+Deno.test("with revocation on, the server refusing our certificate is still told apart from a revoked server", async () => {
+  const f = await fixtures();
+  const dir = await Deno.makeTempDir({ prefix: "client-crl-refusal-" });
+  const good = await startServer({ ...f.server, ca: f.ca });
+  const revokedServer = await startServer({ ...f.backupServer, ca: f.ca });
+  try {
+    const crl = await writeCrl(dir, "ca", f.caBundle, [serialOf(f.backupServer.cert)]);
+    const base = { ca: f.ca, logger: recordingLogger(), revocation: { crls: [crl] } };
+    // The server's refusal arrives while (or after) we check its certificate: it is still ours to report.
+    assertRefused(await get(good, base), "no_client_cert", /requires a client certificate/);
+    assertRefused(
+      await get(good, { ...base, ...f.otherClient }),
+      "unknown_ca",
+      /closed the connection/,
+    );
+    // A revoked server is refused for that, whatever it thinks of us.
+    assertRefused(await get(revokedServer, base), "revoked", /is revoked \(keyCompromise\)/);
+    assert.equal(good.requests + revokedServer.requests, 0);
+  } finally {
+    await good.close();
+    await revokedServer.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a revoked intermediate CA is refused only with revocationIntermediates", async () => {
   const f = await fixtures();
   const dir = await Deno.makeTempDir({ prefix: "client-crl-int-" });
@@ -173,6 +198,23 @@ Deno.test("OCSP for the server certificate against a real openssl ocsp responder
       );
       assert.equal(revokedServer.requests, 0);
     });
+
+    await t.step(
+      "the server refusing us while the OCSP answer is awaited is reported as that",
+      async () => {
+        // Our certificate-less client finishes the handshake; the server's alert arrives mid-check.
+        const slow = async (input: string, init?: RequestInit) => {
+          await new Promise((r) => setTimeout(r, 300));
+          return await fetch(input, init);
+        };
+        const result = await get(goodServer, {
+          ca: caPem,
+          logger: recordingLogger(),
+          revocation: { ocsp: true, fetch: slow },
+        });
+        assertRefused(result, "no_client_cert", /requires a client certificate/);
+      },
+    );
 
     await t.step("a cached good answer admits without the responder (warm cache)", async () => {
       const checker = createRevocationChecker({ ocsp: true, logger: recordingLogger() });
