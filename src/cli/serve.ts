@@ -137,7 +137,7 @@ export function serve(
       level: level as "debug" | "info" | "warn" | "error",
       write: (line) => io.stderr(`${line}\n`),
     });
-    const admission = await enforcedFiles(dir, refresh, logger);
+    const { admission, announce } = await enforcedFiles(dir, refresh, logger);
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
     const { stopped, dispose } = waitForStop(options.signal);
     let server;
@@ -154,6 +154,7 @@ export function serve(
       dispose();
       throw e;
     }
+    announce(); // after the start, so a failed start stays one line
     io.stdout(`Serving MCP over mutual TLS at ${server.url}\n`);
     await stopped;
     io.stderr("Stopping...\n");
@@ -167,28 +168,31 @@ async function enforcedFiles(
   dir: string,
   refreshSeconds: number,
   logger: Logger,
-): Promise<Pick<ServeMcpOptions, "revocation" | "pins">> {
+): Promise<{ admission: Pick<ServeMcpOptions, "revocation" | "pins">; announce(): void }> {
   const crl = join(dir, "ca.crl");
   const pins = join(dir, "pins.json");
-  const out: Pick<ServeMcpOptions, "revocation" | "pins"> = {};
-  if (await exists(crl)) {
-    out.revocation = {
+  const admission: Pick<ServeMcpOptions, "revocation" | "pins"> = {};
+  const hasCrl = await exists(crl);
+  if (hasCrl) {
+    admission.revocation = {
       crls: [crl],
       refreshInterval: Math.round(refreshSeconds * 1000),
       crlDistributionPoints: false,
     };
-    logger.info("enforcing the CRL", { crl, refreshSeconds });
-  } else {
-    logger.warn("no CRL: client certificates are not checked for revocation", {
-      crl,
-      hint: `"mcp-mtls certs revoke" creates it; restart the server afterwards`,
-    });
   }
-  if (await exists(pins)) {
-    out.pins = { store: pins };
-    logger.info("enforcing client pins", { pins });
-  }
-  return out;
+  const hasPins = await exists(pins);
+  if (hasPins) admission.pins = { store: pins };
+  const announce = () => {
+    if (hasCrl) logger.info("enforcing the CRL", { crl, refreshSeconds });
+    else {
+      logger.info("no CRL: client certificates are not checked for revocation", {
+        crl,
+        hint: `"mcp-mtls certs revoke" creates it; restart the server afterwards`,
+      });
+    }
+    if (hasPins) logger.info("enforcing client pins", { pins });
+  };
+  return { admission, announce };
 }
 
 function waitForStop(signal: AbortSignal | undefined): { stopped: Promise<void>; dispose(): void } {
