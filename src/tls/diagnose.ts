@@ -175,11 +175,10 @@ export async function diagnoseConnection(
   }
   const servername = isIP(host) === 0 ? host : undefined; // SNI carries names only
   const probe = { host, port, servername, path: u.pathname + u.search, timeout };
-  const [flight, anon, ours] = await Promise.all([
-    readTls12Flight(host, port, servername, timeout),
-    probeTls(probe),
-    cert ? probeTls({ ...probe, cert, key }) : undefined,
-  ]);
+  // One after the other: single-threaded servers (openssl s_server) take one connection at a time.
+  const flight = await readTls12Flight(host, port, servername, timeout);
+  const anon = await probeTls(probe);
+  const ours = cert ? await probeTls({ ...probe, cert, key }) : undefined;
   const ctx: ErrorContext = {
     peer: `${host}:${port}`,
     hasCert: false,

@@ -1,13 +1,15 @@
 /**
  * The last step of a diagnosis: a real MCP `initialize` over mutual TLS,
- * with the same client the library offers ({@link connectMcpClient}), so a
- * pass here means a real client will get in.
+ * through the library's client stack (`createMtlsFetch` under the SDK
+ * client, as `connectMcpClient` does), so a pass means a real client gets in.
  *
  * @module
  */
 import { MtlsError } from "../errors.ts";
 import { silentLogger } from "../log/logger.ts";
-import { connectMcpClient } from "../mcp/client_connect.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createMtlsFetch, type MtlsFetch } from "../mcp/client_fetch.ts";
 import type { DiagnosisStep } from "./diagnose_report.ts";
 
 /**
@@ -31,7 +33,7 @@ export interface McpStepInput {
 }
 
 /**
- * Connects with {@link connectMcpClient}, runs `initialize`, reports the
+ * Connects with the library's mTLS fetch and the SDK client, runs `initialize`, reports the
  * server's name and version, and closes.
  *
  * @example
@@ -43,34 +45,23 @@ export interface McpStepInput {
  */
 export async function mcpStep(input: McpStepInput): Promise<DiagnosisStep> {
   const name = "MCP";
-  const connecting = connectMcpClient(input.url, {
-    cert: input.cert,
-    key: input.key,
-    ca: input.ca,
-    pins: input.pins,
-    logger: silentLogger,
-    keepAlive: false,
-    connectTimeout: input.timeout,
-    clientInfo: { name: "mcp-mtls-doctor", version: "0.1.0" },
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), input.timeout);
-  });
+  // Not connectMcpClient: a diagnosis needs its own timeout on initialize, and
+  // closing the transport on timeout aborts the request still hanging on the server.
+  let fetch: MtlsFetch | undefined;
+  const client = new Client({ name: "mcp-mtls-doctor", version: "0.1.0" });
   try {
-    const client = await Promise.race([connecting, timedOut]);
-    if (client === "timeout") {
-      connecting.then((c) => c.close()).catch(() => {});
-      return {
-        name,
-        status: "fail",
-        code: "mcp_error",
-        summary: `no answer to initialize within ${input.timeout} ms`,
-        fix: "check that the URL is the server's MCP endpoint (usually /mcp)",
-      };
-    }
+    fetch = createMtlsFetch({
+      cert: input.cert,
+      key: input.key,
+      ca: input.ca,
+      pins: input.pins,
+      logger: silentLogger,
+      keepAlive: false,
+      connectTimeout: input.timeout,
+    });
+    const transport = new StreamableHTTPClientTransport(new URL(input.url), { fetch });
+    await client.connect(transport, { timeout: input.timeout });
     const server = client.getServerVersion();
-    await client.close();
     return {
       name,
       status: "pass",
@@ -80,16 +71,20 @@ export async function mcpStep(input: McpStepInput): Promise<DiagnosisStep> {
   } catch (error) {
     const code = error instanceof MtlsError ? error.code : "mcp_error";
     const message = (error as Error)?.message ?? String(error);
+    const timedOut = /timed out/i.test(message);
     return {
       name,
       status: "fail",
       code,
-      summary: `initialize failed: ${message.split("\n")[0]}`,
-      fix: /\b404\b|\b405\b/.test(message)
-        ? "check the path in the URL: the MCP endpoint is usually /mcp"
+      summary: timedOut
+        ? `no answer to initialize within ${input.timeout} ms`
+        : `initialize failed: ${message.split("\n")[0]}`,
+      fix: timedOut || /\b40[45]\b/.test(message)
+        ? "check the path in the URL: it must be the server's MCP endpoint (usually /mcp)"
         : "check that the URL is an MCP Streamable HTTP endpoint and look in the server's log",
     };
   } finally {
-    clearTimeout(timer);
+    await client.close().catch(() => {});
+    await fetch?.close().catch(() => {});
   }
 }
