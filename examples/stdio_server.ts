@@ -7,8 +7,10 @@
  * Tools:
  * - `whoami`: the caller's certificate identity as the bridge passes it: from
  *   `_meta["io.github.mcp-mtls/identity"]` on the request (always) and from the
- *   `MCP_MTLS_PEER_*` environment (set when the child serves one session).
+ *   `MCP_MTLS_PEER_*` environment (set when the child serves one session),
+ *   with this process's pid (to see whether sessions share it).
  * - `echo`: returns its text.
+ * - `count`: counts to a number, sending progress notifications.
  * - `crash`: exits the process with code 3 (to show what a crash looks like
  *   from the client: an error, and the server keeps running).
  *
@@ -33,6 +35,7 @@ server.registerTool(
     const fromMeta = extra._meta?.[IDENTITY_META_KEY] ?? null;
     const envJson = Deno.env.get("MCP_MTLS_PEER_IDENTITY");
     const payload = {
+      pid: Deno.pid,
       fromMeta,
       fromEnv: envJson
         ? {
@@ -51,6 +54,25 @@ server.registerTool(
   "echo",
   { description: "Returns the text you send.", inputSchema: { text: z.string() } },
   ({ text }: { text: string }, _extra: Extra) => ({ content: [{ type: "text", text }] }),
+);
+server.registerTool(
+  "count",
+  {
+    description: "Counts to `to`, reporting each step as progress when the caller asks for it.",
+    inputSchema: { to: z.number().int().min(1).max(100) },
+  },
+  async ({ to }: { to: number }, extra: Extra) => {
+    const progressToken = extra._meta?.progressToken;
+    for (let i = 1; i <= to; i++) {
+      if (progressToken !== undefined) {
+        await extra.sendNotification({
+          method: "notifications/progress",
+          params: { progressToken, progress: i, total: to },
+        });
+      }
+    }
+    return { content: [{ type: "text", text: String(to) }] };
+  },
 );
 server.registerTool(
   "crash",

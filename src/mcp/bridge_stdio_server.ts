@@ -1,18 +1,20 @@
 /**
  * `serveStdioMcp`: puts mutual TLS in front of a stdio MCP server. Each
- * Streamable HTTP session gets its own child process running `command`; the
- * child learns the caller's certificate identity from its environment and
+ * Streamable HTTP session gets its own child process running `command` (or,
+ * with `child.mode: "shared"`, all sessions share one); the child learns the caller's certificate identity from its environment and
  * from `_meta` on each request (see `bridge_identity.ts`), sees only the
  * requests the authorization rules allow, and a crash of it closes only its
  * session.
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { createLogger } from "../log/logger.ts";
 import { identityLabel } from "../policy/identity.ts";
 import { assertRunnable, spawnStdioChild, type StdioChild } from "./bridge_child.ts";
 import { identityEnv } from "./bridge_identity.ts";
+import { createSharedChild } from "./bridge_shared.ts";
 import { type ChildLink, createBridgeSession, type McpConnectable } from "./bridge_session.ts";
 import { type McpMtlsServer, serveMcp } from "./server.ts";
 import type { McpServerFactory, ServeMcpOptions, SessionContext } from "./server_options.ts";
@@ -27,6 +29,13 @@ import type { McpServerFactory, ServeMcpOptions, SessionContext } from "./server
  * ```
  */
 export interface StdioChildSettings {
+  /**
+   * `"per-session"`: every session gets its own child, which also learns the
+   * caller from `MCP_MTLS_PEER_*` environment variables. `"shared"`: one child
+   * serves every session (ids rewritten, initialized once; identity in `_meta`
+   * only; see `bridge_shared.ts`). @default {"per-session"}
+   */
+  mode?: "per-session" | "shared";
   /** Extra environment variables for the child. @default {{}} */
   env?: Record<string, string>;
   /** Pass the server's environment on, minus every `MCP_MTLS_*` variable. @default {true} */
@@ -70,7 +79,8 @@ export interface StdioBridge {
 
 /**
  * Creates the bridge: checks `command` can be run (a `ConfigError` otherwise)
- * and returns a `serveMcp` factory that spawns one child per session.
+ * and returns a `serveMcp` factory that spawns one child per session, or
+ * shares one among all sessions with `mode: "shared"`.
  *
  * @example Fronting a stdio server with serveMcp yourself
  * ```ts ignore
@@ -87,9 +97,28 @@ export function createStdioBridge(
   options: StdioChildSettings & { logger?: Logger } = {},
 ): StdioBridge {
   assertRunnable(command);
-  const { logger = createLogger(), ...settings } = options;
+  const { logger = createLogger(), mode = "per-session", ...settings } = options;
+  if (mode !== "per-session" && mode !== "shared") {
+    throw new ConfigError(
+      `Option "child.mode" must be "per-session" or "shared", got "${mode}"`,
+      { key: "child.mode" },
+    );
+  }
   const children = new Set<StdioChild>();
   let sessions = 0;
+  const shared = mode === "shared"
+    ? createSharedChild(() => {
+      const child = spawnStdioChild(command, {
+        ...settings,
+        logger,
+        logFields: { child: "shared" },
+      });
+      children.add(child);
+      child.exited.then(() => children.delete(child));
+      logger.debug("shared stdio server started", { pid: child.pid });
+      return child;
+    }, logger)
+    : undefined;
 
   function openLink(context: SessionContext): ChildLink {
     const n = ++sessions;
@@ -123,7 +152,7 @@ export function createStdioBridge(
   }
 
   const factory = (context: SessionContext): McpConnectable =>
-    createBridgeSession(context, () => openLink(context), { logger });
+    createBridgeSession(context, () => shared?.openLink() ?? openLink(context), { logger });
   return {
     // serveMcp only calls connect() and close() on what the factory returns.
     factory: factory as unknown as McpServerFactory,
@@ -131,6 +160,7 @@ export function createStdioBridge(
       return children.size;
     },
     async close() {
+      await shared?.close();
       await Promise.allSettled([...children].map((c) => c.close()));
     },
   };
@@ -138,15 +168,17 @@ export function createStdioBridge(
 
 /**
  * Serves the stdio MCP server `command` (program and arguments) over MCP
- * Streamable HTTP with mutual TLS, one child process per session. Closing the
- * returned server also stops every child.
+ * Streamable HTTP with mutual TLS, one child process per session (or one
+ * shared child with `child.mode: "shared"`). Closing the returned server also
+ * stops every child.
  *
- * The child sees the caller's verified identity in `MCP_MTLS_PEER_*`
- * environment variables and in `params._meta["io.github.mcp-mtls/identity"]`
- * of each request; its stderr goes to `logger` at debug level, never to the
- * client. If it exits, the requests it left unanswered get a JSON-RPC error,
- * the exit code or signal is logged, that session is closed, and the server
- * keeps serving: the next session gets a fresh child.
+ * The child sees the caller's verified identity in
+ * `params._meta["io.github.mcp-mtls/identity"]` of each request and, when it
+ * serves one session, in `MCP_MTLS_PEER_*` environment variables; its stderr
+ * goes to `logger` at debug level, never to the client. If it exits, the
+ * requests it left unanswered get a JSON-RPC error, the exit code or signal
+ * is logged, its sessions are closed, and the server keeps serving: the next
+ * session gets a fresh child.
  *
  * @example Serving an SDK stdio server over mTLS
  * ```ts ignore
