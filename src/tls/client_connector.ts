@@ -66,6 +66,20 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     if (records.size > 256) records.delete(records.keys().next().value!);
   };
 
+  /** Records a verified socket for error mapping before undici gets it. */
+  const keep = (socket: tls.TLSSocket, ctx: ErrorContext): tls.TLSSocket => {
+    o.logger.debug("tls connection established", {
+      peer: ctx.peer,
+      protocol: socket.getProtocol(),
+      sessionReused: socket.isSessionReused(),
+    });
+    const rec: SocketRecord = { ctx };
+    remember(`${socket.localPort}/${socket.remotePort}`, rec);
+    // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
+    socket.on("error", (e) => rec.error ??= e);
+    return socket;
+  };
+
   const connect: buildConnector.connector = (opts, callback) => {
     const port = Number(opts.port) || 443;
     // Pins are per `host:port`; it also names the server in every message.
@@ -125,18 +139,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       );
     }, o.connectTimeout);
     socket.setNoDelay(true);
-    const handOver = () => {
-      o.logger.debug("tls connection established", {
-        peer,
-        protocol: socket.getProtocol(),
-        sessionReused: socket.isSessionReused(),
-      });
-      const rec: SocketRecord = { ctx };
-      remember(`${socket.localPort}/${socket.remotePort}`, rec);
-      // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
-      socket.on("error", (e) => rec.error ??= e);
-      finish(null, socket);
-    };
+    const handOver = () => finish(null, keep(socket, ctx));
     socket.once("secureConnect", () => {
       const refusal = afterHandshake(socket, ctx, checked);
       if (refusal) {
