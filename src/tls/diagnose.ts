@@ -104,6 +104,15 @@ function tlsStep(
       summary: "TLSv1.2 (server hello seen; the full handshake was refused, see Client)",
     };
   }
+  if (flight.plainHttp) {
+    return {
+      name: "TLS",
+      status: "fail",
+      code: "handshake_failed",
+      summary: `${ctx.peer} answered in plain HTTP, not TLS`,
+      fix: "use the server's TLS port in the URL, or turn TLS on at the server",
+    };
+  }
   const error = anon.error ?? ours?.error;
   if (!error) {
     const silent = anon.outcome === "silent";
@@ -168,9 +177,10 @@ export async function diagnoseConnection(
   const port = Number(u.port || 443);
   const steps = tcpSteps(host, port, await probeTcp(host, port, timeout), timeout);
   if (steps.some((s) => s.status === "fail")) {
+    const why = steps[steps.length - 1].name === "DNS" ? "DNS failed" : "TCP failed";
     return diagnosis(u.href, [
       ...steps,
-      ...[...AFTER_TCP, "MCP"].map((n) => skipped(n, "TCP failed")),
+      ...[...AFTER_TCP, "MCP"].map((n) => skipped(n, why)),
     ]);
   }
   const servername = isIP(host) === 0 ? host : undefined; // SNI carries names only

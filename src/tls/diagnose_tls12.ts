@@ -27,6 +27,8 @@ export interface Tls12Flight {
   certificateRequest: boolean;
   /** The certificates the server sent, leaf first, DER. */
   chain: Uint8Array[];
+  /** Whether the server answered in plain HTTP (a TLS URL pointed at a plain port). */
+  plainHttp?: boolean;
 }
 
 const hex = (s: string): number[] =>
@@ -128,7 +130,10 @@ export function readTls12Flight(
     s.on("data", (chunk: Uint8Array) => {
       if (done) return;
       records = concat(records, chunk);
-      while (records.length >= 5) {
+      if (!hs.length && new TextDecoder().decode(records.subarray(0, 5)) === "HTTP/") {
+        seen.plainHttp = done = true;
+      }
+      while (!done && records.length >= 5) {
         const len = (records[3] << 8) | records[4];
         if (records.length < 5 + len) break;
         const type = records[0];
@@ -147,7 +152,11 @@ export function readTls12Flight(
     s.on("error", () => {});
     s.on("close", () => {
       // Only a whole flight (up to ServerHelloDone) says anything about a CertificateRequest.
-      resolve(complete && seen.answered ? seen : { ...seen, answered: false, chain: [] });
+      resolve(
+        complete && seen.answered
+          ? seen
+          : { ...seen, answered: false, certificateRequest: false, chain: [] },
+      );
     });
   });
 }

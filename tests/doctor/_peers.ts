@@ -5,7 +5,12 @@ import https from "node:https";
 import net from "node:net";
 import { demoServerFactory, serveMcp } from "../../src/mcp/mod.ts";
 import { silentLogger } from "../../src/log/mod.ts";
-import { type CertificateBundle, createRootCa, issueCertificate } from "../../src/pki/mod.ts";
+import {
+  type CertificateBundle,
+  createCrl,
+  createRootCa,
+  issueCertificate,
+} from "../../src/pki/mod.ts";
 import { computePins } from "../../src/pins/mod.ts";
 import { doctor } from "../../src/cli/doctor.ts";
 import { captureIo } from "../cli/_io.ts";
@@ -31,6 +36,9 @@ export interface Files {
   serverPin: string;
   /** The SPKI pin of another key. */
   otherPin: string;
+  /** A CRL from our CA that lists the good server certificate, and one that lists nothing. */
+  revokedCrl: string;
+  emptyCrl: string;
 }
 
 let cached: Promise<Files> | undefined;
@@ -43,6 +51,10 @@ export function files(): Promise<Files> {
     const write = async (name: string, text: string) => {
       await Deno.writeTextFile(`${dir}/${name}`, text);
       texts.set(`${dir}/${name}`, text);
+      return `${dir}/${name}`;
+    };
+    const writeBytes = async (name: string, data: Uint8Array) => {
+      await Deno.writeFile(`${dir}/${name}`, data);
       return `${dir}/${name}`;
     };
     const pair = async (name: string, b: CertificateBundle): Promise<Pair> => ({
@@ -83,6 +95,15 @@ export function files(): Promise<Files> {
       pem: (path: string) => texts.get(path)!,
       serverPin: computePins(new Uint8Array(server.certificate.rawData)).spki,
       otherPin: computePins(new Uint8Array(otherCaServer.certificate.rawData)).spki,
+      revokedCrl: await writeBytes(
+        "revoked.crl",
+        await createCrl(ca, [{
+          serialNumber: server.certificate.serialNumber,
+          revocationDate: new Date(Date.now() - 3_600_000),
+          reason: "keyCompromise",
+        }], { crlNumber: 2 }),
+      ),
+      emptyCrl: await writeBytes("empty.crl", await createCrl(ca, [], { crlNumber: 1 })),
     };
   })();
   return cached;

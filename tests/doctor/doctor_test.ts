@@ -1,6 +1,8 @@
 // `mcp-mtls doctor` against real peers on 127.0.0.1: a healthy serveMcp, and
 // each problem it must name exactly (in the text and as the JSON code).
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   clientArgs,
   files,
@@ -218,4 +220,48 @@ Deno.test("doctor with nothing listening says connection refused and skips every
   assert.equal(step(json, "TCP").code, "connection_failed");
   const statuses = JSON.parse(json).steps.map((s: { status: string }) => s.status);
   assert.deepEqual(statuses, ["fail", ...Array(9).fill("skip")]);
+});
+
+Deno.test("doctor checks --crl: a CRL listing the server certificate fails Revocation with revoked", async () => {
+  const f = await files();
+  await withServeMcp(f.server, async (url) => {
+    const { text, json, code } = await diagnose(url, ["--crl", f.revokedCrl]);
+    assert.equal(code, 1);
+    assert.match(
+      text,
+      /^✖ Revocation revoked: server certificate serial [0-9a-f]+ was revoked on \S+ \(keyCompromise\)$/m,
+    );
+    assert.equal(step(json, "Revocation").code, "revoked");
+  });
+});
+
+Deno.test("doctor checks --crl: a CRL that does not list the server certificate passes Revocation", async () => {
+  const f = await files();
+  await withServeMcp(f.server, async (url) => {
+    const { text, code } = await diagnose(url, ["--crl", f.emptyCrl]);
+    assert.equal(code, 0, text);
+    assert.match(text, /^✔ Revocation not revoked \(crl: /m);
+  });
+});
+
+Deno.test("doctor pointed at a plain HTTP port says so in TLS and skips the rest", async () => {
+  const server = http.createServer((_req, res) => res.end("plain"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const { text, json, code } = await diagnose(`https://127.0.0.1:${port}/mcp`);
+    assert.equal(code, 1);
+    assert.match(
+      text,
+      new RegExp(
+        `^✖ TLS {8}handshake_failed: 127\\.0\\.0\\.1:${port} answered in plain HTTP, not TLS$`,
+        "m",
+      ),
+    );
+    assert.match(text, /^- Chain {6}skipped: TLS failed$/m);
+    assert.equal(step(json, "TLS").code, "handshake_failed");
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
