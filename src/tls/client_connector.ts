@@ -157,8 +157,10 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
         if (deferred !== undefined) classify(deferred);
         else handOver();
       }, (e) => {
+        const der = socket.getPeerCertificate(false)?.raw;
         socket.destroy();
-        finish(e);
+        const forget = o.pins && der ? o.pins.forgetFirstUse(peer, der) : Promise.resolve();
+        forget.finally(() => finish(e));
       });
     });
     let verdictPending = false;

@@ -8,6 +8,7 @@
  */
 import { ConfigError, MtlsError, type PeerRejectedError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { computePins } from "../pins/compute_pins.ts";
 import { compilePinSet, pinMismatchError } from "../pins/pin_set.ts";
 import { parsePin } from "../pins/pin.ts";
 import { PinStore } from "../pins/pin_store.ts";
@@ -26,6 +27,12 @@ export interface ServerPinCheck {
   ready: Promise<void>;
   /** `undefined` when `der` may be the server at `name` (`host:port`), else the `pin_mismatch` refusal. */
   check(name: string, der: Uint8Array, peer: string): PeerRejectedError | MtlsError | undefined;
+  /**
+   * Takes back a first-use pin of `der` for `name` when the connection that
+   * recorded it was refused later (revocation), so a revoked key is never
+   * what trust on first use remembers.
+   */
+  forgetFirstUse(name: string, der: Uint8Array): Promise<void>;
   /** Waits for pending pin-file writes (first-use pins); logs a failure instead of throwing. */
   flush(): Promise<void>;
 }
@@ -71,6 +78,21 @@ export function resolvePinOptions(
       // The connector awaits `ready` before connecting, so this is only a guard.
       if (!current) return asError(failure);
       return current.check(name, der, { peer });
+    },
+    async forgetFirstUse(name, der) {
+      const entry = current?.get(name);
+      if (!current || !entry?.tofu || entry.pins.length !== 1 || entry.backup.length) return;
+      let spki: string;
+      try {
+        spki = computePins(der).spki;
+      } catch {
+        return;
+      }
+      if (entry.pins[0] !== spki) return;
+      await current.remove(name).catch((e) =>
+        logger.error("Cannot write pin file", { path: current?.path, error: (e as Error).message })
+      );
+      logger.info("First-use pin taken back: the server was refused", { name, pin: spki });
     },
     async flush() {
       if (!current) return;

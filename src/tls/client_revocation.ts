@@ -57,7 +57,11 @@ export function resolveRevocationOption(
   }
   const given = isChecker(value);
   const checker = given ? value : makeChecker(value, logger);
-  const anchors = (ca ?? []).map((pem) => new X509Certificate(pem));
+  // Parsed once: the checker caches parsed certificates by their bytes.
+  const anchors: Link[] = (ca ?? []).map((pem) => {
+    const x509 = new X509Certificate(pem);
+    return { der: new Uint8Array(x509.raw), x509 };
+  });
   return {
     async verify(socket, peer) {
       const chain = peerChain(socket, anchors);
@@ -151,7 +155,7 @@ function isSelfIssued(x: X509Certificate): boolean {
  * stack reports (Deno includes the trust anchor), completed from `anchors`
  * when it stops short.
  */
-function peerChain(socket: tls.TLSSocket, anchors: readonly X509Certificate[]): Link[] {
+function peerChain(socket: tls.TLSSocket, anchors: readonly Link[]): Link[] {
   type Node = { raw?: Uint8Array; issuerCertificate?: Node };
   let node = socket.getPeerCertificate(true) as unknown as Node | undefined;
   const sent: Link[] = [];
@@ -163,10 +167,7 @@ function peerChain(socket: tls.TLSSocket, anchors: readonly X509Certificate[]): 
   }
   if (sent.length === 0) return [];
   const chain: Link[] = [sent[0]];
-  const candidates = [
-    ...sent.slice(1),
-    ...anchors.map((x509) => ({ der: new Uint8Array(x509.raw), x509 })),
-  ];
+  const candidates = [...sent.slice(1), ...anchors];
   while (chain.length < 10) {
     const tail = chain[chain.length - 1].x509;
     if (isSelfIssued(tail)) break;

@@ -116,6 +116,31 @@ Deno.test("with revocation on, the server refusing our certificate is still told
   }
 });
 
+Deno.test("tofu does not remember the key of a server refused as revoked", async () => {
+  const f = await fixtures();
+  const dir = await Deno.makeTempDir({ prefix: "client-crl-tofu-" });
+  const server = await startServer({ ...f.backupServer, ca: f.ca });
+  try {
+    const crl = await writeCrl(dir, "ca", f.caBundle, [serialOf(f.backupServer.cert)]);
+    const path = `${dir}/known_servers.json`;
+    const result = await get(server, {
+      ...f.client,
+      ca: f.ca,
+      logger: recordingLogger(),
+      pinStore: path,
+      tofu: true,
+      revocation: { crls: [crl] },
+    });
+    assertRefused(result, "revoked", /is revoked/);
+    const file = JSON.parse(await Deno.readTextFile(path).catch(() => '{"pins":{}}'));
+    assert.deepEqual(file.pins, {});
+    assert.equal(server.requests, 0);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a revoked intermediate CA is refused only with revocationIntermediates", async () => {
   const f = await fixtures();
   const dir = await Deno.makeTempDir({ prefix: "client-crl-int-" });
