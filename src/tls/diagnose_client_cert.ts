@@ -199,6 +199,15 @@ export function clientCertStep(e: ClientCertEvidence): DiagnosisStep {
   if (e.flight?.answered && !e.flight.certificateRequest) {
     return { name, status: "skip", summary: "skipped: the server does not ask for one" };
   }
+  if (!refusesAnonymous(e.anonymous) && !e.flight?.certificateRequest) {
+    // TLS 1.3 hides the CertificateRequest: an answer to us proves nothing about our certificate.
+    return {
+      name,
+      status: "skip",
+      summary: "skipped: the server serves clients without a certificate, " +
+        "so its answer says nothing about ours",
+    };
+  }
   const who = subject(e.cert);
   const p = e.ours;
   if (

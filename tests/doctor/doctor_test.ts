@@ -265,3 +265,28 @@ Deno.test("doctor pointed at a plain HTTP port says so in TLS and skips the rest
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+Deno.test("doctor against a TLS 1.2-only s_server -Verify 1 without --cert: TLS and Request pass, Client says no_client_cert", async () => {
+  const f = await files();
+  await withOpenSsl(["-tls1_2", "-Verify", "1"], async (url) => {
+    const { text, json, code } = await diagnose(url, [], ["--ca", f.ca]);
+    assert.equal(code, 1);
+    assert.match(text, /^✔ TLS {8}TLSv1\.2 \(server hello seen; the full handshake was refused/m);
+    assert.match(text, /^✔ Chain {6}"CN=localhost" is signed by "CN=Doctor CA" from --ca$/m);
+    assert.match(text, /^✔ Request {4}server asks for a client certificate and refuses/m);
+    assert.equal(step(json, "Client").code, "no_client_cert");
+  });
+});
+
+Deno.test("doctor against a TLS 1.3-only server that does not ask: no_client_cert from the anonymous answer", async () => {
+  await withOpenSsl(["-tls1_3"], async (url) => {
+    const { text, json, code } = await diagnose(url);
+    assert.equal(code, 1);
+    assert.match(
+      text,
+      /^✖ Request {4}no_client_cert: server does not require a client certificate: without one it answered HTTP 200$/m,
+    );
+    assert.equal(step(json, "Request").code, "no_client_cert");
+    assert.match(text, /^- Client {5}skipped: the server serves clients without a certificate/m);
+  });
+});
