@@ -144,6 +144,30 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
   return !!a && !!b && a.length === b.length && a.every((v, n) => v === b[n]);
 }
 
+/** Chain, expiry, host name, pin and revocation of the server certificate. */
+async function certificateSteps(
+  leaf: Uint8Array | undefined,
+  flight: Tls12Flight,
+  host: string,
+  { ca, pins = [], crls = [], timeout = 5_000, now = () => new Date() }: DiagnoseOptions,
+): Promise<DiagnosisStep[]> {
+  if (!leaf) return CERT_STEPS.map((n) => skipped(n, "no server certificate was seen"));
+  // The TLS 1.2 flight shows the whole chain; use it when it carries the same leaf.
+  const chain = sameBytes(flight.chain[0], leaf) ? flight.chain : [leaf];
+  const checked = checkServerCertificates({
+    chain,
+    anchors: ca ?? [...tls.rootCertificates],
+    anchorSource: ca ? "--ca" : "the system roots",
+    host,
+    pins,
+    now: now(),
+  });
+  return [
+    ...checked.steps,
+    await revocationStep({ leaf, issuer: checked.issuer, crls, timeout }),
+  ];
+}
+
 /**
  * Diagnoses the connection to `url`: DNS and TCP, the TLS version and
  * cipher, the server chain against `ca` with expiry, the host name, pins,
@@ -171,7 +195,7 @@ export async function diagnoseConnection(
   url: string | URL,
   options: DiagnoseOptions = {},
 ): Promise<Diagnosis> {
-  const { cert, key, ca, pins = [], crls = [], timeout = 5_000, now = () => new Date() } = options;
+  const { cert, key, ca, pins = [], timeout = 5_000, now = () => new Date() } = options;
   const u = new URL(url);
   const host = u.hostname.replace(/^\[|\]$/g, "");
   const port = Number(u.port || 443);
@@ -201,23 +225,7 @@ export async function diagnoseConnection(
     return diagnosis(u.href, steps);
   }
   const leaf = anon.leaf ?? ours?.leaf ?? flight.chain[0];
-  const chain = flight.chain.length && (!leaf || sameBytes(flight.chain[0], leaf))
-    ? flight.chain
-    : [leaf];
-  if (!leaf) {
-    steps.push(...CERT_STEPS.map((n) => skipped(n, "no server certificate was seen")));
-  } else {
-    const checked = checkServerCertificates({
-      chain,
-      anchors: ca ?? [...tls.rootCertificates],
-      anchorSource: ca ? "--ca" : "the system roots",
-      host,
-      pins,
-      now: now(),
-    });
-    steps.push(...checked.steps);
-    steps.push(await revocationStep({ leaf, issuer: checked.issuer, crls, timeout }));
-  }
+  steps.push(...await certificateSteps(leaf, flight, host, options));
   const evidence = { peer: ctx.peer, flight, anonymous: anon, ours, cert, now: now() };
   steps.push(requestStep(evidence), clientCertStep(evidence));
   const failed = steps.filter((s) => s.status === "fail").map((s) => s.name);

@@ -47,6 +47,7 @@ let cached: Promise<Files> | undefined;
 export function files(): Promise<Files> {
   cached ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-doctor-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
     const texts = new Map<string, string>();
     const write = async (name: string, text: string) => {
       await Deno.writeTextFile(`${dir}/${name}`, text);
