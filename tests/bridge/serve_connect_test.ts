@@ -15,6 +15,7 @@ Deno.test("a stdio server behind serve is reached through connect: tools/list, t
     try {
       const { tools } = await client.listTools();
       assert.deepEqual(tools.map((t: { name: string }) => t.name).sort(), [
+        "count",
         "crash",
         "echo",
         "whoami",
