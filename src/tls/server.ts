@@ -12,7 +12,7 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -23,29 +23,10 @@ import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
+import { compileAdmit, type PeerState } from "./server_admit.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
-/**
- * What the server knows about one connection, computed once after the handshake.
- *
- * @example
- * ```ts
- * import type { PeerState } from "@mtls/mcp/tls";
- * const label = (s: PeerState) => s.identity?.commonName ?? "anonymous";
- * ```
- */
-export interface PeerState {
-  /** Peer address, `host:port`. */
-  peer: string;
-  /** Identity from the client certificate; `undefined` for an anonymous peer. */
-  identity?: PeerIdentity;
-  /** Whether the certificate chains to a configured CA (false under the demo policy for untrusted ones). */
-  trusted: boolean;
-  /** The custom policy hook's verdict (resolves `undefined` when accepted or when there is no hook). */
-  verdict: Promise<Refusal | undefined>;
-  /** Set once the hook refusal has been logged, so it is logged once per connection. */
-  refusalLogged: boolean;
-}
+export type { PeerState } from "./server_admit.ts";
 
 /**
  * Options of {@link listenMtls}.
@@ -118,8 +99,6 @@ export interface MtlsListener {
   close(): Promise<void>;
 }
 
-const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
-
 /** Per-connection idle timer and number of requests in progress. */
 interface IdleTimer {
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -132,25 +111,6 @@ function peerOf(socket: Socket | undefined): string {
     ? `[${socket.remoteAddress}]`
     : socket.remoteAddress;
   return `${host}:${socket.remotePort}`;
-}
-
-function presentedChain(
-  s: TLSSocket,
-): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
-  const leaf = s.getPeerX509Certificate();
-  if (!leaf) return { intermediates: [] };
-  const intermediates: X509Certificate[] = [];
-  const seen = new Set<string>([leaf.fingerprint256]);
-  type Detailed = { raw?: Uint8Array; issuerCertificate?: Detailed };
-  let cur = (s.getPeerCertificate(true) as Detailed | undefined)?.issuerCertificate;
-  while (cur?.raw && intermediates.length < 16) {
-    const x = new X509Certificate(cur.raw);
-    if (seen.has(x.fingerprint256)) break;
-    seen.add(x.fingerprint256);
-    intermediates.push(x);
-    cur = cur.issuerCertificate;
-  }
-  return { leaf, intermediates };
 }
 
 /**
@@ -180,6 +140,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const idleTimers = new WeakMap<object, IdleTimer>();
   const refuse = (peer: string, reason: string, detail: string) =>
     logger.warn("connection refused", { peer, reason, detail });
+  const admit = compileAdmit({ tls, policy, admission, logger, refuse });
 
   const server = https.createServer({
     ...tls.nodeOptions,
@@ -257,73 +218,6 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       });
       s.destroy();
     }, options.idleTimeoutMs);
-  }
-
-  function admit(
-    s: TLSSocket,
-    peer: string,
-  ): PeerState | Promise<PeerState | undefined> | undefined {
-    const anonymous = () => {
-      // A weaker-than-default setting logs every time it takes effect.
-      logger.warn("admitting a client WITHOUT a certificate", { peer, clientAuth: tls.clientAuth });
-      return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
-    };
-    if (tls.clientAuth === "none") return anonymous();
-    let chain;
-    try {
-      chain = presentedChain(s);
-    } catch (cause) {
-      refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
-      return undefined;
-    }
-    if (!chain.leaf) {
-      // Never trust `s.authorized` alone here: older Deno reported true without a certificate.
-      if (tls.clientAuth === "require") {
-        refuse(peer, "no_client_cert", "Client presented no certificate");
-        return undefined;
-      }
-      return anonymous();
-    }
-    const v = policy.checkCertificate(chain.leaf, chain.intermediates);
-    if ("reason" in v) {
-      refuse(peer, v.reason, v.message);
-      return undefined;
-    }
-    if (!v.trusted) {
-      logger.warn("DEMO POLICY: admitting an UNVERIFIED client certificate", {
-        peer,
-        subject: v.identity.subject,
-        fingerprint: v.identity.fingerprint,
-      });
-    }
-    const hook = policy.hook;
-    const state = (): PeerState => ({
-      peer,
-      identity: v.identity,
-      trusted: v.trusted,
-      verdict: hook
-        ? Promise.resolve()
-          .then(() => hook({ chain: v.chain, identity: v.identity, peer }))
-          .catch((cause): Refusal => ({
-            reason: "identity_denied",
-            message: `Policy hook failed: ${cause}`,
-          }))
-        : NO_HOOK,
-      refusalLogged: false,
-    });
-    const more = admission?.check({ peer, identity: v.identity, chain: v.chain });
-    if (more instanceof Promise) {
-      return more.then((refusal) => {
-        if (!refusal) return state();
-        refuse(peer, refusal.reason, refusal.message);
-        return undefined;
-      });
-    }
-    if (more) {
-      refuse(peer, more.reason, more.message);
-      return undefined;
-    }
-    return state();
   }
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {

@@ -1,0 +1,161 @@
+/**
+ * What happens to a connection once its TLS handshake completes: the client
+ * certificate is read, verified by the compiled policy, then passed through
+ * the further admission steps (pins, revocation). Compiled once per listener.
+ *
+ * @module
+ */
+
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import type { Logger } from "../log/logger.ts";
+import type { PeerIdentity } from "../policy/identity.ts";
+import type { CompiledPolicy } from "../policy/policy.ts";
+import type { Refusal } from "../policy/verify_chain.ts";
+import type { ListenMtlsOptions } from "./server.ts";
+import type { ResolvedTlsServerOptions } from "./server_options.ts";
+
+/**
+ * What the server knows about one connection, computed once after the handshake.
+ *
+ * @example
+ * ```ts
+ * import type { PeerState } from "@mtls/mcp/tls";
+ * const label = (s: PeerState) => s.identity?.commonName ?? "anonymous";
+ * ```
+ */
+export interface PeerState {
+  /** Peer address, `host:port`. */
+  peer: string;
+  /** Identity from the client certificate; `undefined` for an anonymous peer. */
+  identity?: PeerIdentity;
+  /** Whether the certificate chains to a configured CA (false under the demo policy for untrusted ones). */
+  trusted: boolean;
+  /** The custom policy hook's verdict (resolves `undefined` when accepted or when there is no hook). */
+  verdict: Promise<Refusal | undefined>;
+  /** Set once the hook refusal has been logged, so it is logged once per connection. */
+  refusalLogged: boolean;
+}
+
+const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
+
+function presentedChain(
+  s: TLSSocket,
+): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
+  const leaf = s.getPeerX509Certificate();
+  if (!leaf) return { intermediates: [] };
+  const intermediates: X509Certificate[] = [];
+  const seen = new Set<string>([leaf.fingerprint256]);
+  type Detailed = { raw?: Uint8Array; issuerCertificate?: Detailed };
+  let cur = (s.getPeerCertificate(true) as Detailed | undefined)?.issuerCertificate;
+  while (cur?.raw && intermediates.length < 16) {
+    const x = new X509Certificate(cur.raw);
+    if (seen.has(x.fingerprint256)) break;
+    seen.add(x.fingerprint256);
+    intermediates.push(x);
+    cur = cur.issuerCertificate;
+  }
+  return { leaf, intermediates };
+}
+
+/** Settings of {@link compileAdmit}. */
+export interface CompileAdmitOptions {
+  /** Validated TLS settings (client auth mode). */
+  tls: ResolvedTlsServerOptions;
+  /** Compiled verification policy. */
+  policy: CompiledPolicy;
+  /** Steps after the policy. */
+  admission?: ListenMtlsOptions["admission"];
+  /** Logger for warnings about weaker settings taking effect. */
+  logger: Logger;
+  /** Logs one refusal. */
+  refuse(peer: string, reason: string, detail: string): void;
+}
+
+/**
+ * Compiles the post-handshake admission of a connection: returns its state
+ * when admitted, `undefined` when refused (logged once), or a promise of
+ * either when a step (revocation) needs the network.
+ *
+ * @example
+ * ```ts ignore
+ * const admit = compileAdmit({ tls, policy, admission, logger, refuse });
+ * const verdict = admit(tlsSocket, "127.0.0.1:50000");
+ * ```
+ */
+export function compileAdmit(
+  o: CompileAdmitOptions,
+): (s: TLSSocket, peer: string) => PeerState | Promise<PeerState | undefined> | undefined {
+  const { tls, policy, admission, logger, refuse } = o;
+  return (s, peer) => {
+    const anonymous = () => {
+      // A weaker-than-default setting logs every time it takes effect.
+      logger.warn("admitting a client WITHOUT a certificate", { peer, clientAuth: tls.clientAuth });
+      return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
+    };
+    if (tls.clientAuth === "none") return anonymous();
+    let chain;
+    try {
+      chain = presentedChain(s);
+    } catch (cause) {
+      refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
+      return undefined;
+    }
+    if (!chain.leaf) {
+      // Never trust `s.authorized` alone here: older Deno reported true without a certificate.
+      if (tls.clientAuth === "require") {
+        refuse(peer, "no_client_cert", "Client presented no certificate");
+        return undefined;
+      }
+      return anonymous();
+    }
+    const v = policy.checkCertificate(chain.leaf, chain.intermediates);
+    if ("reason" in v) {
+      refuse(peer, v.reason, v.message);
+      return undefined;
+    }
+    if (!v.trusted) {
+      logger.warn("DEMO POLICY: admitting an UNVERIFIED client certificate", {
+        peer,
+        subject: v.identity.subject,
+        fingerprint: v.identity.fingerprint,
+      });
+    }
+    const hook = policy.hook;
+    const state = (): PeerState => ({
+      peer,
+      identity: v.identity,
+      trusted: v.trusted,
+      verdict: hook
+        ? Promise.resolve()
+          .then(() => hook({ chain: v.chain, identity: v.identity, peer }))
+          .catch((cause): Refusal => ({
+            reason: "identity_denied",
+            message: `Policy hook failed: ${cause}`,
+          }))
+        : NO_HOOK,
+      refusalLogged: false,
+    });
+    let more: ReturnType<NonNullable<typeof admission>["check"]>;
+    try {
+      more = admission?.check({ peer, identity: v.identity, chain: v.chain });
+    } catch (cause) {
+      more = { reason: "revocation_unknown", message: `Admission check failed: ${cause}` };
+    }
+    if (more instanceof Promise) {
+      return more.catch((cause): Refusal => ({
+        reason: "revocation_unknown",
+        message: `Admission check failed: ${cause}`,
+      })).then((refusal) => {
+        if (!refusal) return state();
+        refuse(peer, refusal.reason, refusal.message);
+        return undefined;
+      });
+    }
+    if (more) {
+      refuse(peer, more.reason, more.message);
+      return undefined;
+    }
+    return state();
+  };
+}
