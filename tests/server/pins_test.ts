@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { serve } from "../../src/cli/serve.ts";
 import { isMtlsError } from "../../src/errors.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { serveMcp } from "../../src/mcp/server.ts";
@@ -135,6 +136,40 @@ Deno.test("pin options that contradict the rest are refused with a ConfigError n
       (e) => isMtlsError(e, "invalid_config") && (e as { key?: string }).key === key,
       key,
     );
+  }
+});
+
+Deno.test("serve --certs DIR enforces DIR/pins.json: the pinned identity is served, another key for it refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-serve-pins-" });
+  await Deno.copyFile(fx.server.certFile, `${dir}/server.crt`);
+  await Deno.copyFile(fx.server.keyFile, `${dir}/server.key`);
+  await Deno.copyFile(fx.caFile, `${dir}/ca.crt`);
+  const store = await PinStore.open(`${dir}/pins.json`);
+  await store.add("spiffe://example.org/agent", spki(fx.alice));
+  const io = {
+    out: "",
+    err: "",
+    stdout: (t: string) => void (io.out += t),
+    stderr: (t: string) => void (io.err += t),
+    env: () => undefined,
+  };
+  const ac = new AbortController();
+  const done = serve(["--certs", dir, "--port", "0"], io, { signal: ac.signal });
+  try {
+    let url: string | undefined;
+    for (let i = 0; i < 500 && !url; i++) {
+      url = /at (https:\S+)/.exec(io.out)?.[1];
+      if (!url) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(url, `no URL printed; stderr: ${io.err}`);
+    assert.match(io.err, /enforcing client pins/);
+    assert.equal(await tryPost(url, fx.alice), 200);
+    assert.equal(await tryPost(url, await aliceWithAnotherKey()), "refused");
+    assert.match(io.err, /connection refused .*reason="pin_mismatch"/);
+  } finally {
+    ac.abort();
+    assert.equal(await done, 0);
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
