@@ -16,7 +16,7 @@ import type { BridgeMessage } from "./bridge_identity.ts";
  * @example
  * ```ts
  * import type { ChildExit } from "./bridge_child.ts";
- * const e: ChildExit = { code: 1, signal: null };
+ * const e: ChildExit = { code: 1, signal: null, stderrTail: ["error: Module not found"] };
  * ```
  */
 export interface ChildExit {
@@ -24,6 +24,8 @@ export interface ChildExit {
   code: number;
   /** The signal that killed it, if any. */
   signal: string | null;
+  /** Its last lines on stderr (at most 5), for the operator's log; never sent to a client. */
+  stderrTail: string[];
 }
 
 /**
@@ -32,7 +34,12 @@ export interface ChildExit {
  * @example
  * ```ts
  * import type { StdioChildOptions } from "./bridge_child.ts";
- * const o: StdioChildOptions = { env: { MCP_MTLS_PEER_CN: "alice" }, closeTimeoutMs: 1000 };
+ * import { createLogger } from "../log/logger.ts";
+ * const o: StdioChildOptions = {
+ *   env: { MCP_MTLS_PEER_CN: "alice" },
+ *   closeTimeoutMs: 1000,
+ *   logger: createLogger({ level: "debug" }),
+ * };
  * ```
  */
 export interface StdioChildOptions {
@@ -140,6 +147,7 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
   const writer = process.stdin.getWriter();
   const encoder = new TextEncoder();
   let stdinOpen = true;
+  const stderrTail: string[] = [];
 
   const child: StdioChild = {
     pid: process.pid,
@@ -164,13 +172,17 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
       }
       child.onmessage?.(message);
     }),
-    readLines(process.stderr, (line) => logger.debug("stdio server stderr", { ...fields, line })),
+    readLines(process.stderr, (line) => {
+      logger.debug("stdio server stderr", { ...fields, line });
+      stderrTail.push(line.slice(0, 500));
+      if (stderrTail.length > 5) stderrTail.shift();
+    }),
   ]);
   (child as { exited: Promise<ChildExit> }).exited = process.status.then(async (s) => {
     stdinOpen = false;
     writer.close().catch(() => {});
     await readers;
-    return { code: s.code, signal: s.signal };
+    return { code: s.code, signal: s.signal, stderrTail };
   });
 
   let closing: Promise<ChildExit> | undefined;

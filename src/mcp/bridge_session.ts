@@ -179,6 +179,7 @@ export function createBridgeSession(
       session: transport?.sessionId,
       client: identity ? identityLabel(identity) : "anonymous",
       unanswered: pending.size,
+      stderr: exit.stderrTail.join("\n"),
     });
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     for (const id of pending.keys()) {

@@ -33,7 +33,8 @@ export interface StdioChildSettings {
    * `"per-session"`: every session gets its own child, which also learns the
    * caller from `MCP_MTLS_PEER_*` environment variables. `"shared"`: one child
    * serves every session (ids rewritten, initialized once; identity in `_meta`
-   * only; see `bridge_shared.ts`). @default {"per-session"}
+   * only; see `bridge_shared.ts`). With `sessions: "stateless"`, per-session
+   * starts a child for every request: use `"shared"` there. @default {"per-session"}
    */
   mode?: "per-session" | "shared";
   /** Extra environment variables for the child. @default {{}} */

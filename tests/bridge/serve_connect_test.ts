@@ -95,6 +95,7 @@ Deno.test("a crashing stdio server fails its request, is logged, and the next se
     assert.ok(exit, "the exit is logged");
     assert.equal(exit.level, "error");
     assert.equal(exit.fields.code, 3);
+    assert.match(String(exit.fields.stderr), /exiting with code 3/, "the log says why");
     // The child's stderr went to the log (debug), not to the client.
     assert.ok(
       log.records.some((r) =>

@@ -94,7 +94,7 @@ Deno.test("a child gets our environment without MCP_MTLS_* secrets, and its stde
     const messages: BridgeMessage[] = [];
     child.onmessage = (m) => messages.push(m);
     const exit = await child.exited;
-    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.deepEqual(exit, { code: 0, signal: null, stderrTail: ["oops"] });
     assert.equal(messages.length, 1);
     assert.equal(messages[0].params?.secret, "");
     assert.equal(messages[0].params?.peer, "alice");

@@ -123,4 +123,20 @@ Deno.test("when a shared stdio server crashes every session is closed and the ne
   }
 });
 
+Deno.test("stateless sessions work with a shared stdio server", async () => {
+  const { server } = await startBridge(fx, {
+    sessions: "stateless",
+    child: { mode: "shared", closeTimeoutMs: 500 },
+  });
+  const alice = await client(server.url, fx.alice);
+  try {
+    assert.equal((await alice.listTools()).tools.length, 4);
+    assert.equal(text(await alice.callTool({ name: "echo", arguments: { text: "x" } })), "x");
+    assert.equal((await whoami(alice)).fromMeta.commonName, "alice");
+  } finally {
+    await alice.close();
+    await server.close();
+  }
+});
+
 Deno.test("fixtures cleanup", () => fx.cleanup());
