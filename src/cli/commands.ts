@@ -8,6 +8,7 @@ import { certsInit } from "./certs_init.ts";
 import { certsInspect } from "./certs_inspect.ts";
 import { certsIssue } from "./certs_issue.ts";
 import { certsPin } from "./certs_pin.ts";
+import { certsRevoke } from "./certs_revoke.ts";
 import { connect } from "./connect.ts";
 import { doctor } from "./doctor.ts";
 import type { CliIo } from "./io.ts";
@@ -38,6 +39,12 @@ export const COMMANDS: Command[] = [
   },
   { path: ["certs", "inspect"], usage: "certs inspect FILE [--json]", run: certsInspect },
   { path: ["certs", "pin"], usage: "certs pin     FILE", run: certsPin },
+  {
+    path: ["certs", "revoke"],
+    usage: "certs revoke  FILE|SERIAL [--reason R] [--dir certs]   (updates DIR/ca.crl)",
+    run: (args, io) =>
+      certsRevoke(args, { stdout: (t) => io.stdout(t), stderr: (t) => io.stderr(t) }),
+  },
   {
     path: ["serve"],
     usage: "serve         [--certs certs] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]",

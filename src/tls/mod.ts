@@ -28,3 +28,7 @@ export { classifyHandshakeError } from "./handshake_errors.ts";
 export type { HandshakeFailure } from "./handshake_errors.ts";
 export { listenMtls } from "./server.ts";
 export type { ListenMtlsOptions, MtlsListener, PeerState } from "./server.ts";
+export { diagnoseConnection } from "./diagnose.ts";
+export type { DiagnoseOptions } from "./diagnose.ts";
+export { diagnosisJson, formatDiagnosis } from "./diagnose_report.ts";
+export type { Diagnosis, DiagnosisStep, StepStatus } from "./diagnose_report.ts";
