@@ -137,11 +137,13 @@ Deno.test("OCSP for client certificates against a real openssl responder: good, 
   await ca.revoke(`${ca.dir}/revoked.crt`);
   const responder = await startResponder(ca, port, await ca.issueResponder("responder"));
   const caPem = await Deno.readTextFile(ca.caPath);
-  const start = (failureMode: "deny" | "allow") =>
+  let sessionsBuilt = 0;
+  const counting = () => (sessionsBuilt++, demoServerFactory());
+  const start = (failureMode: "deny" | "allow", fetch?: typeof globalThis.fetch) =>
     startServer(fx, {
       tls: { ca: caPem },
-      revocation: { ocsp: true, failureMode, timeout: 1000 },
-    });
+      revocation: { ocsp: true, failureMode, timeout: 1000, ...(fetch ? { fetch } : {}) },
+    }, counting);
   const servers: Awaited<ReturnType<typeof start>>["server"][] = [];
   try {
     const deny = await start("deny");
@@ -153,6 +155,29 @@ Deno.test("OCSP for client certificates against a real openssl responder: good, 
       assert.equal(await tryPost(deny.server.url, revoked), "refused");
       assert.equal(refusals(deny.log, "revoked").length, 1);
     });
+    await t.step(
+      "a slow responder: the request waits for the verdict and is never handled when revoked",
+      async () => {
+        const slowFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+          await new Promise((r) => setTimeout(r, 300));
+          return await fetch(input, init);
+        };
+        const slow = await start("deny", slowFetch);
+        servers.push(slow.server);
+        const before = sessionsBuilt;
+        const t0 = Date.now();
+        assert.equal(await tryPost(slow.server.url, good), 200);
+        assert.ok(Date.now() - t0 >= 300, "the answer came after the OCSP verdict");
+        assert.equal(sessionsBuilt, before + 1);
+        assert.equal(await tryPost(slow.server.url, revoked), "refused");
+        assert.equal(
+          sessionsBuilt,
+          before + 1,
+          "the revoked client's initialize never reached MCP",
+        );
+        assert.equal(refusals(slow.log, "revoked").length, 1);
+      },
+    );
     await responder.stop();
     await t.step(
       "responder stopped: a cached good answer still admits, without the network",
@@ -209,7 +234,7 @@ Deno.test("serve --certs DIR enforces DIR/ca.crl written by certs revoke (revoke
   assert.equal(await certsRevoke([fx.bob.certFile, "--dir", dir], quiet), 0);
   const ac = new AbortController();
   const io = captureIo();
-  const done = serve(["--certs", dir, "--port", "0", "--crl-refresh", "1"], io, {
+  const done = serve(["--certs", dir, "--port", "0", "--crl-refresh", "0.3"], io, {
     signal: ac.signal,
   });
   try {
@@ -223,6 +248,17 @@ Deno.test("serve --certs DIR enforces DIR/ca.crl written by certs revoke (revoke
     assert.equal(await tryPost(url, fx.bob), "refused");
     assert.match(io.err, /connection refused .*reason="revoked"/);
     assert.equal(await tryPost(url, fx.alice), 200);
+
+    // `certs revoke` while the server runs: refused within the refresh interval, no restart.
+    assert.equal(await certsRevoke([fx.alice.certFile, "--dir", dir], quiet), 0);
+    const t0 = Date.now();
+    let outcome: number | "refused" = 200;
+    while (outcome !== "refused" && Date.now() - t0 < 3000) {
+      await new Promise((r) => setTimeout(r, 50));
+      outcome = await tryPost(url, fx.alice);
+    }
+    assert.equal(outcome, "refused");
+    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms for --crl-refresh 0.3`);
   } finally {
     ac.abort();
     assert.equal(await done, 0);
