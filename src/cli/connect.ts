@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MtlsError, PeerRejectedError } from "../errors.ts";
+import { ConfigError, MtlsError, PeerRejectedError } from "../errors.ts";
 import { createLogger, type LogLevel } from "../log/logger.ts";
 import { bridgeStdioToMcp } from "../mcp/bridge_connect.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -118,6 +118,8 @@ export function connect(
         signal: options.signal,
       });
     } catch (error) {
+      // Options are checked before any connection: a bad --pin or --server-name is bad usage.
+      if (error instanceof ConfigError) throw usage(error.message);
       const line = refusalLine(error);
       if (!line) throw error;
       io.stderr(`mcp-mtls: ${line}\n`);

@@ -109,6 +109,8 @@ Deno.test("connect with bad arguments exits 2 with one line", async () => {
     [["connect", "http://127.0.0.1:1/mcp"], /Invalid URL "http:/],
     [["connect", "https://127.0.0.1:1/mcp", "--cert", "x.crt"], /"--cert" and "--key"/],
     [["connect", "https://a/mcp", "https://b/mcp"], /Unexpected argument "https:\/\/b\/mcp"/],
+    [["connect", "https://127.0.0.1:1/mcp", "--pin", "abc"], /pin/i],
+    [["connect", "https://127.0.0.1:1/mcp", "--log-level", "loud"], /Invalid --log-level "loud"/],
   ];
   for (const [args, expected] of cases) {
     const io = captureIo();

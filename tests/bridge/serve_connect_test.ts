@@ -11,7 +11,7 @@ const fx = await makeFixtures();
 Deno.test("a stdio server behind serve is reached through connect: tools/list, tools/call, identity", async () => {
   const { server, log } = await startBridge(fx);
   try {
-    const { client } = await stdioClient(fx, server.url, fx.alice);
+    const { client, stderr } = await stdioClient(fx, server.url, fx.alice);
     try {
       const { tools } = await client.listTools();
       assert.deepEqual(tools.map((t: { name: string }) => t.name).sort(), [
@@ -36,6 +36,7 @@ Deno.test("a stdio server behind serve is reached through connect: tools/list, t
       assert.equal(who.fromEnv.label, "spiffe://example.org/agent");
       assert.equal(who.fromEnv.fingerprint, who.fromMeta.fingerprint);
       assert.match(who.fromMeta.fingerprint, /^[0-9a-f]{64}$/);
+      assert.equal(stderr(), "", "connect is quiet when all is well");
     } finally {
       await client.close();
     }
