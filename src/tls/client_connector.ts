@@ -110,6 +110,13 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     const { peer } = ctx;
     let done = false;
     let checked = false;
+    /** Whether this connection met `peer` before the pin store knew it (trust on first use). */
+    let firstUse = false;
+    const pinCheck = (der: Uint8Array): Error | undefined => {
+      if (!o.pins) return undefined;
+      firstUse = !o.pins.knows(peer);
+      return o.pins.check(peer, der, peer);
+    };
     const finish = (err: Error | null, socket?: tls.TLSSocket) => {
       if (done) return;
       done = true;
@@ -126,7 +133,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       // Runs inside the handshake, before `secureConnect`, only when the chain verified.
       checkServerIdentity: (host, cert) => {
         checked = true;
-        return identityCheck(o, peer, host, cert);
+        return identityCheck(o, peer, host, cert) ?? pinCheck(cert.raw);
       },
     });
     const timer = setTimeout(() => {
@@ -141,7 +148,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     socket.setNoDelay(true);
     const handOver = () => finish(null, keep(socket, ctx));
     socket.once("secureConnect", () => {
-      const refusal = afterHandshake(socket, ctx, checked);
+      const refusal = afterHandshake(socket, ctx, checked, pinCheck);
       if (refusal) {
         socket.destroy();
         finish(refusal);
@@ -159,7 +166,9 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       }, (e) => {
         const der = socket.getPeerCertificate(false)?.raw;
         socket.destroy();
-        const forget = o.pins && der ? o.pins.forgetFirstUse(peer, der) : Promise.resolve();
+        const forget = o.pins && firstUse && der
+          ? o.pins.forgetFirstUse(peer, der)
+          : Promise.resolve();
         forget.finally(() => finish(e));
       });
     });
@@ -183,7 +192,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     socket: tls.TLSSocket,
     ctx: ErrorContext,
     checked: boolean,
-  ): MtlsError | undefined => {
+    pinCheck: (der: Uint8Array) => Error | undefined,
+  ): Error | undefined => {
     const { peer } = ctx;
     if (checked && socket.authorized) return undefined;
     const cert = socket.getPeerCertificate(false);
@@ -214,7 +224,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       o.logger.warn("demo policy: host name not checked", { peer });
     }
     const v = checkServerLeaf(cert.raw, peer);
-    return v ? rejection(v, peer) : o.pins?.check(peer, cert.raw, peer);
+    return v ? rejection(v, peer) : pinCheck(cert.raw);
   };
 
   const diagnose = async (
@@ -272,7 +282,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   return { connect, explainSocketFailure };
 }
 
-/** Host name (strict policy) or a warning (demo), then EKU and pins, on the verified leaf (synchronous: inside the handshake). */
+/** Host name (strict policy) or a warning (demo), then EKU, on the verified leaf (synchronous: inside the handshake, pins next). */
 function identityCheck(
   o: ResolvedClientOptions,
   peer: string,
@@ -295,7 +305,7 @@ function identityCheck(
     });
   }
   const v = checkServerLeaf(cert.raw, peer);
-  return v ? rejection(v, peer) : o.pins?.check(peer, cert.raw, peer);
+  return v ? rejection(v, peer) : undefined;
 }
 
 function isIp(host: string): boolean {

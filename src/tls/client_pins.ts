@@ -27,10 +27,13 @@ export interface ServerPinCheck {
   ready: Promise<void>;
   /** `undefined` when `der` may be the server at `name` (`host:port`), else the `pin_mismatch` refusal. */
   check(name: string, der: Uint8Array, peer: string): PeerRejectedError | MtlsError | undefined;
+  /** Whether the pin store has an entry for `name` (false without a store). */
+  knows(name: string): boolean;
   /**
-   * Takes back a first-use pin of `der` for `name` when the connection that
+   * Takes back the first-use pin of `der` for `name` when the connection that
    * recorded it was refused later (revocation), so a revoked key is never
-   * what trust on first use remembers.
+   * what trust on first use remembers. Call it only for a connection that
+   * found `name` unknown.
    */
   forgetFirstUse(name: string, der: Uint8Array): Promise<void>;
   /** Waits for pending pin-file writes (first-use pins); logs a failure instead of throwing. */
@@ -79,6 +82,7 @@ export function resolvePinOptions(
       if (!current) return asError(failure);
       return current.check(name, der, { peer });
     },
+    knows: (name) => current?.get(name) !== undefined,
     async forgetFirstUse(name, der) {
       const entry = current?.get(name);
       if (!current || !entry?.tofu || entry.pins.length !== 1 || entry.backup.length) return;

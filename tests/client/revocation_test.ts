@@ -116,25 +116,35 @@ Deno.test("with revocation on, the server refusing our certificate is still told
   }
 });
 
-Deno.test("tofu does not remember the key of a server refused as revoked", async () => {
+Deno.test("tofu never remembers a revoked key, and keeps a key it knew when that server is later revoked", async () => {
   const f = await fixtures();
   const dir = await Deno.makeTempDir({ prefix: "client-crl-tofu-" });
   const server = await startServer({ ...f.backupServer, ca: f.ca });
   try {
-    const crl = await writeCrl(dir, "ca", f.caBundle, [serialOf(f.backupServer.cert)]);
+    const revokedCrl = await writeCrl(dir, "revoked", f.caBundle, [serialOf(f.backupServer.cert)]);
+    const emptyCrl = await writeCrl(dir, "empty", f.caBundle, []);
     const path = `${dir}/known_servers.json`;
-    const result = await get(server, {
-      ...f.client,
-      ca: f.ca,
-      logger: recordingLogger(),
-      pinStore: path,
-      tofu: true,
-      revocation: { crls: [crl] },
-    });
-    assertRefused(result, "revoked", /is revoked/);
-    const file = JSON.parse(await Deno.readTextFile(path).catch(() => '{"pins":{}}'));
-    assert.deepEqual(file.pins, {});
-    assert.equal(server.requests, 0);
+    const name = `127.0.0.1:${server.port}`;
+    const attempt = (crl: string) =>
+      get(server, {
+        ...f.client,
+        ca: f.ca,
+        logger: recordingLogger(),
+        pinStore: path,
+        tofu: true,
+        revocation: { crls: [crl] },
+      });
+    const pins = async () => JSON.parse(await Deno.readTextFile(path)).pins;
+
+    assertRefused(await attempt(revokedCrl), "revoked", /is revoked/);
+    assert.deepEqual(await pins(), {}, "a first-use pin of a revoked server is taken back");
+
+    assert.equal(await attempt(emptyCrl), "ok");
+    const known = (await pins())[name];
+    assert.ok(known?.tofu, JSON.stringify(known));
+    assertRefused(await attempt(revokedCrl), "revoked", /is revoked/);
+    assert.deepEqual((await pins())[name], known, "a pin known before the refusal stays");
+    assert.equal(server.requests, 1);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
