@@ -33,6 +33,8 @@ export interface StdioToMcpOptions extends MtlsFetchOptions {
   stdout?: Writable;
   /** Stops the bridge (as if stdin had ended) when aborted. @default {undefined} */
   signal?: AbortSignal;
+  /** When stdin ends, how long requests already sent may take to be answered before the bridge closes, in ms. @default {10000} */
+  drainMs?: number;
   /** Make one request at start, so a refused handshake fails at once instead of at the client's first message. @default {true} */
   probe?: boolean;
 }
@@ -61,8 +63,9 @@ export function isFatalBridgeError(error: unknown): boolean {
 }
 
 /**
- * Bridges stdio to the MCP server at `url` until stdin ends or `signal`
- * aborts, then ends the HTTP session (DELETE) and closes every connection.
+ * Bridges stdio to the MCP server at `url` until stdin ends (and the requests
+ * already sent are answered, for at most `drainMs`) or `signal` aborts, then
+ * ends the HTTP session (DELETE) and closes every connection.
  *
  * Rejects with a {@link PeerRejectedError} (`unknown_ca`, `no_client_cert`,
  * `pin_mismatch`, `revoked`, ...) or an {@link MtlsError}
@@ -86,7 +89,14 @@ export async function bridgeStdioToMcp(
   url: string | URL,
   options: StdioToMcpOptions = {},
 ): Promise<void> {
-  const { stdin = process.stdin, stdout = process.stdout, signal, probe = true, ...rest } = options;
+  const {
+    stdin = process.stdin,
+    stdout = process.stdout,
+    signal,
+    probe = true,
+    drainMs = 10_000,
+    ...rest
+  } = options;
   let endpoint: URL;
   try {
     endpoint = new URL(url);
@@ -100,7 +110,7 @@ export async function bridgeStdioToMcp(
   const fetch = createMtlsFetch({ ...rest, logger });
   try {
     if (probe) await probeServer(fetch, endpoint);
-    await forward(endpoint, fetch, { stdin, stdout, signal, logger });
+    await forward(endpoint, fetch, { stdin, stdout, signal, logger, drainMs });
   } finally {
     await fetch.close();
   }
@@ -123,17 +133,21 @@ function forward(
     stdout: Writable;
     signal?: AbortSignal;
     logger: NonNullable<MtlsFetchOptions["logger"]>;
+    drainMs: number;
   },
 ): Promise<void> {
-  const { stdin, stdout, signal, logger } = io;
+  const { stdin, stdout, signal, logger, drainMs } = io;
   const http = new StreamableHTTPClientTransport(endpoint, { fetch });
   const stdio = new StdioServerTransport(stdin, stdout);
   const initializeIds = new Set<unknown>();
+  let gate = Promise.resolve();
+  let openGate = () => {};
   return new Promise<void>((resolve, reject) => {
     let finished = false;
     const finish = async (error?: unknown) => {
       if (finished) return;
       finished = true;
+      clearTimeout(draining);
       stdin.off("end", onEnd);
       signal?.removeEventListener("abort", onEnd);
       if (!error) {
@@ -145,34 +159,42 @@ function forward(
       if (error) reject(error);
       else resolve();
     };
-    const onEnd = () => void finish();
-    const toClient = (message: BridgeMessage) =>
-      stdio.send(message as never).catch((e: unknown) =>
+    // Requests from stdin not answered yet: at the end of stdin they get a little time.
+    const unanswered = new Set<unknown>();
+    let draining: ReturnType<typeof setTimeout> | undefined;
+    const onEnd = () => {
+      if (unanswered.size === 0 || signal?.aborted) return void finish();
+      draining = setTimeout(() => void finish(), drainMs);
+    };
+    const toClient = (message: BridgeMessage) => {
+      const sent = stdio.send(message as never).catch((e: unknown) =>
         logger.warn("cannot write to stdout", { error: String(e) })
       );
+      const last = message.method === undefined && unanswered.delete(message.id) &&
+        unanswered.size === 0;
+      if (last && draining !== undefined) sent.then(() => finish());
+    };
 
     stdio.onmessage = (raw: unknown) => {
       const message = raw as BridgeMessage;
+      if (message.method !== undefined && message.id !== undefined) unanswered.add(message.id);
+      const send = () =>
+        http.send(raw as never).catch((error: unknown) => {
+          if (message.method === "initialize") openGate();
+          if (isFatalBridgeError(error)) return void finish(error);
+          if (message.id === undefined || message.method === undefined) {
+            logger.warn("cannot forward a message to the server", { error: String(error) });
+            return;
+          }
+          toClient(errorAnswer(message.id, error));
+        });
+      // Until `initialize` is answered there is no session id: later messages wait for it,
+      // in order (a client writing to a pipe does not wait itself).
+      gate.then(send);
       if (message.method === "initialize" && message.id !== undefined) {
         initializeIds.add(message.id);
+        gate = new Promise((resolve) => (openGate = resolve));
       }
-      http.send(raw as never).catch((error: unknown) => {
-        if (isFatalBridgeError(error)) return void finish(error);
-        if (message.id === undefined || message.method === undefined) {
-          logger.warn("cannot forward a message to the server", { error: String(error) });
-          return;
-        }
-        const reason = error instanceof PeerRejectedError ? error.code : undefined;
-        toClient({
-          jsonrpc: "2.0",
-          id: message.id,
-          error: {
-            code: reason ? -32001 : -32603,
-            message: error instanceof Error ? error.message : String(error),
-            ...(reason ? { data: { reason } } : {}),
-          },
-        });
-      });
     };
     http.onmessage = (raw: unknown) => {
       const message = raw as BridgeMessage;
@@ -180,6 +202,7 @@ function forward(
         // Later requests must carry the negotiated version (Mcp-Protocol-Version).
         const version = message.result?.protocolVersion;
         if (typeof version === "string") http.setProtocolVersion(version);
+        openGate();
       }
       toClient(message);
     };
@@ -190,6 +213,20 @@ function forward(
     else signal?.addEventListener("abort", onEnd, { once: true });
     Promise.all([http.start(), stdio.start()]).catch((e) => finish(e));
   });
+}
+
+/** The JSON-RPC error answering request `id` that could not be delivered. */
+function errorAnswer(id: string | number, error: unknown): BridgeMessage {
+  const reason = error instanceof PeerRejectedError ? error.code : undefined;
+  return {
+    jsonrpc: "2.0",
+    id,
+    error: {
+      code: reason ? -32001 : -32603,
+      message: error instanceof Error ? error.message : String(error),
+      ...(reason ? { data: { reason } } : {}),
+    },
+  };
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {

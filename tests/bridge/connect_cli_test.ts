@@ -95,6 +95,39 @@ Deno.test("connect to a port nobody listens on: one line, exit 1", async () => {
   assert.match(oneLine(r.stderr), /^mcp-mtls: cannot connect \(connection_failed\): /);
 });
 
+Deno.test("connect driven by a pipe answers every request on stdout, ends the session at EOF and exits 0", async () => {
+  const { server } = await startBridge(fx);
+  try {
+    const lines = [
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "pipe", version: "1.0.0" },
+        },
+      },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "whoami", arguments: {} } },
+    ].map((m) => JSON.stringify(m) + "\n").join("");
+    const r = await run(Deno.execPath(), connectArgs(fx, server.url, fx.alice), { stdin: lines });
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
+    // Every stdout line is a JSON-RPC message: nothing else may be written there.
+    const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(out.map((m) => m.id).sort(), [1, 2, 3]);
+    assert.ok(out.every((m) => m.jsonrpc === "2.0" && (m.result || m.error)));
+    const who = JSON.parse(out.find((m) => m.id === 3).result.content[0].text);
+    assert.equal(who.fromMeta.commonName, "alice");
+    assert.equal(server.sessionCount, 0, "the session was ended (DELETE) at EOF");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("connect --help prints usage on stdout and exits 0", async () => {
   const io = captureIo();
   assert.equal(await main(["connect", "--help"], io), 0);
