@@ -125,94 +125,117 @@ async function probeServer(fetch: MtlsFetch, endpoint: URL): Promise<void> {
   await response.body?.cancel();
 }
 
-function forward(
-  endpoint: URL,
-  fetch: MtlsFetch,
-  io: {
-    stdin: Readable;
-    stdout: Writable;
-    signal?: AbortSignal;
-    logger: NonNullable<MtlsFetchOptions["logger"]>;
-    drainMs: number;
-  },
-): Promise<void> {
-  const { stdin, stdout, signal, logger, drainMs } = io;
-  const http = new StreamableHTTPClientTransport(endpoint, { fetch });
-  const stdio = new StdioServerTransport(stdin, stdout);
-  const initializeIds = new Set<unknown>();
-  let gate = Promise.resolve();
-  let openGate = () => {};
-  return new Promise<void>((resolve, reject) => {
-    let finished = false;
-    const finish = async (error?: unknown) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(draining);
-      stdin.off("end", onEnd);
-      signal?.removeEventListener("abort", onEnd);
-      if (!error) {
-        await withTimeout(http.terminateSession(), 2000).catch((e) =>
-          logger.debug("could not end the MCP session", { error: String(e) })
-        );
-      }
-      await Promise.allSettled([http.close(), stdio.close()]);
-      if (error) reject(error);
-      else resolve();
-    };
-    // Requests from stdin not answered yet: at the end of stdin they get a little time.
-    const unanswered = new Set<unknown>();
-    let draining: ReturnType<typeof setTimeout> | undefined;
-    const onEnd = () => {
-      if (unanswered.size === 0 || signal?.aborted) return void finish();
-      draining = setTimeout(() => void finish(), drainMs);
-    };
-    const toClient = (message: BridgeMessage) => {
-      const sent = stdio.send(message as never).catch((e: unknown) =>
-        logger.warn("cannot write to stdout", { error: String(e) })
-      );
-      const last = message.method === undefined && unanswered.delete(message.id) &&
-        unanswered.size === 0;
-      if (last && draining !== undefined) sent.then(() => finish());
-    };
+interface ForwardIo {
+  stdin: Readable;
+  stdout: Writable;
+  signal?: AbortSignal;
+  logger: NonNullable<MtlsFetchOptions["logger"]>;
+  drainMs: number;
+}
 
-    stdio.onmessage = (raw: unknown) => {
-      const message = raw as BridgeMessage;
-      if (message.method !== undefined && message.id !== undefined) unanswered.add(message.id);
-      const send = () =>
-        http.send(raw as never).catch((error: unknown) => {
-          if (message.method === "initialize") openGate();
-          if (isFatalBridgeError(error)) return void finish(error);
-          if (message.id === undefined || message.method === undefined) {
-            logger.warn("cannot forward a message to the server", { error: String(error) });
-            return;
-          }
-          toClient(errorAnswer(message.id, error));
-        });
-      // Until `initialize` is answered there is no session id: later messages wait for it,
-      // in order (a client writing to a pipe does not wait itself).
-      gate.then(send);
-      if (message.method === "initialize" && message.id !== undefined) {
-        initializeIds.add(message.id);
-        gate = new Promise((resolve) => (openGate = resolve));
-      }
-    };
-    http.onmessage = (raw: unknown) => {
-      const message = raw as BridgeMessage;
-      if (message.id !== undefined && initializeIds.delete(message.id)) {
-        // Later requests must carry the negotiated version (Mcp-Protocol-Version).
-        const version = message.result?.protocolVersion;
-        if (typeof version === "string") http.setProtocolVersion(version);
-        openGate();
-      }
-      toClient(message);
-    };
-    http.onerror = (e: unknown) => logger.debug("MCP transport", { error: String(e) });
-    stdio.onerror = (e: unknown) => logger.warn("stdin is not JSON-RPC", { error: String(e) });
-    stdin.once("end", onEnd);
-    if (signal?.aborted) onEnd();
-    else signal?.addEventListener("abort", onEnd, { once: true });
-    Promise.all([http.start(), stdio.start()]).catch((e) => finish(e));
+function forward(endpoint: URL, fetch: MtlsFetch, io: ForwardIo): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const pump = new Pump(endpoint, fetch, io, (error) => error ? reject(error) : resolve());
+    pump.start();
   });
+}
+
+/** Moves messages between stdio and the HTTP transport until `finish`. */
+class Pump {
+  readonly #http: StreamableHTTPClientTransport;
+  readonly #stdio: StdioServerTransport;
+  readonly #io: ForwardIo;
+  readonly #done: (error?: unknown) => void;
+  /** Ids of our `initialize` requests; their answer carries the protocol version. */
+  readonly #initializeIds = new Set<unknown>();
+  /** Until `initialize` is answered there is no session id: later messages wait, in order. */
+  #gate: Promise<void> = Promise.resolve();
+  #openGate: () => void = () => {};
+  /** Requests from stdin not answered yet: at the end of stdin they get `drainMs`. */
+  readonly #unanswered = new Set<unknown>();
+  #draining: ReturnType<typeof setTimeout> | undefined;
+  #finished = false;
+  readonly #onEnd = () => this.#stdinEnded();
+
+  constructor(endpoint: URL, fetch: MtlsFetch, io: ForwardIo, done: (error?: unknown) => void) {
+    this.#http = new StreamableHTTPClientTransport(endpoint, { fetch });
+    this.#stdio = new StdioServerTransport(io.stdin, io.stdout);
+    this.#io = io;
+    this.#done = done;
+  }
+
+  start(): void {
+    const { stdin, signal, logger } = this.#io;
+    this.#stdio.onmessage = (raw: unknown) => this.#fromStdin(raw as BridgeMessage);
+    this.#http.onmessage = (raw: unknown) => this.#fromServer(raw as BridgeMessage);
+    this.#http.onerror = (e: unknown) => logger.debug("MCP transport", { error: String(e) });
+    this.#stdio.onerror = (e: unknown) =>
+      logger.warn("stdin is not JSON-RPC", { error: String(e) });
+    stdin.once("end", this.#onEnd);
+    if (signal?.aborted) this.#onEnd();
+    else signal?.addEventListener("abort", this.#onEnd, { once: true });
+    Promise.all([this.#http.start(), this.#stdio.start()]).catch((e) => this.#finish(e));
+  }
+
+  #fromStdin(message: BridgeMessage): void {
+    const { id, method } = message;
+    if (method !== undefined && id !== undefined) this.#unanswered.add(id);
+    // A client writing to a pipe does not wait for `initialize` to be answered; we do.
+    this.#gate.then(() =>
+      this.#http.send(message as never).catch((error: unknown) => {
+        if (method === "initialize") this.#openGate();
+        if (isFatalBridgeError(error)) return void this.#finish(error);
+        if (id === undefined || method === undefined) {
+          this.#io.logger.warn("cannot forward a message to the server", { error: String(error) });
+          return;
+        }
+        this.#toClient(errorAnswer(id, error));
+      })
+    );
+    if (method === "initialize" && id !== undefined) {
+      this.#initializeIds.add(id);
+      this.#gate = new Promise((resolve) => (this.#openGate = resolve));
+    }
+  }
+
+  #fromServer(message: BridgeMessage): void {
+    if (message.id !== undefined && this.#initializeIds.delete(message.id)) {
+      // Later requests must carry the negotiated version (Mcp-Protocol-Version).
+      const version = message.result?.protocolVersion;
+      if (typeof version === "string") this.#http.setProtocolVersion(version);
+      this.#openGate();
+    }
+    this.#toClient(message);
+  }
+
+  #toClient(message: BridgeMessage): void {
+    const sent = this.#stdio.send(message as never).catch((e: unknown) =>
+      this.#io.logger.warn("cannot write to stdout", { error: String(e) })
+    );
+    const last = message.method === undefined && this.#unanswered.delete(message.id) &&
+      this.#unanswered.size === 0;
+    if (last && this.#draining !== undefined) sent.then(() => this.#finish());
+  }
+
+  #stdinEnded(): void {
+    if (this.#unanswered.size === 0 || this.#io.signal?.aborted) return void this.#finish();
+    this.#draining = setTimeout(() => void this.#finish(), this.#io.drainMs);
+  }
+
+  async #finish(error?: unknown): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#draining);
+    this.#io.stdin.off("end", this.#onEnd);
+    this.#io.signal?.removeEventListener("abort", this.#onEnd);
+    if (!error) {
+      await withTimeout(this.#http.terminateSession(), 2000).catch((e: unknown) =>
+        this.#io.logger.debug("could not end the MCP session", { error: String(e) })
+      );
+    }
+    await Promise.allSettled([this.#http.close(), this.#stdio.close()]);
+    this.#done(error);
+  }
 }
 
 /** The JSON-RPC error answering request `id` that could not be delivered. */
