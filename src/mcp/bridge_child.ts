@@ -147,30 +147,15 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
   const writer = process.stdin.getWriter();
   const encoder = new TextEncoder();
   let stdinOpen = true;
-  const stderrTail: string[] = [];
-
-  const child: StdioChild = {
-    pid: process.pid,
-    exited: Promise.resolve() as unknown as Promise<ChildExit>,
-    send(message) {
-      if (!stdinOpen) return Promise.reject(new Error("The stdio server has exited"));
-      return writer.write(encoder.encode(JSON.stringify(message) + "\n"));
-    },
-    close: () => closing ??= closeChild(),
+  const closeStdin = () => {
+    stdinOpen = false;
+    return writer.close().catch(() => {});
   };
+  const stderrTail: string[] = [];
   const readers = Promise.all([
     readLines(process.stdout, (line) => {
-      let message: BridgeMessage;
-      try {
-        message = JSON.parse(line);
-      } catch {
-        logger.warn("stdio server wrote a line that is not JSON-RPC", {
-          ...fields,
-          line: line.slice(0, 200),
-        });
-        return;
-      }
-      child.onmessage?.(message);
+      const message = parseMessage(line, logger, fields);
+      if (message) child.onmessage?.(message);
     }),
     readLines(process.stderr, (line) => {
       logger.debug("stdio server stderr", { ...fields, line });
@@ -178,37 +163,63 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
       if (stderrTail.length > 5) stderrTail.shift();
     }),
   ]);
-  (child as { exited: Promise<ChildExit> }).exited = process.status.then(async (s) => {
-    stdinOpen = false;
-    writer.close().catch(() => {});
+  const exited = process.status.then(async (s): Promise<ChildExit> => {
+    if (stdinOpen) closeStdin();
     await readers;
     return { code: s.code, signal: s.signal, stderrTail };
   });
-
   let closing: Promise<ChildExit> | undefined;
-  async function closeChild(): Promise<ChildExit> {
-    if (stdinOpen) {
-      stdinOpen = false;
-      await writer.close().catch(() => {});
-    }
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      const done = await Promise.race([
-        child.exited.then(() => true),
-        new Promise<false>((r) => {
-          const t = setTimeout(() => r(false), closeTimeoutMs);
-          child.exited.finally(() => clearTimeout(t));
-        }),
-      ]);
-      if (done) break;
-      try {
-        process.kill(signal);
-      } catch {
-        // exited meanwhile
-      }
-    }
-    return await child.exited;
-  }
+  const child: StdioChild = {
+    pid: process.pid,
+    exited,
+    send(message) {
+      if (!stdinOpen) return Promise.reject(new Error("The stdio server has exited"));
+      return writer.write(encoder.encode(JSON.stringify(message) + "\n"));
+    },
+    close: () => closing ??= stopChild(process, exited, closeStdin, closeTimeoutMs),
+  };
   return child;
+}
+
+function parseMessage(
+  line: string,
+  logger: Logger,
+  fields: Record<string, unknown>,
+): BridgeMessage | undefined {
+  try {
+    return JSON.parse(line);
+  } catch {
+    logger.warn("stdio server wrote a line that is not JSON-RPC", {
+      ...fields,
+      line: line.slice(0, 200),
+    });
+    return undefined;
+  }
+}
+
+/** Closes stdin, then after `graceMs` SIGTERM, then after `graceMs` SIGKILL. */
+async function stopChild(
+  process: Deno.ChildProcess,
+  exited: Promise<ChildExit>,
+  closeStdin: () => Promise<void>,
+  graceMs: number,
+): Promise<ChildExit> {
+  await closeStdin();
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = await Promise.race([
+      exited.then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (done) break;
+    try {
+      process.kill(signal);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return await exited;
 }
 
 async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
