@@ -45,7 +45,7 @@ const LEVELS = ["debug", "info", "warn", "error"];
  *
  * @example
  * ```ts
- * import type { ConnectCommandOptions } from "./connect.ts";
+ * import type { ConnectCommandOptions } from "@mtls/mcp/cli";
  * const o: ConnectCommandOptions = { signal: AbortSignal.timeout(1000) };
  * ```
  */
@@ -64,7 +64,7 @@ export interface ConnectCommandOptions {
  *
  * @example Printing the help
  * ```ts
- * import { connect } from "./connect.ts";
+ * import { connect } from "@mtls/mcp/cli";
  * await connect(["--help"]); // 0
  * ```
  */
