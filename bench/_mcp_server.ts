@@ -1,43 +1,80 @@
 /**
- * Server process for `bench/mcp.ts`: the demo MCP server twice, in one
- * process — over mTLS with `serveMcp`, and over plain HTTP with the same SDK
- * server factory and stateful session handling on `node:http` (serveMcp has
- * no plain-HTTP mode). Prints one JSON line with both URLs, then runs until
- * stdin closes.
+ * Server process for `bench/mcp.ts`: the demo MCP server, one flavour per
+ * process (so CPU and memory are the server's own):
  *
- * Usage: deno run -A bench/_mcp_server.ts CERT_DIR
+ * - `mtls`: `serveMcp` over mutual TLS (what users run);
+ * - `plain`: the very same `serveMcp` code without TLS: `node:https`'s
+ *   `createServer` is swapped for `node:http`'s in this process only, and
+ *   every accepted TCP socket is handed to serveMcp's admission as if its
+ *   handshake had presented the bench client certificate (so policy check,
+ *   identity, idle timers, body limit, authorization and session binding all
+ *   run as with TLS). The only difference left is TLS itself;
+ * - `sdk`: the SDK's own Node-style transport as its examples use it
+ *   (`handleRequest(req, res)` reads the body itself), stateful sessions, on
+ *   `node:http`, without any of our code on the request path.
+ *
+ * Prints one JSON line `{"url": ...}`, then runs until stdin closes.
+ *
+ * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk CERT_DIR
  */
 import http from "node:http";
-import { randomUUID } from "node:crypto";
+import https from "node:https";
+import { randomUUID, X509Certificate } from "node:crypto";
 import type { AddressInfo, Socket } from "node:net";
-import { Buffer } from "node:buffer";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { demoServerFactory, serveMcp } from "../src/mcp/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 
-const dir = Deno.args[0];
+const [mode, dir] = Deno.args;
 const read = (name: string) => Deno.readTextFileSync(`${dir}/${name}`);
+const untilStdinCloses = async () => {
+  for await (const _ of Deno.stdin.readable) { /* drain */ }
+};
 
-const tlsServer = await serveMcp(demoServerFactory, {
-  port: 0,
-  tls: { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt") },
-  logger: silentLogger,
-  limits: { maxConnections: 4096, maxSessions: 4096 },
-});
+/** Makes `https.createServer` return a plain HTTP server whose sockets "present" `clientPem`. */
+function withoutTls(clientPem: string) {
+  const leaf = new X509Certificate(clientPem);
+  const presented = { raw: leaf.raw, issuerCertificate: undefined };
+  (https as unknown as { createServer: unknown }).createServer = () => {
+    const server = http.createServer();
+    server.on("connection", (socket: Socket) => {
+      socket.setNoDelay(true); // node:tls sockets send at once; plain ones would wait for Nagle
+      Object.assign(socket, {
+        getPeerX509Certificate: () => leaf,
+        getPeerCertificate: () => presented,
+      });
+      // After serveMcp's own "connection" listener (the accept gate) has run.
+      queueMicrotask(() => {
+        if (!socket.destroyed) server.emit("secureConnection", socket);
+      });
+    });
+    return server;
+  };
+}
 
-// The same SDK server and session handling, without TLS.
+if (mode === "mtls" || mode === "plain") {
+  if (mode === "plain") withoutTls(read("client.crt"));
+  const server = await serveMcp(demoServerFactory, {
+    port: 0,
+    tls: { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt") },
+    logger: silentLogger,
+    // No per-address connection rate limit (default 50/min): every load connection comes from
+    // 127.0.0.1, and the references have none either.
+    limits: { maxConnections: 4096, maxSessions: 4096, connectionsPerAddress: false },
+  });
+  const url = mode === "plain" ? server.url.replace(/^https:/, "http:") : server.url;
+  console.log(JSON.stringify({ url }));
+  await untilStdinCloses();
+  await server.close();
+  Deno.exit(0);
+}
+
+// "sdk": the SDK transport as in its README example, stateful sessions.
 const sessions = new Map<string, StreamableHTTPServerTransport>();
 const plain = http.createServer(async (req, res) => {
   if ((req.url ?? "").split("?")[0] !== "/mcp") {
     res.writeHead(404).end();
     return;
-  }
-  // Like serveMcp: read and parse the body here, hand it to the transport parsed.
-  let body: unknown;
-  if (req.method === "POST") {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of req) chunks.push(chunk as Uint8Array);
-    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   }
   const header = req.headers["mcp-session-id"];
   const id = Array.isArray(header) ? header[0] : header;
@@ -56,18 +93,14 @@ const plain = http.createServer(async (req, res) => {
     await demoServerFactory().connect(t);
     transport = t;
   }
-  await transport.handleRequest(req, res, body);
+  await transport.handleRequest(req, res);
 });
-// No-delay on the plain sockets too, so the baseline is not held back by Nagle (on loopback the
-// measured effect was within noise; the body handling above is what made the baselines comparable).
+// Deno's node:http leaves Nagle on; node:tls sockets do not wait, so neither does this baseline.
 plain.on("connection", (socket: Socket) => socket.setNoDelay(true));
 await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
-const plainPort = (plain.address() as AddressInfo).port;
-
-console.log(JSON.stringify({ tls: tlsServer.url, plain: `http://127.0.0.1:${plainPort}/mcp` }));
-
-// Run until the parent closes our stdin.
-for await (const _ of Deno.stdin.readable) { /* drain */ }
-await tlsServer.close();
+console.log(
+  JSON.stringify({ url: `http://127.0.0.1:${(plain.address() as AddressInfo).port}/mcp` }),
+);
+await untilStdinCloses();
 plain.closeAllConnections();
 plain.close();

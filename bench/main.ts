@@ -1,19 +1,29 @@
 /**
  * `deno task bench`: runs every benchmark in its own process, one after the
  * other (so they do not compete for the two cores), after a header naming the
- * machine and the versions, so a pasted run can be compared with another.
+ * machine, the versions and the load average (other work on the machine
+ * skews every figure), so a pasted run can be compared with another.
+ *
+ * - pki: certificate generation per key type;
+ * - pins: pin and limiter checks per connection;
+ * - revocation: CRL/OCSP lookups, cold and warm;
+ * - handshake_revocation: handshakes/s with revocation off, CRL, OCSP;
+ * - mcp: handshakes, keep-alive tools/call and idle memory of our server
+ *   against the same server without TLS, the SDK transport, Go and nginx.
  *
  * Usage: `deno task bench [name ...]` where name is a file in bench/ without
  * `.ts` (default: all of them).
  */
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 
-const ALL = ["pki", "pins", "revocation", "mcp"];
+const ALL = ["pki", "pins", "revocation", "handshake_revocation", "mcp"];
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 
 async function version(cmd: string, args: string[]): Promise<string> {
   try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
-    return new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return text.split("\n")[0].trim(); // nginx -v answers on stderr
   } catch {
     return "not installed";
   }
@@ -28,8 +38,14 @@ async function main(names: string[]): Promise<number> {
       Math.round(totalmem() / 2 ** 30)
     } GiB; deno ${Deno.version.deno} (v8 ${Deno.version.v8}); ${await version("openssl", [
       "version",
-    ])}; node ${await version("node", ["--version"])}`,
+    ])}; node ${await version("node", ["--version"])}; ${await version("go", [
+      "version",
+    ])}; ${await version(
+      "nginx",
+      ["-v"],
+    )}`,
   );
+  console.log(`load average (1/5/15 min): ${load()}`);
   let failed = 0;
   for (const name of chosen) {
     const file = `${here}${name}.ts`;
@@ -46,7 +62,11 @@ async function main(names: string[]): Promise<number> {
       stdout: "inherit",
       stderr: "inherit",
     }).output();
-    console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${code})`);
+    console.log(
+      `(${name}: ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s, exit ${code}, load average ${load()})`,
+    );
     if (code !== 0) failed++;
   }
   return failed === 0 ? 0 : 1;

@@ -1,258 +1,680 @@
 /**
- * MCP over mTLS against the same server without TLS, in one run:
+ * Server-side cost of MCP over mutual TLS, against baselines and references,
+ * every row measured in this run on this machine:
  *
- * - new connections per second: a fresh connection (full mTLS handshake,
- *   client certificate verified by the server) and one small request each;
- * - keep-alive MCP `tools/call` (`echo`) per second with p50/p99 latency, at
- *   concurrency 1 and 8, over one SDK client session.
+ * - full mTLS handshakes (fresh connection + one small request, client
+ *   certificate verified) per second and latency at 1 and 8 clients, and
+ *   with TLS session resumption offered (counted: does the server resume?);
+ * - keep-alive MCP `tools/call` (`echo`) per second, p50/p99/p99.9, at 1 and
+ *   32 clients (one connection and one MCP session each);
+ * - memory per idle mTLS connection (server RSS growth over 1,000 open
+ *   connections);
  *
- * The servers (serveMcp over mTLS, and the same SDK server on node:http) run
- * in a child process so they do not share an event loop with the load; CPU
- * seconds of both processes are reported per phase. Loopback only; each
- * phase lasts BENCH_SECONDS (default 4) seconds; the run takes about 45 s.
+ * for: our `serveMcp` (mTLS), the same handling without TLS, the SDK's own
+ * Node-style transport without TLS, a Go `crypto/tls` server
+ * (bench/reference/go_mtls_server.go, built into a temp dir) and nginx with
+ * `ssl_verify_client on` (bench/reference/nginx.conf.template). The
+ * references answer a small JSON body (no MCP), so they bound what the TLS
+ * and HTTP layers alone can do here.
  *
- * Usage: deno run -A bench/mcp.ts
+ * Every server runs alone in its own process, started and stopped by this
+ * file (also on failure and on Ctrl-C). The load comes from Node.js processes
+ * (bench/_loadgen.mjs, OpenSSL), whose CPU is reported; a figure is flagged
+ * when the load generator, not the server, is the likely limit. Loopback
+ * only. BENCH_SECONDS (default 3) per measurement; about 2 minutes in all.
+ * BENCH_PROFILE=DIR runs our mTLS server with `--cpu-prof` into DIR (see
+ * bench/profile_summary.ts); BENCH_TESTS=fresh (or memory, resume, keepalive,
+ * comma-separated) runs only those measurements.
+ *
+ * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours plain sdk go nginx)
  */
-import { loadavg } from "node:os";
-import process from "node:process";
-import { setImmediate } from "node:timers";
-import { Agent, fetch as undiciFetch } from "undici";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { connectMcpClient, createMtlsFetch } from "../src/mcp/mod.ts";
+import { cpus, loadavg } from "node:os";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 
-const PHASE_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 4) * 1000;
-const WARMUP_MS = 500;
+const PHASE_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 3) * 1000;
+const WARM_MS = 700;
+const CORES = cpus().length;
+const GEN_PROCS = Number(Deno.env.get("BENCH_GEN_PROCS") ?? CORES);
+const IDLE_CONNS = 1000;
+const here = new URL(".", import.meta.url).pathname;
 
-interface Phase {
-  name: string;
-  ops: number;
-  seconds: number;
-  latencies: number[];
-  serverCpu: number;
-  clientCpu: number;
-  errors: number;
-}
+// ---------- processes: everything started here is stopped here ----------
 
-function procCpuSeconds(pid: number): number {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100 Hz)
-  } catch {
-    return NaN;
+const running = new Set<Deno.ChildProcess>();
+
+function stopAll(signal: Deno.Signal = "SIGKILL") {
+  for (const c of running) {
+    try {
+      c.kill(signal);
+    } catch { /* already gone */ }
   }
 }
 
-function ownCpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
+async function stop(c: Deno.ChildProcess, graceMs = 5000): Promise<void> {
+  if (!running.has(c)) return;
+  const timer = setTimeout(() => {
+    try {
+      c.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, graceMs);
+  try {
+    await c.stdin.close();
+  } catch { /* not piped or closed */ }
+  await c.status;
+  clearTimeout(timer);
+  running.delete(c);
 }
 
-async function phase(
-  name: string,
-  serverPid: number,
-  concurrency: number,
-  op: () => Promise<void>,
-): Promise<Phase> {
-  const warmEnd = performance.now() + WARMUP_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < warmEnd) await op();
-    }),
-  );
-  const latencies: number[] = [];
-  let errors = 0;
-  const s0 = procCpuSeconds(serverPid), c0 = ownCpuSeconds(), t0 = performance.now();
-  const end = t0 + PHASE_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await op();
-          latencies.push(performance.now() - t);
-        } catch (e) {
-          if (++errors === 1) console.error(`${name}: ${e}`);
-        }
+/** Reads lines from a child's stdout. */
+function lineReader(c: Deno.ChildProcess) {
+  const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  return async (timeoutMs: number, what: string): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!buf.includes("\n")) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: no answer in ${timeoutMs} ms`)),
+          Math.max(0, deadline - Date.now()),
+        );
+      });
+      try {
+        const { value, done } = await Promise.race([reader.read(), timeout]);
+        if (done) throw new Error(`${what}: exited before answering`);
+        buf += value;
+      } finally {
+        clearTimeout(timer);
       }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  return {
-    name,
-    ops: latencies.length,
-    seconds,
-    latencies: latencies.sort((a, b) => a - b),
-    serverCpu: (procCpuSeconds(serverPid) - s0) / seconds,
-    clientCpu: (ownCpuSeconds() - c0) / seconds,
-    errors,
+    }
+    const i = buf.indexOf("\n");
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    return line;
   };
 }
 
-const rate = (p: Phase) => p.ops / p.seconds;
-const pct = (p: Phase, q: number) =>
-  p.latencies[Math.min(p.latencies.length - 1, Math.floor(q * p.latencies.length))] ?? NaN;
+function spawn(cmd: string, args: string[], env?: Record<string, string>) {
+  const c = new Deno.Command(cmd, {
+    args,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  running.add(c);
+  return c;
+}
 
-async function makeCerts(dir: string) {
+async function sendLine(c: Deno.ChildProcess, line: string) {
+  const w = c.stdin.getWriter();
+  await w.write(new TextEncoder().encode(line + "\n"));
+  w.releaseLock();
+}
+
+// ---------- /proc: CPU seconds and RSS of a process and its children ----------
+
+function procStat(pid: number): string[] | undefined {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+function withChildren(pid: number): number[] {
+  const pids = [pid];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const f = procStat(Number(e.name));
+    if (f && Number(f[1]) === pid) pids.push(Number(e.name));
+  }
+  return pids;
+}
+
+/** utime + stime in seconds (clock ticks at 100 Hz), all threads. */
+function cpuSeconds(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    const f = procStat(pid);
+    if (f) sum += (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return sum;
+}
+
+function rssKiB(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/);
+      if (m) sum += Number(m[1]);
+    } catch { /* gone */ }
+  }
+  return sum;
+}
+
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+
+// ---------- servers under test ----------
+
+interface Target {
+  name: string;
+  url: string;
+  tls: boolean;
+  kind: "mcp" | "json";
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+interface Certs {
+  dir: string;
+  files: { cert: string; key: string; ca: string };
+}
+
+async function makeCerts(dir: string): Promise<Certs> {
   const ca = await createRootCa({ commonName: "Bench CA" });
   const server = await issueCertificate(ca, "server", {
     subjectAltNames: "dns:localhost,ip:127.0.0.1",
     exportable: true,
   });
   const client = await issueCertificate(ca, "client", { commonName: "bench", exportable: true });
-  await Deno.writeTextFile(`${dir}/ca.crt`, ca.certificatePem);
-  await Deno.writeTextFile(`${dir}/server.crt`, server.certificatePem);
-  await Deno.writeTextFile(`${dir}/server.key`, server.privateKeyPem!);
-  return { ca: ca.certificatePem, cert: client.certificatePem, key: client.privateKeyPem! };
+  const w = (name: string, text: string) => Deno.writeTextFile(`${dir}/${name}`, text);
+  await w("ca.crt", ca.certificatePem);
+  await w("server.crt", server.certificatePem);
+  await w("server.key", server.privateKeyPem!);
+  await w("client.crt", client.certificatePem);
+  await w("client.key", client.privateKeyPem!);
+  return {
+    dir,
+    files: { cert: `${dir}/client.crt`, key: `${dir}/client.key`, ca: `${dir}/ca.crt` },
+  };
 }
 
-type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>;
-
-async function sdkClient(url: string, fetch: FetchLike): Promise<Client> {
-  const client = new Client({ name: "bench", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch }));
-  return client;
+async function startDeno(mode: "mtls" | "plain" | "sdk", certs: Certs): Promise<Target> {
+  const profile = Deno.env.get("BENCH_PROFILE");
+  const prof = mode === "mtls" && profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+  const c = spawn(Deno.execPath(), [
+    "run",
+    "-A",
+    ...prof,
+    `${here}_mcp_server.ts`,
+    mode,
+    certs.dir,
+  ]);
+  const { url } = JSON.parse(await lineReader(c)(60_000, `${mode} server`));
+  const names = {
+    mtls: "ours: serveMcp, mTLS",
+    plain: "ours without TLS (same handling, node:http)",
+    sdk: "SDK transport, plain HTTP",
+  };
+  return {
+    name: names[mode],
+    url,
+    tls: mode === "mtls",
+    kind: "mcp",
+    pids: () => [c.pid],
+    stop: () => stop(c),
+  };
 }
 
-async function main() {
-  console.log(`load average before: ${load()} (other processes on the machine skew every figure)`);
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-bench-" });
-  const creds = await makeCerts(dir);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./_mcp_server.ts", import.meta.url).pathname, dir],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("bench server exited before printing its URLs");
-    first += value;
-  }
-  lines.releaseLock();
-  const urls: { tls: string; plain: string } = JSON.parse(first.split("\n")[0]);
-  const pid = child.pid;
-  const phases: Phase[] = [];
-  const closers: (() => Promise<unknown>)[] = [];
+async function has(cmd: string, args: string[]): Promise<string | undefined> {
   try {
-    // --- new connection (full handshake) + one small request each ---
-    const tlsFresh = createMtlsFetch({ ...creds, keepAlive: false });
-    closers.push(() => tlsFresh.close());
-    const plainFresh = new Agent({ maxRequestsPerClient: 1 });
-    closers.push(() => plainFresh.close());
-    const check = (r: Response) => {
-      if (r.status >= 500) throw new Error(`HTTP ${r.status}`);
-      return r.arrayBuffer();
-    };
-    phases.push(
-      await phase("connect+request plain", pid, 4, async () => {
-        await check(
-          await undiciFetch(urls.plain, { dispatcher: plainFresh }) as unknown as Response,
-        );
-      }),
-    );
-    phases.push(
-      await phase("connect+request mTLS", pid, 4, async () => {
-        await check(await tlsFresh(urls.tls));
-      }),
-    );
-    phases.push(
-      await phase("connect+request mTLS (Deno fetch)", pid, 4, async () => {
-        const c = Deno.createHttpClient({ cert: creds.cert, key: creds.key, caCerts: [creds.ca] });
-        try {
-          await check(await fetch(urls.tls, { client: c }));
-        } finally {
-          c.close();
-        }
-      }),
-    );
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return out.success ? text.trim().split("\n")[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
-    // --- keep-alive tools/call over one SDK session ---
-    const plainAgent = new Agent({});
-    closers.push(() => plainAgent.close());
-    // Same client stack as createMtlsFetch minus TLS: undici, and the one-macrotask yield
-    // that lets back-to-back requests reuse the connection that just finished.
-    const plainClient = await sdkClient(urls.plain, async (u, i) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      return await undiciFetch(u, {
-        ...(i as object),
-        dispatcher: plainAgent,
-      }) as unknown as Response;
-    });
-    closers.push(() => plainClient.close());
-    const tlsClient = await connectMcpClient(urls.tls, creds);
-    closers.push(() => tlsClient.close());
-    const denoHttp = Deno.createHttpClient({
-      cert: creds.cert,
-      key: creds.key,
-      caCerts: [creds.ca],
-    });
-    closers.push(() => Promise.resolve(denoHttp.close()));
-    const denoClient = await sdkClient(urls.tls, (u, i) => fetch(u, { ...i, client: denoHttp }));
-    closers.push(() => denoClient.close());
-    const call = (c: Client) => async () => {
-      const r = await c.callTool({ name: "echo", arguments: { text: "ping" } });
-      if ((r as { isError?: boolean }).isError) throw new Error("tool error");
+async function startGo(certs: Certs, tmp: string): Promise<Target | string> {
+  if (!await has("go", ["version"])) return "not installed (apt-get install golang-go)";
+  const bin = `${tmp}/go_mtls_server`;
+  const build = await new Deno.Command("go", {
+    args: ["build", "-o", bin, "go_mtls_server.go"],
+    cwd: `${here}reference`,
+    // Build cache and GOPATH in the temp dir: no side effects outside it, no downloads.
+    env: { GOCACHE: `${tmp}/gocache`, GOPATH: `${tmp}/gopath`, GOTOOLCHAIN: "local", GOFLAGS: "" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!build.success) {
+    return `go build failed: ${new TextDecoder().decode(build.stderr).split("\n")[0]}`;
+  }
+  const d = certs.dir;
+  const c = spawn(bin, [`${d}/server.crt`, `${d}/server.key`, `${d}/ca.crt`]);
+  const port = Number(await lineReader(c)(10_000, "go server"));
+  return {
+    name: "Go crypto/tls reference",
+    url: `https://127.0.0.1:${port}/`,
+    tls: true,
+    kind: "json",
+    pids: () => [c.pid],
+    stop: () => stop(c),
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}
+
+async function startNginx(certs: Certs, tmp: string): Promise<Target | string> {
+  const nginx = ["nginx", "/usr/sbin/nginx"];
+  let bin: string | undefined;
+  for (const n of nginx) if (await has(n, ["-v"])) bin ??= n;
+  if (!bin) return "not installed (apt-get install nginx)";
+  const dir = `${tmp}/nginx`;
+  await Deno.mkdir(dir);
+  for (const f of ["server.crt", "server.key", "ca.crt"]) {
+    await Deno.copyFile(`${certs.dir}/${f}`, `${dir}/${f}`);
+  }
+  const port = freePort();
+  const conf = (await Deno.readTextFile(`${here}reference/nginx.conf.template`))
+    .replaceAll("@DIR@", dir)
+    .replaceAll("@PORT@", String(port))
+    .replaceAll("@WORKERS@", String(CORES));
+  await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
+  const c = spawn(bin, ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`]);
+  const stopNginx = async () => {
+    const workers = withChildren(c.pid);
+    try {
+      c.kill("SIGTERM");
+    } catch { /* gone */ }
+    await stop(c);
+    for (const pid of workers.slice(1)) {
+      try {
+        Deno.kill(pid, "SIGKILL"); // only ever our nginx master's own workers
+      } catch { /* exited with the master */ }
+    }
+  };
+  for (let i = 0; i < 50; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return {
+        name: `nginx ${CORES} workers reference`,
+        url: `https://127.0.0.1:${port}/`,
+        tls: true,
+        kind: "json",
+        pids: () => withChildren(c.pid),
+        stop: stopNginx,
+      };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await stopNginx();
+  let log = "";
+  try {
+    log = (await Deno.readTextFile(`${dir}/error.log`)).trim().split("\n").pop() ?? "";
+  } catch { /* none */ }
+  return `did not start: ${log}`;
+}
+
+// ---------- load ----------
+
+interface Row {
+  target: string;
+  test: string;
+  clients: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  serverCpu: number;
+  genCpu: number;
+  genProcs: number;
+  note: string;
+}
+
+const rows: Row[] = [];
+const skipped: string[] = [];
+
+function pct(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000;
+}
+
+async function measure(
+  t: Target,
+  certs: Certs,
+  test: string,
+  mode: "keepalive" | "fresh" | "resume",
+  clients: number,
+): Promise<Row> {
+  const procs = Math.min(clients, GEN_PROCS);
+  const gens: Deno.ChildProcess[] = [];
+  try {
+    for (let i = 0; i < procs; i++) {
+      const share = Math.floor(clients / procs) + (i < clients % procs ? 1 : 0);
+      gens.push(spawn("node", [
+        `${here}_loadgen.mjs`,
+        JSON.stringify({
+          mode,
+          kind: t.kind,
+          url: t.url,
+          clients: share,
+          ms: PHASE_MS,
+          warmMs: WARM_MS,
+          tls: t.tls ? certs.files : undefined,
+        }),
+      ]));
+    }
+    const readers = gens.map(lineReader);
+    for (const r of readers) {
+      const line = await r(30_000, "load generator");
+      if (line !== "ready") throw new Error(`load generator: ${line}`);
+    }
+    const pids = t.pids();
+    const s0 = cpuSeconds(pids), t0 = performance.now();
+    await Promise.all(gens.map((g) => sendLine(g, "go")));
+    const results = await Promise.all(
+      readers.map(async (r) =>
+        JSON.parse(await r(PHASE_MS + 30_000, "load generator")) as {
+          ops: number;
+          seconds: number;
+          cpu: number;
+          errors: number;
+          firstError?: string;
+          conns: number;
+          reused: number;
+          latUs: number[];
+        }
+      ),
+    );
+    const wall = (performance.now() - t0) / 1000;
+    const serverCpu = (cpuSeconds(pids) - s0) / wall;
+    const lat = results.flatMap((r) => r.latUs).sort((a, b) => a - b);
+    const seconds = Math.max(...results.map((r) => r.seconds));
+    const genCpu = results.reduce((a, r) => a + r.cpu, 0) / seconds;
+    const notes: string[] = [];
+    const errors = results.reduce((a, r) => a + r.errors, 0);
+    if (errors) notes.push(`${errors} errors: ${results.find((r) => r.firstError)?.firstError}`);
+    if (mode === "resume") {
+      const conns = results.reduce((a, r) => a + r.conns, 0);
+      const reused = results.reduce((a, r) => a + r.reused, 0);
+      notes.push(`${reused}/${conns} resumed`);
+    }
+    if (serverCpu + genCpu >= 0.9 * CORES) {
+      notes.push(
+        genCpu > serverCpu
+          ? "CLIENT-BOUND (machine saturated, generator busiest)"
+          : "machine saturated",
+      );
+    } else if (genCpu >= 0.9 * procs) notes.push("CLIENT-BOUND (generator at 100%)");
+    const row: Row = {
+      target: t.name,
+      test,
+      clients,
+      rate: results.reduce((a, r) => a + r.ops, 0) / seconds,
+      p50: pct(lat, 0.5),
+      p99: pct(lat, 0.99),
+      p999: pct(lat, 0.999),
+      serverCpu,
+      genCpu,
+      genProcs: procs,
+      note: notes.join("; "),
     };
-    for (const conc of [1, 8]) {
-      phases.push(await phase(`tools/call c=${conc} plain`, pid, conc, call(plainClient)));
-      phases.push(await phase(`tools/call c=${conc} mTLS`, pid, conc, call(tlsClient)));
-      phases.push(
-        await phase(`tools/call c=${conc} mTLS (Deno fetch)`, pid, conc, call(denoClient)),
+    rows.push(row);
+    console.error(
+      `  ${t.name} | ${test} c=${clients}: ${row.rate.toFixed(0)}/s p50 ${row.p50.toFixed(2)} ms` +
+        ` p99 ${row.p99.toFixed(2)} ms, server ${serverCpu.toFixed(2)} / gen ${
+          genCpu.toFixed(2)
+        } cores` +
+        (row.note ? ` (${row.note})` : "") + ` [load ${load()}]`,
+    );
+    return row;
+  } finally {
+    for (const g of gens) await stop(g, 2000);
+  }
+}
+
+interface Memory {
+  target: string;
+  opened: number;
+  perConnKiB: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  note: string;
+}
+const memory: Memory[] = [];
+
+async function idleMemory(t: Target, certs: Certs): Promise<void> {
+  const pids = t.pids();
+  const before = rssKiB(pids);
+  const gens: Deno.ChildProcess[] = [];
+  try {
+    for (let i = 0; i < GEN_PROCS; i++) {
+      gens.push(spawn("node", [
+        `${here}_loadgen.mjs`,
+        JSON.stringify({
+          mode: "hold",
+          kind: t.kind,
+          url: t.url,
+          clients: IDLE_CONNS / GEN_PROCS,
+          tls: certs.files,
+        }),
+      ]));
+    }
+    const results = await Promise.all(
+      gens.map(async (g) =>
+        JSON.parse(await lineReader(g)(60_000, "idle connections")) as {
+          opened: number;
+          failed: number;
+          error?: string;
+        }
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = rssKiB(pids);
+    const opened = results.reduce((a, r) => a + r.opened, 0);
+    const failed = results.reduce((a, r) => a + r.failed, 0);
+    memory.push({
+      target: t.name,
+      opened,
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      perConnKiB: (after - before) / opened,
+      note: failed ? `${failed} failed: ${results.find((r) => r.error)?.error}` : "",
+    });
+    console.error(`  ${t.name} | idle memory: ${((after - before) / opened).toFixed(1)} KiB/conn`);
+  } finally {
+    for (const g of gens) await stop(g, 2000);
+  }
+}
+
+/** BENCH_TESTS=memory,fresh,resume,keepalive picks measurements (e.g. to profile one kind). */
+const TESTS = new Set(
+  (Deno.env.get("BENCH_TESTS") ?? "memory,fresh,resume,keepalive").split(","),
+);
+
+async function run(t: Target, certs: Certs, opts: { handshakes: boolean; memory: boolean }) {
+  const kind = `keep-alive ${t.kind === "mcp" ? "tools/call" : "POST"}`;
+  try {
+    if (opts.memory && TESTS.has("memory")) await idleMemory(t, certs);
+    if (opts.handshakes && TESTS.has("fresh")) {
+      await measure(t, certs, "full handshake + request", "fresh", 1);
+      await measure(t, certs, "full handshake + request", "fresh", 8);
+    }
+    if (opts.handshakes && TESTS.has("resume")) {
+      await measure(t, certs, "resumption offered + request", "resume", 1);
+    }
+    if (TESTS.has("keepalive")) {
+      await measure(t, certs, kind, "keepalive", 1);
+      await measure(t, certs, kind, "keepalive", 32);
+    }
+  } catch (e) {
+    skipped.push(`${t.name}: failed: ${e instanceof Error ? e.message : e}`);
+    console.error(`  ${t.name}: ${e}`);
+  } finally {
+    await t.stop();
+  }
+}
+
+// ---------- report ----------
+
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+
+function report() {
+  console.log(
+    "\n| server | test | clients | ops/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | ops per server CPU-s | load gen CPU (cores, procs) | note |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const r of rows) {
+    console.log(
+      `| ${r.target} | ${r.test} | ${r.clients} | ${f(r.rate, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${
+        f(r.p999)
+      } | ${f(r.serverCpu)} | ${f(r.rate / r.serverCpu, 0)} | ${
+        f(r.genCpu)
+      } (${r.genProcs}) | ${r.note} |`,
+    );
+  }
+  for (const s of skipped) {
+    console.log(
+      `| ${s.split(":")[0]} | - | - | - | - | - | - | - | - | - | ${s.slice(s.indexOf(":") + 2)} |`,
+    );
+  }
+
+  if (memory.length) {
+    console.log(
+      `\n| server | idle mTLS connections open | RSS before MiB | RSS after MiB | KiB per connection | note |`,
+    );
+    console.log("| --- | ---: | ---: | ---: | ---: | --- |");
+    for (const m of memory) {
+      console.log(
+        `| ${m.target} | ${m.opened} | ${f(m.rssBeforeKiB / 1024, 1)} | ${
+          f(m.rssAfterKiB / 1024, 1)
+        } | ${f(m.perConnKiB, 1)} | ${m.note} |`,
       );
     }
-  } finally {
-    for (const close of closers.reverse()) await close().catch(() => {});
-    await child.stdin.close();
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-    await Deno.remove(dir, { recursive: true });
   }
-  report(phases);
-}
 
-const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
-
-function report(phases: Phase[]) {
-  const by = (n: string) => phases.find((p) => p.name === n)!;
-  const f0 = (x: number) => x.toFixed(0);
-  const f2 = (x: number) => x.toFixed(2);
-  console.log(`load average after: ${load()}`);
-  console.log("\nper phase (CPU = cores busy: server process / load process)");
-  for (const p of phases) {
+  const get = (target: string, test: string, clients: number) =>
+    rows.find((r) =>
+      r.target.startsWith(target) && r.test.startsWith(test) && r.clients === clients
+    );
+  const ratio = (a?: Row, b?: Row, v: (r: Row) => number = (r) => r.rate) =>
+    a && b ? `${(v(a) / v(b)).toFixed(2)}x` : "n/a";
+  console.log("\n| ratio | c=1 | c=32 |");
+  console.log("| --- | ---: | ---: |");
+  for (
+    const [label, a, b, v] of [
+      [
+        "keep-alive tools/call/s: mTLS / same server without TLS",
+        "ours:",
+        "ours without",
+        undefined,
+      ],
+      ["keep-alive tools/call/s: mTLS / SDK transport plain HTTP", "ours:", "SDK", undefined],
+      ["keep-alive tools/call p99: mTLS / without TLS", "ours:", "ours without", (r: Row) => r.p99],
+      ["keep-alive tools/call/s: ours mTLS / Go (plain JSON)", "ours:", "Go", undefined],
+      ["keep-alive tools/call/s: ours mTLS / nginx (plain JSON)", "ours:", "nginx", undefined],
+    ] as [string, string, string, ((r: Row) => number) | undefined][]
+  ) {
     console.log(
-      `  ${p.name.padEnd(36)} ${f0(rate(p)).padStart(6)}/s  p50 ${f2(pct(p, 0.5))} ms  p99 ${
-        f2(pct(p, 0.99))
-      } ms  CPU ${f2(p.serverCpu)} / ${f2(p.clientCpu)}${p.errors ? `  errors ${p.errors}` : ""}`,
+      `| ${label} | ${ratio(get(a, "keep-alive", 1), get(b, "keep-alive", 1), v)} | ${
+        ratio(get(a, "keep-alive", 32), get(b, "keep-alive", 32), v)
+      } |`,
+    );
+  }
+  console.log("\n| ratio | c=1 | c=8 |");
+  console.log("| --- | ---: | ---: |");
+  for (const ref of ["Go", "nginx"]) {
+    console.log(
+      `| full handshakes/s: ours / ${ref} | ${
+        ratio(get("ours:", "full", 1), get(ref, "full", 1))
+      } | ${ratio(get("ours:", "full", 8), get(ref, "full", 8))} |`,
+    );
+    console.log(
+      `| full handshakes per server CPU-second: ours / ${ref} | ${
+        ratio(get("ours:", "full", 1), get(ref, "full", 1), (r) => r.rate / r.serverCpu)
+      } | ${ratio(get("ours:", "full", 8), get(ref, "full", 8), (r) => r.rate / r.serverCpu)} |`,
+    );
+  }
+
+  const ours8 = get("ours:", "full", 8), go8 = get("Go", "full", 8);
+  const k32 = get("ours:", "keep-alive", 32), p32 = get("ours without", "keep-alive", 32);
+  const k1 = get("ours:", "keep-alive", 1), p1 = get("ours without", "keep-alive", 1);
+  const verdict = (ok: boolean | undefined) => ok === undefined ? "n/a" : ok ? "met" : "MISSED";
+  console.log("\ntargets (this machine):");
+  console.log(
+    `- full mTLS handshakes/s >= Go reference (c=8): ${
+      verdict(ours8 && go8 && ours8.rate >= go8.rate)
+    } (${f(ours8?.rate ?? NaN, 0)} vs ${f(go8?.rate ?? NaN, 0)})`,
+  );
+  for (const [c, a, b] of [[1, k1, p1], [32, k32, p32]] as [number, Row?, Row?][]) {
+    console.log(
+      `- keep-alive tools/call with mTLS within 10% of without TLS (c=${c}): ${
+        verdict(a && b && a.rate >= 0.9 * b.rate)
+      } (${f(a?.rate ?? NaN, 0)} vs ${f(b?.rate ?? NaN, 0)}/s, ${ratio(a, b)})`,
     );
   }
   console.log(
-    "\n| measurement | plain HTTP | mTLS (ours, undici) | mTLS / plain | mTLS via Deno fetch (not used) |",
+    `- p99 < 5 ms at 32 clients (mTLS tools/call): ${verdict(k32 && k32.p99 < 5)} (${
+      f(k32?.p99 ?? NaN)
+    } ms)`,
   );
-  console.log("| --- | ---: | ---: | ---: | ---: |");
-  const line = (
-    label: string,
-    prefix: string,
-    value: (p: Phase) => number,
-    fmt: (x: number) => string,
-  ) => {
-    const plain = value(by(`${prefix} plain`));
-    const tls = value(by(`${prefix} mTLS`));
-    const deno = value(by(`${prefix} mTLS (Deno fetch)`));
-    console.log(
-      `| ${label} | ${fmt(plain)} | ${fmt(tls)} | ${(tls / plain).toFixed(2)}x | ${fmt(deno)} |`,
-    );
-  };
-  line("new connection + request /s (full handshake, c=4)", "connect+request", rate, f0);
-  line("connect+request p50 ms", "connect+request", (p) => pct(p, 0.5), f2);
-  for (const c of [1, 8]) {
-    line(`keep-alive tools/call /s (c=${c})`, `tools/call c=${c}`, rate, f0);
-    line(`tools/call p50 ms (c=${c})`, `tools/call c=${c}`, (p) => pct(p, 0.5), f2);
-    line(`tools/call p99 ms (c=${c})`, `tools/call c=${c}`, (p) => pct(p, 0.99), f2);
-  }
 }
 
-if (import.meta.main) await main();
+async function main(only: string[]) {
+  const want = (n: string) => only.length === 0 || only.includes(n);
+  console.log(
+    `load average before: ${load()} (${CORES} cores; other processes on the machine skew every figure)`,
+  );
+  console.log(
+    `phase ${PHASE_MS / 1000} s after ${WARM_MS} ms warm-up; load generator: ${
+      (await has("node", ["--version"])) ?? "node missing"
+    } https, up to ${GEN_PROCS} processes; references: ${
+      await has("go", ["version"]) ?? "no go"
+    }, ${await has("nginx", ["-v"]) ?? "no nginx"}`,
+  );
+  if (!await has("node", ["--version"])) {
+    console.log("node is not installed: the load generator needs it (apt-get install nodejs)");
+    return 1;
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "mcp-mtls-bench-" });
+  const onSignal = () => {
+    stopAll();
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch { /* best effort */ }
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const certs = await makeCerts(tmp);
+    if (want("ours")) {
+      await run(await startDeno("mtls", certs), certs, { handshakes: true, memory: true });
+    }
+    if (want("plain")) {
+      await run(await startDeno("plain", certs), certs, { handshakes: false, memory: false });
+    }
+    if (want("sdk")) {
+      await run(await startDeno("sdk", certs), certs, { handshakes: false, memory: false });
+    }
+    if (want("go")) {
+      const go = await startGo(certs, tmp);
+      if (typeof go === "string") skipped.push(`Go crypto/tls reference: ${go}`);
+      else await run(go, certs, { handshakes: true, memory: true });
+    }
+    if (want("nginx")) {
+      const ng = await startNginx(certs, tmp);
+      if (typeof ng === "string") skipped.push(`nginx reference: ${ng}`);
+      else await run(ng, certs, { handshakes: true, memory: false });
+    }
+  } finally {
+    stopAll();
+    for (const c of running) await c.status.catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  report();
+  console.log(`\nload average after: ${load()}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
