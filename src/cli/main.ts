@@ -27,6 +27,8 @@ export type { CertsRevokeIo } from "./certs_revoke.ts";
 export { connect } from "./connect.ts";
 export type { ConnectCommandOptions } from "./connect.ts";
 export { doctor } from "./doctor.ts";
+export { serveStdioCommand, splitStdioCommand } from "./serve_stdio.ts";
+export type { ServeStdioCommandOptions } from "./serve_stdio.ts";
 export { serve } from "./serve.ts";
 export type { ServeCommandOptions } from "./serve.ts";
 export { denoIo } from "./io.ts";

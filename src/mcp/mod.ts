@@ -32,3 +32,9 @@ export type {
 } from "./server_options.ts";
 export { hideDeniedTools } from "./server_tools.ts";
 export { demoServerFactory, registerDemoTools } from "./demo_tools.ts";
+export { createStdioBridge, serveStdioMcp } from "./bridge_stdio_server.ts";
+export type { ServeStdioOptions, StdioBridge, StdioChildSettings } from "./bridge_stdio_server.ts";
+export { bridgeStdioToMcp, isFatalBridgeError } from "./bridge_connect.ts";
+export type { StdioToMcpOptions } from "./bridge_connect.ts";
+export { IDENTITY_META_KEY, identityEnv } from "./bridge_identity.ts";
+export type { McpConnectable, SessionTransport } from "./bridge_session.ts";
