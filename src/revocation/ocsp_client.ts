@@ -102,6 +102,11 @@ export class OcspClient {
     const now = this.#deps.now().getTime();
     const until = a.nextUpdate ? a.nextUpdate.getTime() : now + this.#deps.settings.maxAge;
     const verdict = toVerdict(leaf.serial, url, a, until);
+    if (this.#cache.size >= 10_000) {
+      // Bound memory on servers that see many clients: drop answers past their validity.
+      for (const [k, e] of this.#cache) if (e.until <= now) this.#cache.delete(k);
+      this.#diskTried.clear();
+    }
     this.#cache.set(key, { verdict, until });
     return verdict;
   }
