@@ -42,7 +42,8 @@ function unwrap(schema: AnySchema): AnySchema {
     if (["optional", "default", "prefault", "nullable", "readonly"].includes(def.type)) {
       s = def.innerType;
     } else if (def.type === "pipe") {
-      s = def.in;
+      // z.preprocess(fn, inner) is a pipe from a transform: the key's kind is the inner schema's.
+      s = def.in?._zod?.def?.type === "transform" ? def.out : def.in;
     } else return s;
   }
 }

@@ -1,0 +1,97 @@
+/**
+ * `resolveServeConfig`: what `mcp-mtls serve` calls to turn `--config FILE`,
+ * the environment and its own flags into server options plus the settings
+ * only the command uses (logging, stdio bridge).
+ *
+ * @module
+ */
+import { createLogger, type Logger } from "../log/logger.ts";
+import { loadServeConfig } from "./serve_config.ts";
+import { type ConfiguredServeOptions, serveOptionsFromConfig } from "./serve_options.ts";
+import type { ServeConfig, StdioConfig } from "./types.ts";
+
+/**
+ * Options for {@link resolveServeConfig}.
+ *
+ * @example
+ * ```ts
+ * import type { ResolveServeConfigOptions } from "@mtls/mcp/config";
+ * const o: ResolveServeConfigOptions = { configFile: "mcp-mtls.yaml", cliOverrides: { port: 9443 } };
+ * ```
+ */
+export interface ResolveServeConfigOptions {
+  /** `--config FILE`. @default {no file} */
+  configFile?: string;
+  /** Environment. @default {Deno.env.toObject()} */
+  env?: Record<string, string | undefined>;
+  /** Keys from flags given explicitly on the command line (never defaults). @default {{}} */
+  cliOverrides?: Record<string, unknown>;
+  /** Certificate folder when nothing names the server certificate. @default {"certs"} */
+  fallbackCerts?: string;
+  /** Where log lines go (the logger uses `log.level` and `log.format`). @default {standard error} */
+  logWrite?: (line: string) => void;
+}
+
+/**
+ * The result of {@link resolveServeConfig}.
+ *
+ * @example
+ * ```ts ignore
+ * const { options, stdio } = await resolveServeConfig({ configFile: "mcp-mtls.yaml" });
+ * ```
+ */
+export interface ResolvedServeConfig {
+  /** The validated configuration. */
+  config: ServeConfig;
+  /** Options for `serveMcp` (or, with `stdio`, `serveStdioMcp` plus `child.mode`). */
+  options: ConfiguredServeOptions;
+  /** The logger in `options.logger`, built from `config.log`. */
+  logger: Logger;
+  /** The stdio server to expose instead of the demo tools, when configured. */
+  stdio?: StdioConfig;
+}
+
+/**
+ * Loads `configFile` (if any), applies `MCP_MTLS_*` variables and then
+ * `cliOverrides`, validates, reads the certificate files and builds the
+ * logger: everything `serve` needs to start. Every failure is one
+ * {@link ConfigError} line.
+ *
+ * @param options file, environment, command-line keys, log destination
+ * @returns config, server options, logger and stdio settings
+ * @throws {ConfigError} for an invalid configuration or a file that cannot be read
+ *
+ * @example Starting the demo server from a config file
+ * ```ts ignore
+ * import { resolveServeConfig } from "@mtls/mcp/config";
+ * import { demoServerFactory, serveMcp } from "@mtls/mcp/mcp";
+ * const { options } = await resolveServeConfig({ configFile: "mcp-mtls.yaml" });
+ * const server = await serveMcp(demoServerFactory, options);
+ * ```
+ */
+export async function resolveServeConfig(
+  options: ResolveServeConfigOptions = {},
+): Promise<ResolvedServeConfig> {
+  const {
+    configFile,
+    env = Deno.env.toObject(),
+    cliOverrides = {},
+    fallbackCerts = "certs",
+    logWrite,
+  } = options;
+  const config = await loadServeConfig({
+    file: configFile,
+    env,
+    overrides: cliOverrides,
+    overridesSource: "the command line",
+    fallbackCerts,
+  });
+  const logger = createLogger({ ...config.log, ...(logWrite ? { write: logWrite } : {}) });
+  const serveOptions = await serveOptionsFromConfig(config, { logger, env });
+  return {
+    config,
+    options: serveOptions,
+    logger,
+    ...(config.stdio ? { stdio: config.stdio } : {}),
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The config schema: every key of the configuration, its type, its default
+ * and a one-line description. The same keys are read from the options
+ * object, a YAML or JSON file and `MCP_MTLS_*` variables; the README's env
+ * and reference tables are generated from this schema (`env_table.ts`).
+ *
+ * Internal: zod types stay out of the public API.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const posInt = z.number().int().min(1);
+/** A list of strings; a single string is taken as a list of one. */
+const list = () =>
+  z.preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().min(1)));
+
+/** Keys that held a secret in other tools; refused with a pointer to the env/file variants. */
+export const SECRET_KEYS: readonly string[] = ["passphrase", "password", "keyPassword"];
+
+const tls = z.strictObject({
+  enabled: z.boolean().default(true).describe(
+    "`false` would mean plain HTTP: not supported, always a config error (mcp-mtls serves only over TLS)",
+  ),
+  cert: z.string().min(1).optional().describe(
+    "Server certificate chain: a PEM file path (relative to the config file) or PEM text",
+  ),
+  key: z.string().min(1).optional().describe(
+    "Server private key: a PEM file path or PEM text (encrypted keys need passphraseEnv/passphraseFile)",
+  ),
+  ca: list().optional().describe(
+    "CA certificate(s) trusted for client certificates: file paths or PEM text",
+  ),
+  pfx: z.string().min(1).optional().describe(
+    "PKCS#12 file with the server certificate and key, instead of cert + key",
+  ),
+  passphraseEnv: z.string().min(1).optional().describe(
+    "Name of the environment variable holding the PKCS#12 / key passphrase",
+  ),
+  passphraseFile: z.string().min(1).optional().describe(
+    "File holding the PKCS#12 / key passphrase (trailing newline ignored)",
+  ),
+  clientAuth: z.enum(["require", "optional", "none"]).default("require").describe(
+    "Ask for client certificates: require, optional (anonymous admitted) or none",
+  ),
+  minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2").describe("Lowest TLS version"),
+  ciphers: z.string().min(1).optional().describe(
+    "OpenSSL cipher list for TLS 1.2 (ECDHE + AEAD names only); default: the built-in AEAD list",
+  ),
+}).prefault({});
+
+const limits = z.strictObject({
+  handshakeTimeoutMs: posInt.default(10_000).describe("Time to complete the TLS handshake, ms"),
+  idleTimeoutMs: posInt.default(30_000).describe(
+    "Close a connection idle this long, ms",
+  ),
+  maxBodyBytes: posInt.default(1_048_576).describe("Largest request body; bigger gets HTTP 413"),
+  maxConnections: posInt.default(1024).describe("Most concurrent TCP connections"),
+  maxConnectionsPerAddress: posInt.optional().describe(
+    "Most concurrent connections from one address; default: maxConnections",
+  ),
+  connectionsPerAddress: z.union([
+    z.strictObject({ limit: posInt.default(50), windowMs: posInt.default(60_000) }),
+    z.literal(false),
+  ]).default({ limit: 50, windowMs: 60_000 }).describe(
+    "New connections per address per window (closed at accept beyond it), or false for no limit",
+  ),
+  maxSessions: posInt.default(1000).describe("Most open stateful sessions"),
+  sessionIdleMs: posInt.default(1_800_000).describe("Close a session idle this long, ms"),
+}).prefault({});
+
+const pins = z.strictObject({
+  allow: list().optional().describe(
+    "Allowlist of client pins (`sha256/…` SPKI or `cert-sha256/…`)",
+  ),
+  store: z.string().min(1).optional().describe("Pin file (JSON) with pins per identity"),
+  tofu: z.boolean().optional().describe("With store: pin a new identity on first use (false)"),
+  unknown: z.enum(["deny", "allow"]).optional().describe(
+    'With store: identities without pins are refused or admitted ("deny")',
+  ),
+});
+
+const ocsp = z.union([
+  z.boolean(),
+  z.strictObject({
+    url: z.string().min(1).optional(),
+    hash: z.enum(["SHA-1", "SHA-256"]).optional(),
+    nonce: z.boolean().optional(),
+    requireNonce: z.boolean().optional(),
+    maxAge: posInt.optional(),
+  }),
+]);
+
+const revocation = z.strictObject({
+  crls: list().optional().describe("CRL file paths or http(s) URLs"),
+  crlDistributionPoints: z.boolean().optional().describe(
+    "Fetch CRLs named in certificates' distribution points (true)",
+  ),
+  ocsp: ocsp.optional().describe(
+    "Enable OCSP: true, or { url, hash, nonce, requireNonce, maxAge } (false)",
+  ),
+  mode: z.enum(["crl", "ocsp", "ocsp-then-crl", "crl-then-ocsp"]).optional().describe(
+    "Source order (crl-then-ocsp with both, else the one enabled)",
+  ),
+  failureMode: z.enum(["deny", "allow"]).optional().describe(
+    'When no source can decide: refuse (`revocation_unknown`) or admit with a warning ("deny")',
+  ),
+  refreshInterval: posInt.optional().describe("CRL reload interval, ms (60000)"),
+  timeout: posInt.optional().describe("Per CRL/OCSP fetch, ms (5000)"),
+  cooldown: posInt.optional().describe("After a failed fetch, ms before retrying a URL (30000)"),
+  clockSkew: z.number().int().min(0).optional().describe(
+    "Clock tolerance for thisUpdate/nextUpdate, ms (300000)",
+  ),
+  cacheDir: z.string().min(1).optional().describe("Folder for the on-disk CRL/OCSP cache"),
+  checkIntermediates: z.boolean().optional().describe(
+    "Also check the chain's intermediate CAs (false)",
+  ),
+});
+
+const health = z.strictObject({
+  hostname: z.string().min(1).optional().describe('Health listener address ("127.0.0.1")'),
+  port: z.number().int().min(0).max(65535).describe(
+    "Health listener port (plain HTTP, no client auth); 0 picks a free one",
+  ),
+  path: z.string().startsWith("/").optional().describe('Health path ("/healthz")'),
+  metrics: z.boolean().optional().describe("Also serve Prometheus metrics at /metrics (true)"),
+});
+
+const rule = z.strictObject({
+  identity: z.string().min(1),
+  tools: z.array(z.string().min(1)),
+});
+
+/**
+ * The whole configuration. Options-object keys first, then config-only keys
+ * (`certs`, `log`, `stdio`).
+ */
+export const serveConfigSchema = z.strictObject({
+  hostname: z.string().min(1).default("127.0.0.1").describe("Address to listen on"),
+  port: z.number().int().min(0).max(65535).default(8443).describe("Port; 0 picks a free one"),
+  path: z.string().startsWith("/").default("/mcp").describe("HTTP path of the MCP endpoint"),
+  tls,
+  policy: z.enum(["strict", "demo"]).default("strict").describe(
+    "Verification policy (custom policies are code-only: pass a CustomPolicy to serveMcp)",
+  ),
+  maxChainDepth: z.number().int().min(0).default(3).describe(
+    "Most intermediate CAs between a client certificate and a trusted CA",
+  ),
+  authorization: z.strictObject({
+    rules: z.array(rule).describe(
+      "Which identities may call which tools: [{ identity, tools }]; default: everyone, every tool",
+    ),
+  }).optional(),
+  sessions: z.enum(["stateful", "stateless"]).default("stateful").describe(
+    "One SDK server per session or per request",
+  ),
+  limits,
+  pins: pins.optional(),
+  revocation: revocation.optional(),
+  detailedTls: z.boolean().default(false).describe(
+    "Log every handshake (protocol, cipher, SNI, ALPN, chain, timing)",
+  ),
+  expiryWarningDays: z.number().int().min(0).optional().describe(
+    "Warn when a served certificate or CA expires within this many days (30)",
+  ),
+  health: health.optional(),
+  certs: z.string().min(1).optional().describe(
+    "Certificate folder shortcut: DIR/server.crt, server.key, ca.crt, and ca.crl / pins.json when present",
+  ),
+  log: z.strictObject({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info").describe(
+      "Lowest log level written",
+    ),
+    format: z.enum(["pretty", "json"]).default("pretty").describe(
+      "pretty for a terminal, json for JSON lines",
+    ),
+  }).prefault({}),
+  stdio: z.strictObject({
+    command: z.array(z.string().min(1)).min(1).describe(
+      "Stdio MCP server to expose (program and arguments), as `serve -- CMD`",
+    ),
+    mode: z.enum(["per-session", "shared"]).default("per-session").describe(
+      "One child per session, or one shared child",
+    ),
+  }).optional(),
+});
+
+/** The schema's output type: the validated configuration. */
+export type SchemaConfig = z.output<typeof serveConfigSchema>;

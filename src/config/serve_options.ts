@@ -1,0 +1,247 @@
+/**
+ * `serveOptionsFromConfig`: turns a validated {@link ServeConfig} into the
+ * options of `serveMcp`, reading the certificate, key, CA and PKCS#12 files
+ * it names. A missing or unreadable file stops the start with one line naming
+ * the key and the path.
+ *
+ * @module
+ */
+import { createPrivateKey } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ConfigError, MtlsError } from "../errors.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import type { ServeMcpOptions } from "../mcp/server_options.ts";
+import { fromPkcs12 } from "../pki/pkcs12.ts";
+import { encodePem } from "../pki/pem.ts";
+import { exportPrivateKeyPem } from "../pki/private_key.ts";
+import type { HealthConfig, ServeConfig } from "./types.ts";
+
+/**
+ * Options of `serveMcp` built from a config: {@link ServeMcpOptions} plus the
+ * logging and health keys the server reads when it supports them.
+ *
+ * @example
+ * ```ts ignore
+ * const options: ConfiguredServeOptions = await serveOptionsFromConfig(config);
+ * ```
+ */
+export interface ConfiguredServeOptions extends ServeMcpOptions {
+  /** Log every handshake in detail. */
+  detailedTls?: boolean;
+  /** Days before expiry to warn about served certificates and CAs. */
+  expiryWarningDays?: number;
+  /** A plain-HTTP health endpoint on its own port. */
+  health?: HealthConfig;
+}
+
+/**
+ * Options for {@link serveOptionsFromConfig}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptionsFromConfigOptions } from "@mtls/mcp/config";
+ * const o: ServeOptionsFromConfigOptions = { env: { P12_PASSPHRASE: "s3cret" } };
+ * ```
+ */
+export interface ServeOptionsFromConfigOptions {
+  /** Logger for the server. @default {createLogger(config.log)} */
+  logger?: Logger;
+  /** Where `tls.passphraseEnv` is looked up. @default {Deno.env} */
+  env?: Record<string, string | undefined>;
+}
+
+const TEXT = new TextDecoder();
+
+async function readKeyFile(key: string, path: string, extra = ""): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    const why = code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES"
+      ? "permission denied"
+      : code === "EISDIR"
+      ? "a folder"
+      : (cause as Error).message;
+    throw new ConfigError(
+      `Config key "${key}" is ${JSON.stringify(path)}: expected a readable file${extra} (${why})`,
+      { key, cause },
+    );
+  }
+}
+
+async function pemOrFile(key: string, value: string): Promise<string> {
+  if (value.trimStart().startsWith("-----BEGIN")) return value;
+  return TEXT.decode(await readKeyFile(key, value));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function passphrase(
+  config: ServeConfig,
+  env: (name: string) => string | undefined,
+): Promise<string | undefined> {
+  const { passphraseEnv, passphraseFile } = config.tls;
+  if (passphraseEnv !== undefined) {
+    const v = env(passphraseEnv);
+    if (v === undefined) {
+      throw new ConfigError(
+        `Config key "tls.passphraseEnv" is ${
+          JSON.stringify(passphraseEnv)
+        }: expected the name of a set environment variable`,
+        { key: "tls.passphraseEnv" },
+      );
+    }
+    return v;
+  }
+  if (passphraseFile !== undefined) {
+    return TEXT.decode(await readKeyFile("tls.passphraseFile", passphraseFile)).replace(
+      /\r?\n$/,
+      "",
+    );
+  }
+  return undefined;
+}
+
+async function serverCredentials(
+  config: ServeConfig,
+  env: (name: string) => string | undefined,
+): Promise<{ cert: string; key: string }> {
+  const { tls, certs } = config;
+  const secret = await passphrase(config, env);
+  if (tls.pfx !== undefined) {
+    const data = await readKeyFile("tls.pfx", tls.pfx);
+    try {
+      const p12 = await fromPkcs12(data, secret ?? "", { name: tls.pfx, extractable: true });
+      const cert = [p12.certificate, ...p12.chain]
+        .map((c) => encodePem(c.rawData, "CERTIFICATE")).join("");
+      return { cert, key: await exportPrivateKeyPem(p12.privateKey) };
+    } catch (cause) {
+      const from = tls.passphraseEnv !== undefined
+        ? `environment variable ${tls.passphraseEnv}`
+        : tls.passphraseFile !== undefined
+        ? `file "${tls.passphraseFile}"`
+        : "none given";
+      throw new ConfigError(
+        `Config key "tls.pfx" is ${
+          JSON.stringify(tls.pfx)
+        }: expected a PKCS#12 file that opens with the passphrase (${from}): ${
+          cause instanceof MtlsError && cause.code === "bad_password"
+            ? "wrong password"
+            : (cause as Error).message
+        }`,
+        { key: "tls.pfx", cause },
+      );
+    }
+  }
+  const cert = tls.cert !== undefined
+    ? await pemOrFile("tls.cert", tls.cert)
+    : TEXT.decode(await readKeyFile("certs", join(certs!, "server.crt"), ` in "certs"`));
+  let key = tls.key !== undefined
+    ? await pemOrFile("tls.key", tls.key)
+    : TEXT.decode(await readKeyFile("certs", join(certs!, "server.key"), ` in "certs"`));
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
+    if (secret === undefined) {
+      throw new ConfigError(
+        'Config key "tls.key" is an encrypted key: expected a passphrase in "tls.passphraseEnv" or "tls.passphraseFile"',
+        { key: "tls.key" },
+      );
+    }
+    try {
+      key = createPrivateKey({ key, format: "pem", passphrase: secret })
+        .export({ type: "pkcs8", format: "pem" }) as string;
+    } catch (cause) {
+      throw new ConfigError(
+        `Config key "tls.key" is an encrypted key: expected the right passphrase (${
+          (cause as Error).message
+        })`,
+        { key: "tls.key", cause },
+      );
+    }
+  }
+  return { cert, key };
+}
+
+/**
+ * Builds `serveMcp` options from a validated config: reads `tls.cert`,
+ * `tls.key`, `tls.ca` (file paths or PEM), opens `tls.pfx` with the
+ * passphrase from `tls.passphraseEnv`/`tls.passphraseFile`, and fills in
+ * what `certs` provides (server.crt, server.key, ca.crt, and ca.crl and
+ * pins.json when present, as `serve --certs`). `log`, `certs` and `stdio`
+ * are not server options: the caller uses them (see `resolveServeConfig`).
+ *
+ * @param config from {@link loadServeConfig}
+ * @param options logger and environment
+ * @returns options for `serveMcp` (or `serveStdioMcp`)
+ * @throws {ConfigError} naming the key and the path of a file that is missing
+ *   or cannot be read, or a PKCS#12 file the passphrase does not open
+ *
+ * @example Serving the demo tools from a config file
+ * ```ts ignore
+ * import { loadServeConfig, serveOptionsFromConfig } from "@mtls/mcp/config";
+ * import { demoServerFactory, serveMcp } from "@mtls/mcp/mcp";
+ * const config = await loadServeConfig({ file: "mcp-mtls.yaml", env: Deno.env.toObject() });
+ * const server = await serveMcp(demoServerFactory, await serveOptionsFromConfig(config));
+ * ```
+ */
+export async function serveOptionsFromConfig(
+  config: ServeConfig,
+  options: ServeOptionsFromConfigOptions = {},
+): Promise<ConfiguredServeOptions> {
+  const envGet = options.env ? (n: string) => options.env![n] : (n: string) => Deno.env.get(n);
+  const { tls, certs } = config;
+  const { cert, key } = await serverCredentials(config, envGet);
+  let ca: string[] | undefined;
+  if (tls.ca !== undefined) {
+    ca = await Promise.all(tls.ca.map((c, i) => pemOrFile(`tls.ca.${i}`, c)));
+  } else if (certs !== undefined && tls.clientAuth !== "none") {
+    ca = [TEXT.decode(await readKeyFile("certs", join(certs, "ca.crt"), ` in "certs"`))];
+  }
+  const out: ConfiguredServeOptions = {
+    hostname: config.hostname,
+    port: config.port,
+    path: config.path,
+    tls: {
+      cert,
+      key,
+      ...(ca ? { ca } : {}),
+      clientAuth: tls.clientAuth,
+      minVersion: tls.minVersion,
+      ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+    },
+    policy: config.policy,
+    maxChainDepth: config.maxChainDepth,
+    sessions: config.sessions,
+    limits: { ...config.limits },
+    logger: options.logger ?? createLogger(config.log),
+  };
+  if (config.authorization) out.authorization = structuredClone(config.authorization);
+  if (config.pins) out.pins = { ...config.pins };
+  if (config.revocation) out.revocation = { ...config.revocation };
+  if (certs !== undefined && tls.clientAuth !== "none") {
+    const crl = join(certs, "ca.crl");
+    if (await exists(crl)) {
+      out.revocation = {
+        crls: [crl],
+        crlDistributionPoints: false,
+        refreshInterval: 60_000,
+        ...config.revocation,
+      };
+    }
+    const pins = join(certs, "pins.json");
+    if (config.pins === undefined && await exists(pins)) out.pins = { store: pins };
+  }
+  if (config.detailedTls) out.detailedTls = true;
+  if (config.expiryWarningDays !== undefined) out.expiryWarningDays = config.expiryWarningDays;
+  if (config.health) out.health = { ...config.health };
+  return out;
+}

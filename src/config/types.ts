@@ -1,0 +1,220 @@
+/**
+ * The validated configuration: the keys of `serveMcp`'s options as they are
+ * written in a config file, plus the config-only keys `certs`, `log` and
+ * `stdio`. Defaults are filled in where the server has a fixed default.
+ *
+ * @module
+ */
+
+/**
+ * `tls` in a config: file paths (relative to the config file) or PEM text.
+ *
+ * @example
+ * ```ts
+ * import type { TlsConfig } from "@mtls/mcp/config";
+ * const tls: TlsConfig = {
+ *   enabled: true,
+ *   cert: "certs/server.crt",
+ *   key: "certs/server.key",
+ *   ca: ["certs/ca.crt"],
+ *   clientAuth: "require",
+ *   minVersion: "TLSv1.2",
+ * };
+ * ```
+ */
+export interface TlsConfig {
+  /** Always `true`: plain HTTP is not supported (`false` is a config error). @default {true} */
+  enabled: boolean;
+  /** Server certificate chain: PEM file path or PEM text. */
+  cert?: string;
+  /** Server private key: PEM file path or PEM text. */
+  key?: string;
+  /** CA certificates trusted for client certificates: file paths or PEM text. */
+  ca?: string[];
+  /** PKCS#12 file with the server certificate and key (instead of `cert` + `key`). */
+  pfx?: string;
+  /** Name of the environment variable that holds the PKCS#12 or key passphrase. */
+  passphraseEnv?: string;
+  /** File that holds the PKCS#12 or key passphrase. */
+  passphraseFile?: string;
+  /** Client authentication. @default {"require"} */
+  clientAuth: "require" | "optional" | "none";
+  /** Lowest TLS version. @default {"TLSv1.2"} */
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL cipher list for TLS 1.2. @default {the built-in AEAD list} */
+  ciphers?: string;
+}
+
+/**
+ * `limits` in a config (same meaning as `ServerLimits`).
+ *
+ * @example
+ * ```ts
+ * import type { LimitsConfig } from "@mtls/mcp/config";
+ * const l: Partial<LimitsConfig> = { maxBodyBytes: 65_536 };
+ * ```
+ */
+export interface LimitsConfig {
+  /** Ms to complete the TLS handshake. @default {10000} */
+  handshakeTimeoutMs: number;
+  /** Ms a connection may stay idle. @default {30000} */
+  idleTimeoutMs: number;
+  /** Largest request body in bytes. @default {1048576} */
+  maxBodyBytes: number;
+  /** Most concurrent TCP connections. @default {1024} */
+  maxConnections: number;
+  /** Most concurrent connections from one address. @default {maxConnections} */
+  maxConnectionsPerAddress?: number;
+  /** New connections per address per window, or `false`. @default {{ limit: 50, windowMs: 60000 }} */
+  connectionsPerAddress: { limit: number; windowMs: number } | false;
+  /** Most open stateful sessions. @default {1000} */
+  maxSessions: number;
+  /** Ms before an idle session is closed. @default {1800000} */
+  sessionIdleMs: number;
+}
+
+/**
+ * `pins` in a config; `store` is a pin file path.
+ *
+ * @example
+ * ```ts
+ * import type { PinsConfig } from "@mtls/mcp/config";
+ * const p: PinsConfig = { store: "certs/pins.json", tofu: true };
+ * ```
+ */
+export interface PinsConfig {
+  /** Allowlist of client pins. */
+  allow?: string[];
+  /** Pin file path. */
+  store?: string;
+  /** Pin identities on first use. @default {false} */
+  tofu?: boolean;
+  /** Identities without pins. @default {"deny"} */
+  unknown?: "deny" | "allow";
+}
+
+/**
+ * `revocation` in a config (the serializable options of the revocation checker).
+ *
+ * @example
+ * ```ts
+ * import type { RevocationConfig } from "@mtls/mcp/config";
+ * const r: RevocationConfig = { crls: ["certs/ca.crl"], failureMode: "deny" };
+ * ```
+ */
+export interface RevocationConfig {
+  /** CRL file paths or `http(s)://` URLs. */
+  crls?: string[];
+  /** Fetch CRLs from certificates' distribution points. @default {true} */
+  crlDistributionPoints?: boolean;
+  /** Enable OCSP, optionally with settings. @default {false} */
+  ocsp?: boolean | {
+    url?: string;
+    hash?: "SHA-1" | "SHA-256";
+    nonce?: boolean;
+    requireNonce?: boolean;
+    maxAge?: number;
+  };
+  /** Source order. */
+  mode?: "crl" | "ocsp" | "ocsp-then-crl" | "crl-then-ocsp";
+  /** When no source can decide. @default {"deny"} */
+  failureMode?: "deny" | "allow";
+  /** CRL reload interval, ms. @default {60000} */
+  refreshInterval?: number;
+  /** Per fetch, ms. @default {5000} */
+  timeout?: number;
+  /** Ms before a failed URL is tried again. @default {30000} */
+  cooldown?: number;
+  /** Clock tolerance, ms. @default {300000} */
+  clockSkew?: number;
+  /** Folder of the on-disk cache. */
+  cacheDir?: string;
+  /** Also check intermediate CAs. @default {false} */
+  checkIntermediates?: boolean;
+}
+
+/**
+ * `health`: a plain-HTTP health endpoint on its own port.
+ *
+ * @example
+ * ```ts
+ * import type { HealthConfig } from "@mtls/mcp/config";
+ * const h: HealthConfig = { port: 9090, metrics: true };
+ * ```
+ */
+export interface HealthConfig {
+  /** Address. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Port. */
+  port: number;
+  /** Path. @default {"/healthz"} */
+  path?: string;
+  /** Also serve Prometheus metrics at `/metrics`. @default {true} */
+  metrics?: boolean;
+}
+
+/**
+ * `stdio`: the stdio MCP server to expose (what `serve -- CMD` does).
+ *
+ * @example
+ * ```ts
+ * import type { StdioConfig } from "@mtls/mcp/config";
+ * const s: StdioConfig = { command: ["node", "server.js"], mode: "shared" };
+ * ```
+ */
+export interface StdioConfig {
+  /** Program and arguments. */
+  command: string[];
+  /** One child per session or one shared child. @default {"per-session"} */
+  mode: "per-session" | "shared";
+}
+
+/**
+ * The validated configuration, defaults applied.
+ *
+ * @example
+ * ```ts
+ * import { loadServeConfig, type ServeConfig } from "@mtls/mcp/config";
+ * const config: ServeConfig = await loadServeConfig({
+ *   overrides: { tls: { cert: "-----BEGIN CERTIFICATE-----…", key: "…", clientAuth: "none" } },
+ *   env: {},
+ * });
+ * console.log(config.port); // 8443
+ * ```
+ */
+export interface ServeConfig {
+  /** Address to listen on. @default {"127.0.0.1"} */
+  hostname: string;
+  /** Port; 0 picks a free one. @default {8443} */
+  port: number;
+  /** HTTP path of the MCP endpoint. @default {"/mcp"} */
+  path: string;
+  /** TLS material and settings. */
+  tls: TlsConfig;
+  /** Verification policy (custom policies are code-only). @default {"strict"} */
+  policy: "strict" | "demo";
+  /** Most intermediate CAs in a client chain. @default {3} */
+  maxChainDepth: number;
+  /** Which identities may call which tools. @default {every admitted client, every tool} */
+  authorization?: { rules: { identity: string; tools: string[] }[] };
+  /** Sessions. @default {"stateful"} */
+  sessions: "stateful" | "stateless";
+  /** Protective limits. */
+  limits: LimitsConfig;
+  /** Client pinning. @default {none} */
+  pins?: PinsConfig;
+  /** Revocation checking. @default {none} */
+  revocation?: RevocationConfig;
+  /** Log every handshake in detail. @default {false} */
+  detailedTls: boolean;
+  /** Days before expiry to warn. @default {30} */
+  expiryWarningDays?: number;
+  /** Health endpoint. @default {off} */
+  health?: HealthConfig;
+  /** Certificate folder shortcut (like `serve --certs`). */
+  certs?: string;
+  /** Logging. */
+  log: { level: "debug" | "info" | "warn" | "error"; format: "pretty" | "json" };
+  /** Stdio server to expose instead of the demo tools. */
+  stdio?: StdioConfig;
+}
