@@ -10,6 +10,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { compileAuthorization, type ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
+import { createMetrics, type MetricsSnapshot } from "../log/metrics.ts";
 import { compilePolicy } from "../policy/policy.ts";
 import { assertSupportedRuntime } from "../tls/runtime_check.ts";
 import { listenMtls, type PeerState } from "../tls/server.ts";
@@ -21,6 +22,8 @@ import {
   resolveServeOptions,
   type ServeMcpOptions,
 } from "./server_options.ts";
+import { startServerOps } from "./server_ops.ts";
+import type { TlsMaterial } from "./server_reload.ts";
 import { hideDeniedTools } from "./server_tools.ts";
 import { createSessionStore } from "./server_sessions.ts";
 
@@ -40,8 +43,33 @@ export interface McpMtlsServer {
   readonly url: string;
   /** Open stateful sessions. */
   readonly sessionCount: number;
+  /** URL of the health path when the `health` option is set (plain HTTP). */
+  readonly healthUrl?: string;
   /** Stops listening, closes every session and connection. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * A server started by {@link serveMcp}: an {@link McpMtlsServer} with
+ * counters and hot reload of its TLS material.
+ *
+ * @example Counters and a certificate rotation
+ * ```ts ignore
+ * console.log(server.metrics().handshakes.admitted);
+ * await server.reloadTls({ cert: newCert, key: newKey });
+ * ```
+ */
+export interface ObservableMcpServer extends McpMtlsServer {
+  /** Counters now: handshakes and requests by outcome and reason, connections, sessions, expiry. */
+  metrics(): MetricsSnapshot;
+  /**
+   * Replaces the server certificate, key and/or trusted client CAs without a
+   * restart. Everything is validated first (parses, key matches certificate,
+   * CAs parse); on failure the error is logged and thrown
+   * (`CertificateError`, `ConfigError`) and the old material keeps serving.
+   * Established connections and sessions are not affected.
+   */
+  reloadTls(material: TlsMaterial): Promise<void>;
 }
 
 const DENIED = -32001;
@@ -72,15 +100,16 @@ const DENIED = -32001;
 export async function serveMcp(
   factory: McpServerFactory,
   options: ServeMcpOptions,
-): Promise<McpMtlsServer> {
+): Promise<ObservableMcpServer> {
   assertSupportedRuntime();
   const o = resolveServeOptions(options);
   const tls = resolveTlsServerOptions(options.tls);
-  const policy = compilePolicy(options.policy ?? "strict", {
-    ca: tls.ca,
+  const policyContext = {
+    policy: options.policy ?? "strict",
     maxChainDepth: options.maxChainDepth,
     now: options.now,
-  });
+  };
+  const policy = compilePolicy(policyContext.policy, { ca: tls.ca, ...policyContext });
   const authorize = compileAuthorization(options.authorization);
   const { logger } = o;
   const permissions = new WeakMap<PeerState, ToolPermission>();
@@ -111,6 +140,7 @@ export async function serveMcp(
     id?: unknown,
   ) => {
     logger.warn("request refused", { peer: state.peer, reason, detail });
+    refusedBy.set(res, reason);
     sendJsonRpcError(res, status, DENIED, detail, { reason, id });
   };
 
@@ -127,6 +157,7 @@ export async function serveMcp(
     return server;
   }
 
+  const refusedBy = new WeakMap<ServerResponse, string>();
   const sessions = createSessionStore({
     enabled: o.sessions === "stateful",
     maxSessions: o.maxSessions,
@@ -152,6 +183,7 @@ export async function serveMcp(
           detail: hookRefusal.message,
         });
       }
+      refusedBy.set(res, hookRefusal.reason);
       sendJsonRpcError(res, 403, DENIED, hookRefusal.message, { reason: hookRefusal.reason });
       return;
     }
@@ -169,6 +201,7 @@ export async function serveMcp(
           reason: "rate_limited",
           detail: `Request body larger than ${o.maxBodyBytes} bytes`,
         });
+        refusedBy.set(res, "rate_limited");
         sendJsonRpcError(res, 413, -32600, `Request body larger than ${o.maxBodyBytes} bytes`, {
           close: true,
         });
@@ -217,6 +250,7 @@ export async function serveMcp(
     await transport.handleRequest(req, res, body);
   }
 
+  const metrics = createMetrics({ sessions: () => sessions.size, now: o.now });
   const admission = await createServerAdmission({
     pins: options.pins,
     revocation: options.revocation,
@@ -237,7 +271,10 @@ export async function serveMcp(
       admission,
       idleTimeoutMs: o.idleTimeoutMs,
       logger,
+      metrics,
+      detailedTls: o.detailedTls,
       onRequest(req, res, state) {
+        res.once("close", () => metrics.request(res.statusCode, refusedBy.get(res)));
         const p = handle(req, res, state).catch((cause) => {
           logger.error("request failed", { peer: state.peer, error: String(cause) });
           sendJsonRpcError(res, 500, -32603, "Internal error");
@@ -247,6 +284,20 @@ export async function serveMcp(
       },
     });
   } catch (e) {
+    admission?.close();
+    throw e;
+  }
+  let ops;
+  try {
+    ops = await startServerOps({
+      options: o,
+      tls: options.tls,
+      context: policyContext,
+      listener,
+      metrics,
+    });
+  } catch (e) {
+    await listener.close();
     admission?.close();
     throw e;
   }
@@ -267,12 +318,17 @@ export async function serveMcp(
     get sessionCount() {
       return sessions.size;
     },
+    healthUrl: ops.healthUrl,
+    metrics: () => metrics.snapshot(),
+    reloadTls: ops.reloadTls,
     close() {
       closing ??= (async () => {
+        ops.draining();
         await sessions.close();
         await listener.close();
         admission?.close();
         await Promise.allSettled([...inFlight]);
+        await ops.close();
       })();
       return closing;
     },

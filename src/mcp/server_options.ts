@@ -15,6 +15,7 @@ import type { PinStore } from "../pins/pin_store.ts";
 import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
 import { validateAdmissionOptions } from "../tls/server_admission_options.ts";
 import type { TlsServerOptions } from "../tls/server_options.ts";
+import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from "./health.ts";
 
 /**
  * What a server factory is told about the session it builds a server for.
@@ -147,7 +148,26 @@ export interface ServeMcpOptions {
     | RevocationChecker;
   /** Where records go. @default {createLogger()} */
   logger?: Logger;
-  /** Clock for certificate validity. @default {() => new Date()} */
+  /**
+   * Log each TLS handshake at info: protocol, cipher, SNI, ALPN, the peer
+   * chain's subjects and SHA-256 fingerprints, and its duration in ms. Never
+   * key material or a certificate body. (An audit line per admitted client and
+   * one line per refusal are always logged.) @default {false}
+   */
+  detailedTls?: boolean;
+  /**
+   * Warn at start, after each reload and then daily when the served
+   * certificate or a trusted CA expires within this many days. @default {30}
+   */
+  expiryWarningDays?: number;
+  /**
+   * A separate plain-HTTP listener for load balancers: `path` answers
+   * `200 {"status":"ok"}` while serving, `/metrics` the counters in Prometheus
+   * text. Unauthenticated (a warning is logged at start), so `/mcp` keeps
+   * requiring client certificates. @default {no health listener}
+   */
+  health?: HealthOptions;
+  /** Clock for certificate validity and expiry warnings. @default {() => new Date()} */
   now?: () => Date;
 }
 
@@ -166,6 +186,10 @@ export interface ResolvedServeOptions {
   maxSessions: number;
   sessionIdleMs: number;
   logger: Logger;
+  detailedTls: boolean;
+  expiryWarningDays: number;
+  health?: ResolvedHealthOptions;
+  now: () => Date;
 }
 
 function positiveInt(value: number, key: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -211,7 +235,21 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     policy = "strict",
     limits = {},
     logger = createLogger(),
+    detailedTls = false,
+    expiryWarningDays = 30,
+    now = () => new Date(),
   } = options;
+  if (typeof detailedTls !== "boolean") {
+    throw new ConfigError(`Option "detailedTls" must be true or false, got "${detailedTls}"`, {
+      key: "detailedTls",
+    });
+  }
+  if (typeof expiryWarningDays !== "number" || !(expiryWarningDays >= 0)) {
+    throw new ConfigError(
+      `Option "expiryWarningDays" must be a number of days, 0 or more, got "${expiryWarningDays}"`,
+      { key: "expiryWarningDays" },
+    );
+  }
   const clientAuth = options.tls?.clientAuth ?? "require";
   const hasCa = options.tls?.ca !== undefined &&
     (Array.isArray(options.tls.ca) ? options.tls.ca.length > 0 : options.tls.ca !== "");
@@ -274,5 +312,9 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),
     sessionIdleMs: positiveInt(limits.sessionIdleMs ?? 1_800_000, "limits.sessionIdleMs"),
     logger,
+    detailedTls,
+    expiryWarningDays,
+    health: options.health === undefined ? undefined : resolveHealthOptions(options.health),
+    now,
   };
 }

@@ -18,12 +18,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../log/logger.ts";
+import type { ServerMetrics } from "../log/metrics.ts";
 import type { PeerIdentity } from "../policy/identity.ts";
 import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
 import { compileAdmit, type PeerState } from "./server_admit.ts";
+import { createConnectionObserver } from "./server_observe.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
 export type { PeerState } from "./server_admit.ts";
@@ -79,6 +81,10 @@ export interface ListenMtlsOptions {
   idleTimeoutMs: number;
   /** Logger. */
   logger: Logger;
+  /** Counters of handshakes and open connections. @default {none} */
+  metrics?: ServerMetrics;
+  /** Log every completed handshake at info (protocol, cipher, SNI, ALPN, peer chain, duration). @default {false} */
+  detailedTls?: boolean;
   /** Handles one HTTP request from an admitted connection. */
   onRequest(req: IncomingMessage, res: ServerResponse, state: PeerState): void;
 }
@@ -95,6 +101,13 @@ export interface ListenMtlsOptions {
 export interface MtlsListener {
   /** Bound address. */
   readonly address: { hostname: string; port: number };
+  /**
+   * Serves new connections with new TLS material and verifies client chains
+   * with a new policy; established connections keep theirs. The caller
+   * validates the material first: `node:tls` accepts garbage here and then
+   * fails every handshake.
+   */
+  update(tls: ResolvedTlsServerOptions, policy: CompiledPolicy): void;
   /** Stops accepting, closes every open connection and resolves when the server is closed. */
   close(): Promise<void>;
 }
@@ -125,7 +138,7 @@ function peerOf(socket: Socket | undefined): string {
  * ```
  */
 export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListener> {
-  const { tls, policy, logger, maxConnections, onRequest, admission } = options;
+  const { logger, maxConnections, onRequest, admission } = options;
   const gate = createAcceptGate({
     rate: options.connectionsPerAddress ?? false,
     maxConnections,
@@ -138,12 +151,16 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
   const idleTimers = new WeakMap<object, IdleTimer>();
-  const refuse = (peer: string, reason: string, detail: string) =>
-    logger.warn("connection refused", { peer, reason, detail });
-  const admit = compileAdmit({ tls, policy, admission, logger, refuse });
+  const observe = createConnectionObserver({
+    logger,
+    metrics: options.metrics,
+    detailedTls: options.detailedTls,
+  });
+  const refuse = observe.refused;
+  let admit = compileAdmit({ tls: options.tls, policy: options.policy, admission, logger, refuse });
 
   const server = https.createServer({
-    ...tls.nodeOptions,
+    ...options.tls.nodeOptions,
     handshakeTimeout: options.handshakeTimeoutMs,
   });
 
@@ -151,9 +168,11 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     const peer = peerOf(socket);
     const release = gate.admit(socket.remoteAddress ?? "unknown", peer);
     if (!release) {
+      observe.counted("rate_limited"); // the gate logs once per window, the counter counts each
       socket.destroy();
       return;
     }
+    observe.accepted(socket);
     peers.set(socket, peer);
     raw.add(socket);
     socket.once("close", () => {
@@ -168,6 +187,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     const peer = (parent && peers.get(parent)) ?? peerOf(parent);
     const { reason, detail } = classifyHandshakeError(err);
     if (reason === "handshake_failed") {
+      observe.counted(reason);
       logger.info("handshake abandoned by client", { peer, reason, detail });
     } else refuse(peer, reason, detail);
     s?.destroy();
@@ -177,6 +197,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   server.on("secureConnection", (s: TLSSocket) => {
     const parent = (s as unknown as { _parent?: Socket })._parent;
     const peer = (parent && peers.get(parent)) ?? peerOf(s);
+    observe.handshake(s, parent, peer);
     const verdict = admit(s, peer);
     if (!verdict) {
       s.destroy();
@@ -207,6 +228,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     armIdle(s, idle);
     s.once("close", () => clearTimeout(idle.timer));
     states.set(s, state);
+    observe.admitted(s, state);
   }
 
   function armIdle(s: TLSSocket, idle: IdleTimer) {
@@ -257,6 +279,11 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   let closing: Promise<void> | undefined;
   return {
     address: { hostname: options.hostname, port },
+    update(tls, policy) {
+      const { cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder } = tls.nodeOptions;
+      server.setSecureContext({ cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder });
+      admit = compileAdmit({ tls, policy, admission, logger, refuse });
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         gate.close();

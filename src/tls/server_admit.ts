@@ -39,7 +39,16 @@ export interface PeerState {
 
 const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
 
-function presentedChain(
+/**
+ * The client certificate and the intermediates it sent, parsed; an empty
+ * result when the client sent none.
+ *
+ * @example
+ * ```ts ignore
+ * const { leaf, intermediates } = presentedChain(tlsSocket);
+ * ```
+ */
+export function presentedChain(
   s: TLSSocket,
 ): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
   const leaf = s.getPeerX509Certificate();

@@ -1,0 +1,139 @@
+/**
+ * Hot reload for `serve`: watches the certificate directory and listens for
+ * SIGHUP. Changes are debounced, so a certificate and key replaced one after
+ * the other are reloaded once, as a pair. A reload that fails is logged and
+ * the last good material keeps serving.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import type { Logger } from "../log/logger.ts";
+import type { TlsMaterial } from "../mcp/server_reload.ts";
+import type { PinStore } from "../pins/pin_store.ts";
+
+/** The files whose change reloads the TLS material. */
+const TLS_FILES = new Set(["server.crt", "server.key", "ca.crt"]);
+const PIN_FILE = "pins.json";
+
+/**
+ * Settings of {@link watchCertificates}.
+ *
+ * @example
+ * ```ts ignore
+ * const stop = watchCertificates({ dir: "certs", reloadTls: server.reloadTls, pins, logger });
+ * ```
+ */
+export interface WatchCertificatesOptions {
+  /** The certificate directory (`server.crt`, `server.key`, `ca.crt`, `pins.json`). */
+  dir: string;
+  /** Installs new TLS material (validates first, logs its own outcome). */
+  reloadTls(material: TlsMaterial): Promise<void>;
+  /** The pin store opened from `dir/pins.json`, when there is one. */
+  pins?: PinStore;
+  /** Where failures are logged. */
+  logger: Logger;
+  /** Quiet time in ms before a burst of changes is acted on. @default {200} */
+  debounceMs?: number;
+}
+
+/**
+ * Starts watching `dir` and listening for SIGHUP (reloads everything).
+ * Returns a function that stops both.
+ *
+ * @example
+ * ```ts ignore
+ * const stop = watchCertificates({ dir, reloadTls: server.reloadTls, logger });
+ * stop();
+ * ```
+ */
+export function watchCertificates(o: WatchCertificatesOptions): () => void {
+  const { dir, logger, debounceMs = 200 } = o;
+  const changed = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const reloadTls = async () => {
+    let material: TlsMaterial;
+    try {
+      const read = (f: string) => Deno.readTextFile(join(dir, f));
+      const [cert, key, ca] = await Promise.all(
+        ["server.crt", "server.key", "ca.crt"].map(read),
+      );
+      material = { cert, key, ca };
+    } catch (e) {
+      logger.error("TLS reload refused; the previous certificate keeps serving", {
+        dir,
+        error: (e as Error).message,
+      });
+      return;
+    }
+    await o.reloadTls(material).catch(() => {/* logged by reloadTls */});
+  };
+  const reloadPins = async () => {
+    if (!o.pins) {
+      logger.warn("pins.json changed but was not enforced at start; restart to enforce it", {
+        dir,
+      });
+      return;
+    }
+    try {
+      await o.pins.reload();
+      logger.info("client pins reloaded", { pins: join(dir, PIN_FILE) });
+    } catch (e) {
+      logger.error("pin file reload refused; the previous pins stay in force", {
+        pins: join(dir, PIN_FILE),
+        error: (e as Error).message,
+      });
+    }
+  };
+  const act = (names: Set<string>) => {
+    const tls = [...names].some((n) => TLS_FILES.has(n));
+    const pins = names.has(PIN_FILE);
+    running = running.then(async () => {
+      if (tls) await reloadTls();
+      if (pins) await reloadPins();
+    });
+  };
+  const flush = () => {
+    timer = undefined;
+    const names = new Set(changed);
+    changed.clear();
+    act(names);
+  };
+
+  let watcher: Deno.FsWatcher | undefined;
+  try {
+    watcher = Deno.watchFs(dir, { recursive: false });
+  } catch (e) {
+    logger.warn("cannot watch the certificate directory; reload with SIGHUP", {
+      dir,
+      error: (e as Error).message,
+    });
+  }
+  (async () => {
+    if (!watcher) return;
+    try {
+      for await (const event of watcher) {
+        const names = event.paths.map((p) => basename(p))
+          .filter((n) => TLS_FILES.has(n) || n === PIN_FILE);
+        if (names.length === 0 || event.kind === "access") continue;
+        for (const n of names) changed.add(n);
+        clearTimeout(timer);
+        timer = setTimeout(flush, debounceMs);
+      }
+    } catch { /* closed */ }
+  })();
+
+  const onHangup = () => {
+    logger.info("SIGHUP: reloading TLS material and pins", { dir });
+    act(new Set([...TLS_FILES, ...(o.pins ? [PIN_FILE] : [])]));
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  return () => {
+    clearTimeout(timer);
+    Deno.removeSignalListener("SIGHUP", onHangup);
+    try {
+      watcher?.close();
+    } catch { /* already closed */ }
+  };
+}

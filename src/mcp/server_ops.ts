@@ -1,0 +1,89 @@
+/**
+ * The operational side of a running `serveMcp` server: the certificates it
+ * tracks for expiry (warned about at start and daily), hot reload of the TLS
+ * material, and the optional health listener.
+ *
+ * @module
+ */
+
+import { X509Certificate } from "node:crypto";
+import type { Logger } from "../log/logger.ts";
+import type { ServerMetrics } from "../log/metrics.ts";
+import { scheduleExpiryWarnings, trackCertificates } from "../log/tls_events.ts";
+import { parseCertificates } from "../pki/parse_certificates.ts";
+import { parseCaCertificates } from "../policy/policy.ts";
+import type { MtlsListener } from "../tls/server.ts";
+import type { TlsServerOptions } from "../tls/server_options.ts";
+import { type HealthServer, startHealthServer } from "./health.ts";
+import type { ResolvedServeOptions } from "./server_options.ts";
+import { createTlsReloader, type TlsMaterial, type TlsValidationContext } from "./server_reload.ts";
+
+/** What {@link startServerOps} gives the server. */
+export interface ServerOps {
+  /** Validates and installs new TLS material (see `McpMtlsServer.reloadTls`). */
+  reloadTls(material: TlsMaterial): Promise<void>;
+  /** URL of the health path, when the health listener runs. */
+  healthUrl?: string;
+  /** The health path answers 503 from now on. */
+  draining(): void;
+  /** Stops the expiry timer and the health listener. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts expiry tracking and warnings, the reloader and the health listener.
+ *
+ * @example
+ * ```ts ignore
+ * const ops = await startServerOps({ options: o, tls: options.tls, context, listener, metrics });
+ * ```
+ */
+export async function startServerOps(a: {
+  options: ResolvedServeOptions;
+  tls: TlsServerOptions;
+  context: TlsValidationContext;
+  listener: Pick<MtlsListener, "update">;
+  metrics: ServerMetrics;
+}): Promise<ServerOps> {
+  const { options: o, metrics } = a;
+  const logger: Logger = o.logger;
+  const first = parseCertificates(a.tls.cert, { source: '"tls.cert"' })[0];
+  const served = [new X509Certificate(new Uint8Array(first.rawData))];
+  const cas = parseCaCertificates(
+    a.tls.ca === undefined ? [] : Array.isArray(a.tls.ca) ? a.tls.ca : [a.tls.ca],
+  );
+  metrics.setCertificates(trackCertificates(served, cas));
+  const stopWarnings = scheduleExpiryWarnings(
+    () => metrics.certificates(),
+    o.expiryWarningDays,
+    o.now,
+    logger,
+  );
+  const reloadTls = createTlsReloader({
+    current: a.tls,
+    context: a.context,
+    listener: a.listener,
+    metrics,
+    logger,
+    now: o.now,
+    expiryWarningDays: o.expiryWarningDays,
+  });
+  let health: HealthServer | undefined;
+  if (o.health) {
+    try {
+      health = await startHealthServer(o.health, () => metrics.snapshot(), logger);
+    } catch (e) {
+      stopWarnings();
+      throw e;
+    }
+  }
+  return {
+    reloadTls,
+    healthUrl: health?.url,
+    draining: () => health?.draining(),
+    async close() {
+      stopWarnings();
+      await health?.close();
+    },
+  };
+}

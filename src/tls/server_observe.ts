@@ -1,0 +1,114 @@
+/**
+ * What the listener reports about each connection: the refusal line and
+ * counter, the detailed handshake line (`detailedTls`), the audit line per
+ * admitted client and the open-connection gauge. Compiled once per listener;
+ * per connection it reads the socket's negotiated parameters, nothing else.
+ *
+ * @module
+ */
+
+import type { X509Certificate } from "node:crypto";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { Logger } from "../log/logger.ts";
+import type { ServerMetrics } from "../log/metrics.ts";
+import { handshakeFields } from "../log/tls_events.ts";
+import { identityLabel } from "../policy/identity.ts";
+import { presentedChain } from "./server_admit.ts";
+import type { PeerState } from "./server_admit.ts";
+
+/**
+ * Settings of {@link createConnectionObserver}.
+ *
+ * @example
+ * ```ts ignore
+ * const observe = createConnectionObserver({ logger, metrics, detailedTls: true });
+ * ```
+ */
+export interface ConnectionObserverOptions {
+  /** Where lines go. */
+  logger: Logger;
+  /** Counters to update. @default {none} */
+  metrics?: ServerMetrics;
+  /** Log every completed handshake at info with its parameters and the peer chain. @default {false} */
+  detailedTls?: boolean;
+}
+
+/**
+ * The compiled observer.
+ *
+ * @example
+ * ```ts ignore
+ * observe.accepted(tcpSocket);
+ * observe.handshake(tlsSocket, tcpSocket, "127.0.0.1:50000");
+ * ```
+ */
+export interface ConnectionObserver {
+  /** A TCP connection passed the accept gate: start the handshake clock. */
+  accepted(raw: Socket): void;
+  /** One refused connection: logged at warn and counted by reason. */
+  refused(peer: string, reason: string, detail: string): void;
+  /** A refusal already logged elsewhere (the accept gate logs once per window): counted only. */
+  counted(reason: string): void;
+  /** A handshake completed (before admission): the detailed line when enabled. */
+  handshake(s: TLSSocket, raw: Socket | undefined, peer: string): void;
+  /** A connection was admitted: audit line, counters, gauge until it closes. */
+  admitted(s: TLSSocket, state: PeerState): void;
+}
+
+/**
+ * Compiles the observer.
+ *
+ * @example Counting a refusal
+ * ```ts
+ * import { createConnectionObserver } from "./server_observe.ts";
+ * import { createMetrics } from "../log/metrics.ts";
+ * import { silentLogger } from "../log/logger.ts";
+ * const metrics = createMetrics({ sessions: () => 0 });
+ * const observe = createConnectionObserver({ logger: silentLogger, metrics });
+ * observe.refused("127.0.0.1:5000", "unknown_ca", "Unknown CA");
+ * console.log(metrics.snapshot().handshakes.refused); // { unknown_ca: 1 }
+ * ```
+ */
+export function createConnectionObserver(o: ConnectionObserverOptions): ConnectionObserver {
+  const { logger, metrics, detailedTls = false } = o;
+  const started = new WeakMap<Socket, number>();
+  return {
+    accepted(raw) {
+      if (detailedTls) started.set(raw, performance.now());
+    },
+    refused(peer, reason, detail) {
+      metrics?.handshakeRefused(reason);
+      logger.warn("connection refused", { peer, reason, detail });
+    },
+    counted(reason) {
+      metrics?.handshakeRefused(reason);
+    },
+    handshake(s, raw, peer) {
+      if (!detailedTls) return;
+      const t0 = raw ? started.get(raw) : undefined;
+      let chain: X509Certificate[];
+      try {
+        const c = presentedChain(s);
+        chain = c.leaf ? [c.leaf, ...c.intermediates] : [];
+      } catch {
+        chain = [];
+      }
+      logger.info("TLS handshake", {
+        peer,
+        ...handshakeFields(s, chain, t0 === undefined ? undefined : performance.now() - t0),
+      });
+    },
+    admitted(s, state) {
+      metrics?.handshakeAdmitted();
+      if (metrics) s.once("close", () => metrics.connectionClosed());
+      const id = state.identity;
+      logger.info("client admitted", {
+        peer: state.peer,
+        identity: id ? identityLabel(id) : "anonymous",
+        fingerprint: id?.fingerprint ?? null,
+        trusted: state.trusted,
+      });
+    },
+  };
+}
