@@ -53,6 +53,8 @@ export interface CertInfo {
   keyUsage?: Set<number>;
   /** Extended key usage OIDs, when the extension is present. */
   extKeyUsage?: Set<string>;
+  /** Lower-case hex of `spki`, for cache keys. */
+  spkiHex: string;
 }
 
 /** Cached parses, keyed by identity of the DER buffer (certificates repeat per handshake). */
@@ -69,7 +71,7 @@ function uris(b: Uint8Array, names: Tlv): string[] {
   );
 }
 
-function readExtensions(b: Uint8Array, ext: Tlv, info: CertInfo): void {
+function readExtensions(b: Uint8Array, ext: Tlv, info: ExtFields): void {
   for (const e of children(b, expectTlv(b, ext.valueStart, 0x30, ext.end))) {
     const parts = children(b, e);
     const oid = readOid(b, parts[0]);
@@ -115,6 +117,101 @@ function inOctets(b: Uint8Array, octets: Tlv): Tlv {
   return readTlv(b, octets.valueStart, octets.end);
 }
 
+type ExtFields = Pick<
+  CertInfo,
+  "ocspUrls" | "crlUrls" | "subjectKeyId" | "keyUsage" | "extKeyUsage"
+>;
+
+/**
+ * Fields are read on first use: the handshake path needs only the serial and
+ * issuer, and every allocation per connection shows up as GC time.
+ */
+class LazyCertInfo implements CertInfo {
+  readonly der: Uint8Array;
+  readonly serial: string;
+  readonly issuer: Uint8Array;
+  readonly subject: Uint8Array;
+  readonly spki: Uint8Array;
+  readonly tbs: Uint8Array;
+  #serialT: Tlv;
+  #validity: Tlv;
+  #spkiT: Tlv;
+  #sigAlgT: Tlv;
+  #sigT: Tlv;
+  #extT?: Tlv;
+  #ext?: ExtFields;
+  #spkiHex?: string;
+
+  constructor(der: Uint8Array) {
+    this.der = der;
+    const top = expectTlv(der, 0, 0x30);
+    const tbsT = readTlv(der, top.valueStart, top.end);
+    if (tbsT.tag !== 0x30) throw new DerError("not a certificate");
+    this.#sigAlgT = readTlv(der, tbsT.end, top.end);
+    this.#sigT = readTlv(der, this.#sigAlgT.end, top.end);
+    let f = children(der, tbsT);
+    if (f[0]?.tag === 0xa0) f = f.slice(1);
+    const [serialT, , issuerT, validityT, subjectT, spkiT] = f;
+    if (!spkiT || serialT.tag !== 0x02 || spkiT.tag !== 0x30) {
+      throw new DerError("not a certificate");
+    }
+    this.#serialT = serialT;
+    this.#validity = validityT;
+    this.#spkiT = spkiT;
+    this.#extT = f.find((t) => t.tag === 0xa3);
+    this.serial = serialHexAt(der, serialT.valueStart, serialT.end);
+    this.issuer = whole(der, issuerT);
+    this.subject = whole(der, subjectT);
+    this.spki = whole(der, spkiT);
+    this.tbs = whole(der, tbsT);
+  }
+
+  get serialBytes(): Uint8Array {
+    return content(this.der, this.#serialT);
+  }
+  get publicKey(): Uint8Array {
+    return bitStringBytes(this.der, children(this.der, this.#spkiT)[1]);
+  }
+  get spkiHex(): string {
+    return this.#spkiHex ??= toHex(this.spki);
+  }
+  get notBefore(): Date {
+    return readTime(this.der, children(this.der, this.#validity)[0]);
+  }
+  get notAfter(): Date {
+    return readTime(this.der, children(this.der, this.#validity)[1]);
+  }
+  get sigOid(): string {
+    return algorithmOid(whole(this.der, this.#sigAlgT));
+  }
+  get signature(): Uint8Array {
+    return bitStringBytes(this.der, this.#sigT);
+  }
+  #exts(): ExtFields {
+    if (!this.#ext) {
+      const x: ExtFields = { ocspUrls: [], crlUrls: [] };
+      if (this.#extT) readExtensions(this.der, this.#extT, x);
+      this.#ext = x;
+    }
+    return this.#ext;
+  }
+  get ocspUrls(): string[] {
+    return this.#exts().ocspUrls;
+  }
+  get crlUrls(): string[] {
+    return this.#exts().crlUrls;
+  }
+  get subjectKeyId(): string | undefined {
+    return this.#exts().subjectKeyId;
+  }
+  get keyUsage(): Set<number> | undefined {
+    return this.#exts().keyUsage;
+  }
+  get extKeyUsage(): Set<string> | undefined {
+    return this.#exts().extKeyUsage;
+  }
+}
+
 /**
  * Parses a certificate (DER bytes or PEM text). Throws {@link DerError} when
  * it is not a certificate.
@@ -124,34 +221,7 @@ export function certInfo(input: Uint8Array | string): CertInfo {
     const hit = cache.get(input);
     if (hit) return hit;
   }
-  const der = pemOrDer(input, "CERTIFICATE");
-  const top = expectTlv(der, 0, 0x30);
-  const [tbsT, sigAlgT, sigT] = children(der, top);
-  if (!tbsT || !sigAlgT || !sigT || tbsT.tag !== 0x30) throw new DerError("not a certificate");
-  let f = children(der, tbsT);
-  if (f[0]?.tag === 0xa0) f = f.slice(1);
-  const [serialT, , issuerT, validityT, subjectT, spkiT] = f;
-  if (!spkiT || serialT.tag !== 0x02 || spkiT.tag !== 0x30) throw new DerError("not a certificate");
-  const [nb, na] = children(der, validityT);
-  const spki = whole(der, spkiT);
-  const info: CertInfo = {
-    der,
-    serial: serialHexAt(der, serialT.valueStart, serialT.end),
-    serialBytes: content(der, serialT),
-    issuer: whole(der, issuerT),
-    subject: whole(der, subjectT),
-    spki,
-    publicKey: bitStringBytes(der, children(der, spkiT)[1]),
-    notBefore: readTime(der, nb),
-    notAfter: readTime(der, na),
-    tbs: whole(der, tbsT),
-    sigOid: algorithmOid(whole(der, sigAlgT)),
-    signature: bitStringBytes(der, sigT),
-    ocspUrls: [],
-    crlUrls: [],
-  };
-  const ext = f.find((t) => t.tag === 0xa3);
-  if (ext) readExtensions(der, ext, info);
+  const info = new LazyCertInfo(pemOrDer(input, "CERTIFICATE"));
   if (typeof input !== "string") cache.set(input, info);
   return info;
 }

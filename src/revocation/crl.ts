@@ -243,7 +243,7 @@ export async function verifyCrl(crl: ParsedCrl, issuer: Uint8Array | string): Pr
 
 /** {@link verifyCrl} with an already parsed issuer. */
 export async function verifyCrlWith(crl: ParsedCrl, issuer: CertInfo): Promise<void> {
-  const spkiHex = toHex(issuer.spki);
+  const spkiHex = issuer.spkiHex;
   if (crl.verifiedBy === spkiHex) return;
   const fail = (why: string, cause?: unknown): never => {
     throw new RevocationError("crl_invalid", `Cannot load CRL "${crl.source}": ${why}`, { cause });

@@ -7,7 +7,7 @@
  */
 import type { CertInfo } from "./cert_info.ts";
 import { CrlSource, type CrlSourceDeps, type CrlSourceState } from "./crl_source.ts";
-import { bytesEqual, toHex } from "./der.ts";
+import { bytesEqual } from "./der.ts";
 import type { RevocationVerdict } from "./types.ts";
 
 const isHttp = (u: string) => /^https?:\/\//i.test(u);
@@ -93,7 +93,7 @@ export class CrlChecker {
 
   /** The verdict from CRLs already loaded and verified for `issuer`, without I/O. */
   cached(leaf: CertInfo, issuer: CertInfo): RevocationVerdict | undefined {
-    const spki = toHex(issuer.spki);
+    const spki = issuer.spkiHex;
     let unknown: RevocationVerdict | undefined;
     for (const s of this.#matching(leaf)) {
       if (s.current!.verifiedBy !== spki) continue;

@@ -8,7 +8,6 @@
 import type { Logger } from "../log/logger.ts";
 import type { CertInfo } from "./cert_info.ts";
 import type { BlobStore } from "./crl_source.ts";
-import { toHex } from "./der.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { buildOcspRequest, type OcspAnswer, ocspCertId, verifyOcspResponse } from "./ocsp.ts";
 import type { RevocationVerdict } from "./types.ts";
@@ -71,7 +70,7 @@ export class OcspClient {
   }
 
   #key(leaf: CertInfo, issuer: CertInfo): string {
-    return `${toHex(issuer.publicKey)}:${leaf.serial}`;
+    return `${issuer.spkiHex}:${leaf.serial}`;
   }
 
   #url(leaf: CertInfo): string | undefined {
