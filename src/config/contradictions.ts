@@ -12,7 +12,7 @@ import type { ServeConfig } from "./types.ts";
 function show(v: unknown): string {
   if (v === undefined) return "missing";
   const s = JSON.stringify(v);
-  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+  return s.length > 200 ? s.slice(0, 197) + "..." : s;
 }
 
 /** Throws a {@link ConfigError} for the first contradiction in `c`. */
