@@ -174,7 +174,10 @@ Deno.test({
       );
       const cut = keys.client.slice(0, 120) + keys.client.slice(140);
       await expectError("damaged key", () => importPrivateKey(cut));
-      await expectError("key as certificate", async () => parseCertificates(keys.client));
+      await expectError(
+        "key as certificate",
+        () => Promise.resolve().then(() => parseCertificates(keys.client)),
+      );
       await expectError("config file that is a key", () => loadConfigFile(`${dir}/client.key`));
       await Deno.writeTextFile(`${dir}/key.json`, keys.client);
       await expectError("json config that is a key", () => loadConfigFile(`${dir}/key.json`));
