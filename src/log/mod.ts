@@ -13,3 +13,10 @@
  */
 export { createLogger, silentLogger } from "./logger.ts";
 export type { CreateLoggerOptions, LogFields, Logger, LogLevel } from "./logger.ts";
+export { createMetrics, prometheusText } from "./metrics.ts";
+export type {
+  CertificateExpiry,
+  MetricsSnapshot,
+  ServerMetrics,
+  TrackedCertificate,
+} from "./metrics.ts";

@@ -38,3 +38,6 @@ export { bridgeStdioToMcp, isFatalBridgeError } from "./bridge_connect.ts";
 export type { StdioToMcpOptions } from "./bridge_connect.ts";
 export { IDENTITY_META_KEY, identityEnv } from "./bridge_identity.ts";
 export type { McpConnectable, SessionTransport } from "./bridge_session.ts";
+export type { ObservableMcpServer } from "./server.ts";
+export type { TlsMaterial } from "./server_reload.ts";
+export type { HealthOptions } from "./health.ts";
