@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { spkiPin } from "../../src/pki/mod.ts";
 import { type Fixtures, makeFixtures } from "../server/_fixtures.ts";
 import { newServerCredential, servedFingerprint, waitFor } from "./_ops.ts";
 
@@ -15,11 +16,20 @@ function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done
   return { text: () => text, done };
 }
 
-Deno.test("serve reloads server.crt/server.key written into its certs directory (and on SIGHUP) without a restart; a garbage file is refused, logged, and the last good certificate keeps serving", async () => {
+Deno.test("serve reloads server.crt/server.key (and pins.json) written into its certs directory, and on SIGHUP, without a restart; a garbage file is refused, logged, and the last good certificate keeps serving", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-ops-serve-" });
   await Deno.writeTextFile(`${dir}/server.crt`, fx.server.cert);
   await Deno.writeTextFile(`${dir}/server.key`, fx.server.key, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/ca.crt`, fx.ca);
+  const pinFile = async (pin: string) =>
+    await Deno.writeTextFile(
+      `${dir}/pins.json`,
+      JSON.stringify({
+        version: 1,
+        pins: { "spiffe://example.org/agent": { pins: [`sha256/${pin}`] } },
+      }),
+    );
+  await pinFile(await spkiPin(fx.alice.cert));
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -86,6 +96,16 @@ Deno.test("serve reloads server.crt/server.key written into its certs directory 
     await waitFor(() => logged("SIGHUP: reloading TLS material and pins", mark));
     await waitFor(() => logged("TLS material reloaded", mark));
     assert.equal(await servedFingerprint(fx, port, fx.alice), fp(fx.server.cert));
+
+    // pins.json changed: alice is now pinned to another key and refused.
+    assert.equal(logged("connection refused"), undefined, "alice matched her pin until now");
+    assert.ok(logged("client admitted"));
+    mark = lineCount();
+    await pinFile(await spkiPin(fx.bob.cert));
+    await waitFor(() => logged("client pins reloaded", mark));
+    await servedFingerprint(fx, port, fx.alice).catch(() => {});
+    const refusal = await waitFor(() => logged("connection refused", mark));
+    assert.equal(refusal.reason, "pin_mismatch");
 
     for (const line of err.text().trimEnd().split("\n")) {
       assert.ok(!line.includes("PRIVATE KEY"), line);
