@@ -10,7 +10,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { compileAuthorization, type ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
-import { createMetrics, type MetricsSnapshot } from "../log/metrics.ts";
+import { createMetrics } from "../log/metrics.ts";
 import { compilePolicy } from "../policy/policy.ts";
 import { assertSupportedRuntime } from "../tls/runtime_check.ts";
 import { listenMtls, type PeerState } from "../tls/server.ts";
@@ -23,54 +23,11 @@ import {
   type ServeMcpOptions,
 } from "./server_options.ts";
 import { startServerOps } from "./server_ops.ts";
-import type { TlsMaterial } from "./server_reload.ts";
+import type { ObservableMcpServer } from "./server_types.ts";
 import { hideDeniedTools } from "./server_tools.ts";
 import { createSessionStore } from "./server_sessions.ts";
 
-/**
- * A running MCP server.
- *
- * @example
- * ```ts ignore
- * console.log(server.url); // https://127.0.0.1:8443/mcp
- * await server.close();
- * ```
- */
-export interface McpMtlsServer {
-  /** Bound address (the real port when `port` was 0). */
-  readonly address: { hostname: string; port: number };
-  /** URL of the MCP endpoint. */
-  readonly url: string;
-  /** Open stateful sessions. */
-  readonly sessionCount: number;
-  /** URL of the health path when the `health` option is set (plain HTTP). */
-  readonly healthUrl?: string;
-  /** Stops listening, closes every session and connection. Idempotent. */
-  close(): Promise<void>;
-}
-
-/**
- * A server started by {@link serveMcp}: an {@link McpMtlsServer} with
- * counters and hot reload of its TLS material.
- *
- * @example Counters and a certificate rotation
- * ```ts ignore
- * console.log(server.metrics().handshakes.admitted);
- * await server.reloadTls({ cert: newCert, key: newKey });
- * ```
- */
-export interface ObservableMcpServer extends McpMtlsServer {
-  /** Counters now: handshakes and requests by outcome and reason, connections, sessions, expiry. */
-  metrics(): MetricsSnapshot;
-  /**
-   * Replaces the server certificate, key and/or trusted client CAs without a
-   * restart. Everything is validated first (parses, key matches certificate,
-   * CAs parse); on failure the error is logged and thrown
-   * (`CertificateError`, `ConfigError`) and the old material keeps serving.
-   * Established connections and sessions are not affected.
-   */
-  reloadTls(material: TlsMaterial): Promise<void>;
-}
+export type { McpMtlsServer, ObservableMcpServer } from "./server_types.ts";
 
 const DENIED = -32001;
 
