@@ -59,6 +59,10 @@ function request(agent, headers, body, extra = {}) {
     }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
+      // A response cut off (connection reset) must fail the request, never leave it pending.
+      res.on("close", () => {
+        if (!res.complete) reject(new Error("response cut off"));
+      });
       res.on("end", () =>
         resolve({
           status: res.statusCode,
@@ -69,6 +73,7 @@ function request(agent, headers, body, extra = {}) {
       res.on("error", reject);
     });
     req.on("error", reject);
+    req.on("close", () => reject(new Error("connection closed before the response")));
     if (extra.onSocket) req.on("socket", extra.onSocket);
     req.end(body);
   });
@@ -162,6 +167,8 @@ async function hold() {
 }
 
 async function main() {
+  // Keeps the process alive while requests are pending, so a lost callback cannot end it silently.
+  setInterval(() => {}, 1000);
   if (cfg.mode === "hold") return await hold();
   const ops = await Promise.all(Array.from({ length: cfg.clients }, makeClient));
   // Warm-up: JIT, connection pools, sessions.

@@ -13,9 +13,14 @@
  *   (`handleRequest(req, res)` reads the body itself), stateful sessions, on
  *   `node:http`, without any of our code on the request path.
  *
+ * - `whatif`: `mtls` with two changes suggested by the profile, patched in
+ *   here only to measure them (bench/RESULTS.md): the certificate signature
+ *   check remembered per (certificate, issuer key), and the SDK transport
+ *   answering a POST with one JSON body instead of an SSE stream.
+ *
  * Prints one JSON line `{"url": ...}`, then runs until stdin closes.
  *
- * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk CERT_DIR
+ * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|whatif CERT_DIR
  */
 import http from "node:http";
 import https from "node:https";
@@ -52,8 +57,30 @@ function withoutTls(clientPem: string) {
   };
 }
 
-if (mode === "mtls" || mode === "plain") {
+/** The two what-if changes (see the module doc), as patches of this process only. */
+function whatIf() {
+  const verify = X509Certificate.prototype.verify;
+  const seen = new Map<string, boolean>();
+  X509Certificate.prototype.verify = function (this: X509Certificate, key) {
+    const spki = key.export({ type: "spki", format: "der" }).toString("base64");
+    const id = `${this.fingerprint256}/${spki}`;
+    let ok = seen.get(id);
+    if (ok === undefined) seen.set(id, ok = verify.call(this, key));
+    return ok;
+  };
+  const handle = StreamableHTTPServerTransport.prototype.handleRequest;
+  type Args = Parameters<StreamableHTTPServerTransport["handleRequest"]>;
+  StreamableHTTPServerTransport.prototype.handleRequest = function (this, ...args: Args) {
+    const inner = (this as unknown as { _webStandardTransport: Record<string, unknown> })
+      ._webStandardTransport;
+    inner._enableJsonResponse = true;
+    return handle.apply(this, args);
+  };
+}
+
+if (mode === "mtls" || mode === "plain" || mode === "whatif") {
   if (mode === "plain") withoutTls(read("client.crt"));
+  if (mode === "whatif") whatIf();
   const server = await serveMcp(demoServerFactory, {
     port: 0,
     tls: { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt") },
