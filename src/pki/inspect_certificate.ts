@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { CertificateError, MtlsError } from "../errors.ts";
 import { certificateFingerprint, spkiPin } from "./fingerprints.ts";
 import type { KeyType } from "./key_type.ts";
 import { needsRenewal } from "./needs_renewal.ts";
@@ -105,6 +106,20 @@ export async function inspectCertificate(
 ): Promise<CertificateInfo> {
   const { now = new Date() } = options;
   const c = toCertificate(cert);
+  try {
+    return await describe(c, now);
+  } catch (cause) {
+    if (cause instanceof MtlsError) throw cause;
+    // Extensions are decoded lazily: a malformed one surfaces here as a raw ASN.1 error.
+    throw new CertificateError(
+      "invalid_certificate",
+      `Cannot inspect certificate "${c.subject}": ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
+  }
+}
+
+async function describe(c: X509Certificate, now: Date): Promise<CertificateInfo> {
   const eku = c.getExtension(ExtendedKeyUsageExtension);
   return {
     subject: c.subject,

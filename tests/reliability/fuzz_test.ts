@@ -339,3 +339,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("inspectCertificate() of a certificate whose key usage extension is malformed throws invalid_certificate", async () => {
+  const s = await samples();
+  const der = s.leafDer.slice();
+  // id-ce-keyUsage (2.5.29.15), then [critical BOOLEAN], OCTET STRING { BIT STRING { unused, bits } }
+  const oid = [0x06, 0x03, 0x55, 0x1d, 0x0f];
+  const at = der.findIndex((_, i) => oid.every((b, k) => der[i + k] === b));
+  assert.ok(at > 0, "sample has no key usage extension");
+  let p = at + oid.length;
+  if (der[p] === 0x01) p += 3; // critical flag
+  assert.equal(der[p], 0x04);
+  assert.equal(der[p + 2], 0x03);
+  der[p + 4] = 0x09; // unused bits must be 0..7
+  const [cert] = parseCertificates(der); // the outer structure still parses
+  await assert.rejects(inspectCertificate(cert), (e: unknown) => {
+    assert.ok(e instanceof MtlsError, `untyped: ${e}`);
+    assert.equal(e.code, "invalid_certificate");
+    assert.match(e.message, /sample-agent/);
+    return true;
+  });
+});
