@@ -18,7 +18,7 @@ const PIN_FILE = "pins.json";
 /**
  * Settings of {@link watchCertificates}.
  *
- * @example
+ * @example Using WatchCertificatesOptions
  * ```ts ignore
  * const stop = watchCertificates({ dir: "certs", reloadTls: server.reloadTls, pins, logger });
  * ```
@@ -40,7 +40,7 @@ export interface WatchCertificatesOptions {
  * Starts watching `dir` and listening for SIGHUP (reloads everything).
  * Returns a function that stops both.
  *
- * @example
+ * @example Using watchCertificates
  * ```ts ignore
  * const stop = watchCertificates({ dir, reloadTls: server.reloadTls, logger });
  * stop();

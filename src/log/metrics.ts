@@ -10,7 +10,7 @@
 /**
  * A certificate the server depends on and how long it has left.
  *
- * @example
+ * @example Using CertificateExpiry
  * ```ts
  * import type { CertificateExpiry } from "@mtls/mcp/log";
  * const e: CertificateExpiry = {
@@ -38,7 +38,7 @@ export interface CertificateExpiry {
 /**
  * Counts by outcome: `admitted`/`served` is a number, refusals are counted per reason code.
  *
- * @example
+ * @example Using MetricsSnapshot
  * ```ts
  * import type { MetricsSnapshot } from "@mtls/mcp/log";
  * const refusedUnknownCa = (m: MetricsSnapshot) => m.handshakes.refused.unknown_ca ?? 0;
@@ -59,7 +59,20 @@ export interface MetricsSnapshot {
   reloads: { ok: number; failed: number };
 }
 
-/** The certificate facts kept for expiry; no certificate body is kept. */
+/**
+ * The certificate facts kept for expiry; no certificate body is kept.
+ *
+ * @example A tracked CA
+ * ```ts
+ * import type { TrackedCertificate } from "@mtls/mcp/log";
+ * const t: TrackedCertificate = {
+ *   role: "ca",
+ *   subject: "CN=Root",
+ *   fingerprint: "AB:CD",
+ *   validTo: new Date("2030-01-01"),
+ * };
+ * ```
+ */
 export interface TrackedCertificate {
   /** `server` or `ca`. */
   role: "server" | "ca";
@@ -74,7 +87,7 @@ export interface TrackedCertificate {
 /**
  * The mutable counters a server updates.
  *
- * @example
+ * @example Using ServerMetrics
  * ```ts
  * import { createMetrics } from "@mtls/mcp/log";
  * const m = createMetrics({ sessions: () => 0 });
@@ -173,7 +186,7 @@ const escapeLabel = (v: string) =>
 /**
  * Renders a snapshot in the Prometheus text exposition format (version 0.0.4).
  *
- * @example
+ * @example Using prometheusText
  * ```ts
  * import { createMetrics, prometheusText } from "@mtls/mcp/log";
  * const text = prometheusText(createMetrics({ sessions: () => 0 }).snapshot());

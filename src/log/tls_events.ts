@@ -11,7 +11,15 @@ import type { X509Certificate } from "node:crypto";
 import type { LogFields, Logger } from "./logger.ts";
 import type { TrackedCertificate } from "./metrics.ts";
 
-/** One line per DN, as `X509Certificate.subject` gives it, made single-line. */
+/**
+ * A subject as `X509Certificate.subject` gives it (one attribute per line), made single-line.
+ *
+ * @example Joining the attributes
+ * ```ts
+ * import { oneLineSubject } from "./tls_events.ts";
+ * console.log(oneLineSubject("O=Example\nCN=alice")); // "O=Example, CN=alice"
+ * ```
+ */
 export function oneLineSubject(subject: string): string {
   return subject.split("\n").filter(Boolean).join(", ");
 }
@@ -19,7 +27,7 @@ export function oneLineSubject(subject: string): string {
 /**
  * The parts of a `node:tls` socket a handshake line reads.
  *
- * @example
+ * @example Using HandshakeSocket
  * ```ts ignore
  * const fields = handshakeFields(tlsSocket, chain, 4.2);
  * ```
@@ -36,7 +44,7 @@ export interface HandshakeSocket {
  * presented certificate's subject and SHA-256 fingerprint, and the duration
  * from TCP accept to handshake completion.
  *
- * @example
+ * @example Using handshakeFields
  * ```ts ignore
  * logger.info("TLS handshake", handshakeFields(socket, [leaf], 3.1));
  * ```
@@ -62,7 +70,7 @@ export function handshakeFields(
 /**
  * The facts kept about served and trusted certificates (no bodies).
  *
- * @example
+ * @example Using trackCertificates
  * ```ts ignore
  * const tracked = trackCertificates(serverChain.slice(0, 1), caCerts);
  * ```
@@ -133,7 +141,7 @@ export function warnExpiring(
  * Checks expiry now and then every `intervalMs` (daily by default), without
  * keeping the process alive. Returns a stop function.
  *
- * @example
+ * @example Using scheduleExpiryWarnings
  * ```ts ignore
  * const stop = scheduleExpiryWarnings(() => metrics.certificates(), 30, now, logger);
  * stop();

@@ -15,7 +15,7 @@ import { type MetricsSnapshot, prometheusText } from "../log/metrics.ts";
 /**
  * The `health` option of `serveMcp`.
  *
- * @example
+ * @example Using HealthOptions
  * ```ts
  * import type { HealthOptions } from "@mtls/mcp/mcp";
  * const health: HealthOptions = { port: 9090 };
@@ -32,7 +32,16 @@ export interface HealthOptions {
   metrics?: boolean;
 }
 
-/** {@link HealthOptions} after defaults. */
+/**
+ * {@link HealthOptions} after defaults.
+ *
+ * @example Defaults filled in
+ * ```ts
+ * import { resolveHealthOptions } from "./health.ts";
+ * const r = resolveHealthOptions({ port: 9090 });
+ * console.log(r.hostname, r.path, r.metrics); // 127.0.0.1 /healthz true
+ * ```
+ */
 export interface ResolvedHealthOptions {
   hostname: string;
   port: number;
@@ -45,7 +54,7 @@ export interface ResolvedHealthOptions {
  *
  * @throws {ConfigError} naming `health.port`, `health.path` or `health.hostname`
  *
- * @example
+ * @example Using resolveHealthOptions
  * ```ts
  * import { resolveHealthOptions } from "./health.ts";
  * console.log(resolveHealthOptions({ port: 0 }).path); // "/healthz"
@@ -86,7 +95,7 @@ export function resolveHealthOptions(h: HealthOptions): ResolvedHealthOptions {
 /**
  * A running health listener.
  *
- * @example
+ * @example Using HealthServer
  * ```ts ignore
  * console.log(health.url); // http://127.0.0.1:9090/healthz
  * ```
@@ -103,7 +112,7 @@ export interface HealthServer {
 /**
  * Starts the health listener and logs, at warn, that it is unauthenticated.
  *
- * @example
+ * @example Using startHealthServer
  * ```ts ignore
  * const health = await startHealthServer(resolveHealthOptions({ port: 0 }), () => snapshot, logger);
  * await health.close();

@@ -18,7 +18,15 @@ import { type HealthServer, startHealthServer } from "./health.ts";
 import type { ResolvedServeOptions } from "./server_options.ts";
 import { createTlsReloader, type TlsMaterial, type TlsValidationContext } from "./server_reload.ts";
 
-/** What {@link startServerOps} gives the server. */
+/**
+ * What {@link startServerOps} gives the server.
+ *
+ * @example Rotating and stopping
+ * ```ts ignore
+ * await ops.reloadTls({ cert, key });
+ * await ops.close();
+ * ```
+ */
 export interface ServerOps {
   /** Validates and installs new TLS material (see `McpMtlsServer.reloadTls`). */
   reloadTls(material: TlsMaterial): Promise<void>;
@@ -33,7 +41,7 @@ export interface ServerOps {
 /**
  * Starts expiry tracking and warnings, the reloader and the health listener.
  *
- * @example
+ * @example Using startServerOps
  * ```ts ignore
  * const ops = await startServerOps({ options: o, tls: options.tls, context, listener, metrics });
  * ```

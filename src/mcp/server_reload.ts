@@ -32,7 +32,7 @@ import {
 /**
  * New TLS material for `reloadTls`; a field left out keeps its current value.
  *
- * @example
+ * @example Using TlsMaterial
  * ```ts
  * import type { TlsMaterial } from "@mtls/mcp/mcp";
  * const m: TlsMaterial = { cert: "-----BEGIN CERTIFICATE-----…", key: "-----BEGIN PRIVATE KEY-----…" };
@@ -47,7 +47,15 @@ export interface TlsMaterial {
   ca?: string | string[];
 }
 
-/** Material that passed every check, ready to install. */
+/**
+ * Material that passed every check, ready to install.
+ *
+ * @example Installing it
+ * ```ts ignore
+ * const v = await validateTlsMaterial(options, { policy: "strict" });
+ * listener.update(v.resolved, v.policy);
+ * ```
+ */
 export interface ValidatedTls {
   options: TlsServerOptions;
   resolved: ResolvedTlsServerOptions;
@@ -56,7 +64,15 @@ export interface ValidatedTls {
   cas: X509Certificate[];
 }
 
-/** Settings of {@link validateTlsMaterial}: what the chain policy is compiled with. */
+/**
+ * Settings of {@link validateTlsMaterial}: what the chain policy is compiled with.
+ *
+ * @example The strict policy
+ * ```ts
+ * import type { TlsValidationContext } from "./server_reload.ts";
+ * const ctx: TlsValidationContext = { policy: "strict", maxChainDepth: 3 };
+ * ```
+ */
 export interface TlsValidationContext {
   policy: PolicyOption;
   maxChainDepth?: number;
@@ -70,7 +86,7 @@ export interface TlsValidationContext {
  * @throws {ConfigError} for options of the wrong shape or CAs that do not parse
  * @throws {CertificateError} `invalid_pem`/`invalid_key` for unreadable material, `key_mismatch`
  *
- * @example
+ * @example Using validateTlsMaterial
  * ```ts ignore
  * const v = await validateTlsMaterial({ cert, key, ca }, { policy: "strict" });
  * ```
@@ -103,7 +119,7 @@ export async function validateTlsMaterial(
 /**
  * Settings of {@link createTlsReloader}.
  *
- * @example
+ * @example Using TlsReloaderOptions
  * ```ts ignore
  * const reload = createTlsReloader({ current: options.tls, context, listener, metrics, logger, now, expiryWarningDays: 30 });
  * ```
@@ -128,7 +144,7 @@ export interface TlsReloaderOptions {
 /**
  * Makes `reloadTls`: reloads run one at a time, in call order.
  *
- * @example
+ * @example Using createTlsReloader
  * ```ts ignore
  * await reload({ cert: newCert, key: newKey });
  * ```

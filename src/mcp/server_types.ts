@@ -10,7 +10,7 @@ import type { TlsMaterial } from "./server_reload.ts";
 /**
  * A running MCP server.
  *
- * @example
+ * @example Using McpMtlsServer
  * ```ts ignore
  * console.log(server.url); // https://127.0.0.1:8443/mcp
  * await server.close();

@@ -20,7 +20,7 @@ import type { PeerState } from "./server_admit.ts";
 /**
  * Settings of {@link createConnectionObserver}.
  *
- * @example
+ * @example Using ConnectionObserverOptions
  * ```ts ignore
  * const observe = createConnectionObserver({ logger, metrics, detailedTls: true });
  * ```
@@ -37,7 +37,7 @@ export interface ConnectionObserverOptions {
 /**
  * The compiled observer.
  *
- * @example
+ * @example Using ConnectionObserver
  * ```ts ignore
  * observe.accepted(tcpSocket);
  * observe.handshake(tlsSocket, tcpSocket, "127.0.0.1:50000");
