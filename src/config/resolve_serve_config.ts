@@ -30,6 +30,8 @@ export interface ResolveServeConfigOptions {
   fallbackCerts?: string;
   /** Where log lines go (the logger uses `log.level` and `log.format`). @default {standard error} */
   logWrite?: (line: string) => void;
+  /** `serve --crl-refresh` in ms: reload interval of `certs`/ca.crl. @default {60000} */
+  certsCrlRefreshMs?: number;
 }
 
 /**
@@ -78,6 +80,7 @@ export async function resolveServeConfig(
     cliOverrides = {},
     fallbackCerts = "certs",
     logWrite,
+    certsCrlRefreshMs,
   } = options;
   const config = await loadServeConfig({
     file: configFile,
@@ -87,7 +90,7 @@ export async function resolveServeConfig(
     fallbackCerts,
   });
   const logger = createLogger({ ...config.log, ...(logWrite ? { write: logWrite } : {}) });
-  const serveOptions = await serveOptionsFromConfig(config, { logger, env });
+  const serveOptions = await serveOptionsFromConfig(config, { logger, env, certsCrlRefreshMs });
   return {
     config,
     options: serveOptions,

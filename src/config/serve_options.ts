@@ -15,6 +15,7 @@ import type { ServeMcpOptions } from "../mcp/server_options.ts";
 import { fromPkcs12 } from "../pki/pkcs12.ts";
 import { encodePem } from "../pki/pem.ts";
 import { exportPrivateKeyPem } from "../pki/private_key.ts";
+import { PinStore } from "../pins/pin_store.ts";
 import type { HealthConfig, ServeConfig } from "./types.ts";
 
 /**
@@ -49,6 +50,11 @@ export interface ServeOptionsFromConfigOptions {
   logger?: Logger;
   /** Where `tls.passphraseEnv` is looked up. @default {Deno.env} */
   env?: Record<string, string | undefined>;
+  /**
+   * Reload interval of `certs`/ca.crl when `revocation.refreshInterval` is not
+   * set (`serve --crl-refresh`), ms. @default {60000}
+   */
+  certsCrlRefreshMs?: number;
 }
 
 const TEXT = new TextDecoder();
@@ -75,6 +81,26 @@ async function readKeyFile(key: string, path: string, extra = ""): Promise<Uint8
 async function pemOrFile(key: string, value: string): Promise<string> {
   if (value.trimStart().startsWith("-----BEGIN")) return value;
   return TEXT.decode(await readKeyFile(key, value));
+}
+
+/** Opens a pin file here, not in serveMcp, so a file watcher can reload the store. */
+async function openPins(
+  pins: NonNullable<ServeConfig["pins"]>,
+  logger: Logger,
+  key: string,
+): Promise<NonNullable<ServeMcpOptions["pins"]>> {
+  const { store, tofu, unknown, allow } = pins;
+  if (store === undefined) return { allow };
+  try {
+    const opened = await PinStore.open(store, { tofu, unknown, logger });
+    return { ...(allow ? { allow } : {}), store: opened };
+  } catch (cause) {
+    const why = (cause as Error).message.replace(/^Cannot load pin file "[^"]*": /, "");
+    throw new ConfigError(
+      `Config key "${key}" is ${JSON.stringify(store)}: expected a valid pin file (${why})`,
+      { key, cause },
+    );
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -225,20 +251,23 @@ export async function serveOptionsFromConfig(
     logger: options.logger ?? createLogger(config.log),
   };
   if (config.authorization) out.authorization = structuredClone(config.authorization);
-  if (config.pins) out.pins = { ...config.pins };
   if (config.revocation) out.revocation = { ...config.revocation };
+  let pins = config.pins;
   if (certs !== undefined && tls.clientAuth !== "none") {
     const crl = join(certs, "ca.crl");
     if (await exists(crl)) {
       out.revocation = {
         crls: [crl],
         crlDistributionPoints: false,
-        refreshInterval: 60_000,
+        refreshInterval: options.certsCrlRefreshMs ?? 60_000,
         ...config.revocation,
       };
     }
-    const pins = join(certs, "pins.json");
-    if (config.pins === undefined && await exists(pins)) out.pins = { store: pins };
+    const pinFile = join(certs, "pins.json");
+    if (pins === undefined && await exists(pinFile)) pins = { store: pinFile };
+  }
+  if (pins) {
+    out.pins = await openPins(pins, out.logger!, pins === config.pins ? "pins.store" : "certs");
   }
   if (config.detailedTls) out.detailedTls = true;
   if (config.expiryWarningDays !== undefined) out.expiryWarningDays = config.expiryWarningDays;

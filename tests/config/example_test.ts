@@ -48,8 +48,13 @@ Deno.test("examples/mcp-mtls.yaml mentions every key, each with its default", as
         : lines.slice(0, i).some((p) => new RegExp(`^\\s*(# *)?${path[path.length - 2]}:`).test(p)))
     );
     assert.ok(at >= 0, `key "${path.join(".")}" is in the example`);
-    // The comment block right above the key says its default (or that it is required).
-    const above = lines.slice(Math.max(0, at - 6), at).join("\n");
+    // The comment block right above the key (up to the previous key) says its default.
+    const block: string[] = [];
+    for (let i = at - 1; i >= 0 && /^\s*#/.test(lines[i]); i--) {
+      if (/^\s*#\s*(- )?(?!Default)[A-Za-z]+:( |$)/.test(lines[i])) break; // a commented-out key
+      block.push(lines[i]);
+    }
+    const above = block.join("\n");
     assert.match(above, /Default|Required|default/, `"${path.join(".")}" documents its default`);
   }
 });

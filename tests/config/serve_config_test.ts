@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createPrivateKey } from "node:crypto";
 import {
   loadServeConfig,
   type LoadServeConfigOptions,
@@ -7,6 +8,7 @@ import {
 } from "../../src/config/mod.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/log/mod.ts";
+import { PinStore } from "../../src/pins/pin_store.ts";
 import { resolveServeOptions } from "../../src/mcp/server_options.ts";
 import { type ConfigFixture, makeConfigFixture } from "./_fixture.ts";
 
@@ -220,6 +222,45 @@ async function tests(t: Deno.TestContext) {
     );
   });
 
+  await t.step("health port and per-address limit contradictions", async () => {
+    await refuses(
+      { file: await file(GOOD + "health:\n  port: 8443\n") },
+      `Config key "health.port" is 8443: expected a port other than "port" (8443) (in config file "${dir}/c${n}.yaml")`,
+      "health.port",
+    );
+    await refuses(
+      { file: await file(GOOD), env: { MCP_MTLS_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: "2000" } },
+      'Config key "limits.maxConnectionsPerAddress" is 2000: expected at most "limits.maxConnections" (1024) (from environment variable MCP_MTLS_LIMITS_MAX_CONNECTIONS_PER_ADDRESS)',
+    );
+  });
+
+  await t.step("an encrypted PEM key is opened with the passphrase", async () => {
+    const encrypted = createPrivateKey(fx.server.key).export({
+      type: "pkcs8",
+      format: "pem",
+      cipher: "aes-256-cbc",
+      passphrase: "s3cret",
+    }) as string;
+    await Deno.writeTextFile(`${fx.certs}/enc.key`, encrypted);
+    const yaml = GOOD.replace("server.key", "enc.key");
+    const opened = await start({
+      file: await file(yaml + "  passphraseEnv: KEY_PASS\n"),
+      env: { KEY_PASS: "s3cret" },
+    });
+    assert.equal(
+      opened.tls.key,
+      createPrivateKey(fx.server.key).export({
+        type: "pkcs8",
+        format: "pem",
+      }),
+    );
+    await refuses(
+      { file: await file(yaml) },
+      'Config key "tls.key" is an encrypted key: expected a passphrase in "tls.passphraseEnv" or "tls.passphraseFile"',
+      "tls.key",
+    );
+  });
+
   await t.step(
     "PKCS#12: opens with the passphrase from env or file, wrong one refused",
     async () => {
@@ -284,13 +325,21 @@ async function tests(t: Deno.TestContext) {
     await Deno.writeTextFile(`${fx.certs}/ca.crl`, "placeholder: the server reads it");
     await Deno.writeTextFile(`${fx.certs}/pins.json`, "{}");
     try {
+      await refuses(
+        { file: f },
+        `Config key "certs" is "${fx.certs}/pins.json": expected a valid pin file ("version" must be 1, got undefined)`,
+        "certs",
+      );
+      await Deno.writeTextFile(`${fx.certs}/pins.json`, '{"version": 1, "pins": {}}');
       const enforced = await start({ file: f });
       assert.deepEqual(enforced.revocation, {
         crls: [`${fx.certs}/ca.crl`],
         crlDistributionPoints: false,
         refreshInterval: 60_000,
       });
-      assert.deepEqual(enforced.pins, { store: `${fx.certs}/pins.json` });
+      const store = enforced.pins?.store;
+      assert.ok(store instanceof PinStore, "opened, so a watcher can reload it");
+      assert.equal(store.path, `${fx.certs}/pins.json`);
     } finally {
       await Deno.remove(`${fx.certs}/ca.crl`);
       await Deno.remove(`${fx.certs}/pins.json`);
