@@ -6,6 +6,15 @@ import { type Fixtures, makeFixtures } from "../server/_fixtures.ts";
 import { newServerCredential, servedFingerprint, startOpsServer, waitFor } from "./_ops.ts";
 
 const fx: Fixtures = await makeFixtures();
+/** A value once it has not changed for 150 ms (server-side admission trails the client's handshake). */
+async function settled(f: () => number): Promise<number> {
+  for (let last = f();;) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = f();
+    if (now === last) return now;
+    last = now;
+  }
+}
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 
 Deno.test("reloadTls() serves a new certificate to new connections while an open session keeps working; garbage and a mismatched key are refused and the last good certificate keeps serving", async () => {
@@ -25,12 +34,18 @@ Deno.test("reloadTls() serves a new certificate to new connections while an open
     const next = await newServerCredential(fx);
     await server.reloadTls({ cert: next.cert, key: next.key });
     assert.equal(await servedFingerprint(fx, port, fx.alice), next.fingerprint);
+    const admitted = await settled(() => server.metrics().handshakes.admitted); // session + probes
     const reloaded = log.records.find((r) => r.msg === "TLS material reloaded");
     assert.ok(reloaded, "reload logged");
     assert.match(JSON.stringify(reloaded.fields), new RegExp(next.fingerprint));
-    // The session opened before the reload continues.
+    // The session opened before the reload continues, on its established connection.
     const after = await client.callTool({ name: "whoami", arguments: {} });
     assert.match(JSON.stringify(after), /alice/);
+    assert.equal(
+      server.metrics().handshakes.admitted,
+      admitted,
+      "no new connection for the session",
+    );
 
     // Garbage: refused, logged, the new-but-good certificate keeps serving.
     await assert.rejects(
