@@ -59,7 +59,12 @@ export interface ServeOptionsFromConfigOptions {
 
 const TEXT = new TextDecoder();
 
-async function readKeyFile(key: string, path: string, extra = ""): Promise<Uint8Array> {
+async function readKeyFile(
+  key: string,
+  path: string,
+  extra = "",
+  hint = "",
+): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (cause) {
@@ -72,10 +77,22 @@ async function readKeyFile(key: string, path: string, extra = ""): Promise<Uint8
       ? "a folder"
       : (cause as Error).message;
     throw new ConfigError(
-      `Config key "${key}" is ${JSON.stringify(path)}: expected a readable file${extra} (${why})`,
+      `Config key "${key}" is ${
+        JSON.stringify(path)
+      }: expected a readable file${extra} (${why}${hint})`,
       { key, cause },
     );
   }
+}
+
+/** A file of the `certs` folder, with the hint that makes one. */
+function readCertsFile(dir: string, name: string): Promise<Uint8Array> {
+  return readKeyFile(
+    "certs",
+    join(dir, name),
+    ` in "certs"`,
+    `; run "mcp-mtls certs init --dir ${dir}" first`,
+  );
 }
 
 async function pemOrFile(key: string, value: string): Promise<string> {
@@ -171,10 +188,10 @@ async function serverCredentials(
   }
   const cert = tls.cert !== undefined
     ? await pemOrFile("tls.cert", tls.cert)
-    : TEXT.decode(await readKeyFile("certs", join(certs!, "server.crt"), ` in "certs"`));
+    : TEXT.decode(await readCertsFile(certs!, "server.crt"));
   let key = tls.key !== undefined
     ? await pemOrFile("tls.key", tls.key)
-    : TEXT.decode(await readKeyFile("certs", join(certs!, "server.key"), ` in "certs"`));
+    : TEXT.decode(await readCertsFile(certs!, "server.key"));
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
     if (secret === undefined) {
       throw new ConfigError(
@@ -230,7 +247,7 @@ export async function serveOptionsFromConfig(
   if (tls.ca !== undefined) {
     ca = await Promise.all(tls.ca.map((c, i) => pemOrFile(`tls.ca.${i}`, c)));
   } else if (certs !== undefined && tls.clientAuth !== "none") {
-    ca = [TEXT.decode(await readKeyFile("certs", join(certs, "ca.crt"), ` in "certs"`))];
+    ca = [TEXT.decode(await readCertsFile(certs, "ca.crt"))];
   }
   const out: ConfiguredServeOptions = {
     hostname: config.hostname,
