@@ -150,6 +150,8 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const raw = new Set<Socket>();
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
+  /** TCP sockets the accept gate refused; node:tls still reports their aborted handshake. */
+  const gated = new WeakSet<Socket>();
   const idleTimers = new WeakMap<object, IdleTimer>();
   const observe = createConnectionObserver({
     logger,
@@ -169,6 +171,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     const release = gate.admit(socket.remoteAddress ?? "unknown", peer);
     if (!release) {
       observe.counted("rate_limited"); // the gate logs once per window, the counter counts each
+      gated.add(socket);
       socket.destroy();
       return;
     }
@@ -184,6 +187,11 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   server.on("tlsClientError", (err: Error, s?: TLSSocket) => {
     // Deno gives the TLS socket without an address; its `_parent` is the TCP socket.
     const parent = (s as unknown as { _parent?: Socket } | undefined)?._parent;
+    if (parent && gated.has(parent)) {
+      // Closed by the accept gate, which logged it (once per window): no line per attempt.
+      s?.destroy();
+      return;
+    }
     const peer = (parent && peers.get(parent)) ?? peerOf(parent);
     const { reason, detail } = classifyHandshakeError(err);
     if (reason === "handshake_failed") {
