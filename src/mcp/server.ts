@@ -252,6 +252,7 @@ export async function serveMcp(
       context: policyContext,
       listener,
       metrics,
+      revocation: options.revocation !== undefined,
     });
   } catch (e) {
     await listener.close();

@@ -52,6 +52,7 @@ export async function startServerOps(a: {
   context: TlsValidationContext;
   listener: Pick<MtlsListener, "update">;
   metrics: ServerMetrics;
+  revocation: boolean;
 }): Promise<ServerOps> {
   const { options: o, metrics } = a;
   const logger: Logger = o.logger;
@@ -75,6 +76,7 @@ export async function startServerOps(a: {
     logger,
     now: o.now,
     expiryWarningDays: o.expiryWarningDays,
+    revocationIssuersFixed: a.revocation,
   });
   let health: HealthServer | undefined;
   if (o.health) {

@@ -139,6 +139,8 @@ export interface TlsReloaderOptions {
   now: () => Date;
   /** Warn about new material this close to expiry. */
   expiryWarningDays: number;
+  /** Revocation is checked with CRL issuers fixed at start: a CA change says so. @default {false} */
+  revocationIssuersFixed?: boolean;
 }
 
 /**
@@ -187,6 +189,11 @@ export function createTlsReloader(
         notAfter: c.validTo.toISOString(),
       })),
     });
+    if (material.ca !== undefined && o.revocationIssuersFixed) {
+      o.logger.warn(
+        "Trusted CAs reloaded, but CRLs are still verified against the CAs the server started with; restart to check CRLs of a new CA",
+      );
+    }
     warnExpiring(tracked, o.expiryWarningDays, o.now(), o.logger);
   };
   return (material) => {
