@@ -205,7 +205,8 @@ export async function certsRevoke(args: string[], io: CertsRevokeIo = {}): Promi
         },
       });
     } catch (err) {
-      throw new Failure(2, `${(err as Error).message} (see --help)`);
+      // node:util's message can span lines ("ambiguous" adds two hints): keep the first.
+      throw new Failure(2, `${(err as Error).message.split("\n")[0]} (see --help)`);
     }
     const { values, positionals } = parsed;
     if (values.help) {

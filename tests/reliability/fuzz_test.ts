@@ -312,7 +312,11 @@ Deno.test({
           continue;
         }
         codes.set(code, (codes.get(code) ?? 0) + 1);
-        const lines = err.trimEnd().split("\n").filter(Boolean);
+        // An argument with a line break, echoed inside quotes, is the caller's own line break:
+        // count the lines the program wrote, not those it quoted.
+        let own = err;
+        for (const a of argv) if (a.includes("\n")) own = own.split(a).join("ARG");
+        const lines = own.trimEnd().split("\n").filter(Boolean);
         const usage = lines[0]?.startsWith("Usage:") || lines[0]?.startsWith("mcp-mtls ");
         const problems = [
           ![0, 1, 2].includes(code) && `exit code ${code}`,
@@ -359,4 +363,13 @@ Deno.test("inspectCertificate() of a certificate whose key usage extension is ma
     assert.match(e.message, /sample-agent/);
     return true;
   });
+});
+
+Deno.test("certs revoke with an option missing its value exits 2 with one line (found by the CLI fuzzer)", async () => {
+  let err = "";
+  const io = { stdout: () => {}, stderr: (t: string) => void (err += t), env: () => undefined };
+  const code = await main(["certs", "revoke", "client.crt", "--days", "--json"], io);
+  assert.equal(code, 2, err);
+  assert.equal(err.trimEnd().split("\n").length, 1, err);
+  assert.match(err, /--days/);
 });

@@ -212,6 +212,7 @@ Deno.test({
       await during(
         "a TLS 1.2 renegotiation attempt is refused and the server stays up",
         async () => {
+          const seen = server.records.length;
           const r = await openssl(
             [
               "s_client",
@@ -235,6 +236,11 @@ Deno.test({
           assert.match(r.out, /RENEGOTIATING/, r.out);
           // A second handshake never completes: rustls refuses renegotiation.
           assert.match(r.out, /no renegotiation|alert|errno|closed/i, r.out);
+          await new Promise((r) => setTimeout(r, 200));
+          const logged = server.records.slice(seen).map((x) =>
+            `${x.msg} ${x.fields?.reason ?? ""}`
+          );
+          console.log(`renegotiation: server logged ${JSON.stringify(logged)}`);
           console.log(
             `renegotiation: ${
               r.out.split("\n").filter((l) => /RENEG|alert|error/i.test(l)).join(" | ")
