@@ -405,6 +405,13 @@ async function measure(
       const reused = results.reduce((a, r) => a + r.reused, 0);
       notes.push(`${reused}/${conns} resumed`);
     }
+    // Runnable threads beyond ours (server + generators) mean other work took CPU from this row.
+    const load1 = loadavg()[0];
+    if (load1 - (1 + procs) >= 1) {
+      notes.push(
+        `DISTURBED: load avg ${load1.toFixed(1)}, ${(load1 - 1 - procs).toFixed(1)} others`,
+      );
+    }
     if (serverCpu + genCpu >= 0.9 * CORES) {
       notes.push(
         genCpu > serverCpu
