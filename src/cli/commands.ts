@@ -47,7 +47,8 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ["serve"],
-    usage: "serve         [--certs certs] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]",
+    usage:
+      "serve         [--config FILE] [--certs certs] [--host 127.0.0.1] [--port 8443] [-- CMD ...]",
     run: (args, io) => serve(args, io),
   },
   {

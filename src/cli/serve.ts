@@ -3,23 +3,24 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { ConfigError, MtlsError } from "../errors.ts";
-import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
+import { MtlsError } from "../errors.ts";
+import type { Logger, LogLevel } from "../log/logger.ts";
 import { demoServerFactory } from "../mcp/demo_tools.ts";
 import { serveMcp } from "../mcp/server.ts";
 import type { ServeMcpOptions } from "../mcp/server_options.ts";
 import { PinStore } from "../pins/pin_store.ts";
+import { resolveServeConfig } from "../config/resolve_serve_config.ts";
+import { splitStdioCommand } from "./serve_stdio.ts";
+import { serveStdioMcp } from "../mcp/bridge_stdio_server.ts";
 import { type OptionsConfig, parseCommandArgs } from "./args.ts";
-import { exists, readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
 import { watchCertificates } from "./serve_watch.ts";
 
-const HELP =
-  `Usage: mcp-mtls serve [--certs DIR] [--host 127.0.0.1] [--port 8443] [--policy strict|demo]
-                      [--crl-refresh SECONDS] [--log-level L] [--log-format pretty|json]
-                      [--detailed-tls] [--health-port N]
+const HELP = `Usage: mcp-mtls serve [--config FILE] [--certs DIR] [--host 127.0.0.1] [--port 8443]
+                      [--policy strict|demo] [--crl-refresh SECONDS] [--log-level L]
+                      [--log-format pretty|json] [--detailed-tls] [--health-port N]
+                      [--child-mode per-session|shared] [-- STDIO_SERVER_COMMAND ...]
 
 Serves MCP (Streamable HTTP) at https://HOST:PORT/mcp with the built-in demo
 tools (whoami, echo, time), using DIR/server.crt and DIR/server.key, and
@@ -38,7 +39,17 @@ match the certificate, is refused and logged, and the old material keeps
 serving. DIR/pins.json is re-read the same way.
 Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
 
+With "-- COMMAND ARGS...", serves that stdio MCP server instead of the demo
+tools: one child process per session (or one shared child with --child-mode
+shared). The child learns the verified caller from
+params._meta["io.github.mcp-mtls/identity"] on each request and, per session,
+from MCP_MTLS_PEER_* environment variables; authorization rules apply to it.
+
+Options given on the command line win over MCP_MTLS_* environment variables,
+which win over the config file (see examples/mcp-mtls.yaml).
+
 Options:
+  --config FILE    YAML or JSON config file (same keys as serveMcp's options)
   --certs DIR      certificate directory (see "certs init")   [default: certs]
   --host HOST      address to listen on                       [default: 127.0.0.1]
   --port PORT      port, 0 for any free one                   [default: 8443]
@@ -52,21 +63,22 @@ Options:
                    client chain's subjects and fingerprints, duration)
   --health-port N  also serve unauthenticated plain-HTTP GET /healthz and
                    /metrics (Prometheus) on HOST:N, for load balancers
+  --child-mode M   per-session (default) or shared, with "-- COMMAND"
   -h, --help       show this help
 `;
 
-const TEXT = new TextDecoder();
-
 /** Every flag of `serve`, in one table (add new flags here). */
 const SERVE_FLAGS: OptionsConfig = {
-  certs: { type: "string", default: "certs" },
-  host: { type: "string", default: "127.0.0.1" },
-  port: { type: "string", default: "8443" },
-  policy: { type: "string", default: "strict" },
-  "log-level": { type: "string", default: "info" },
-  "log-format": { type: "string", default: "pretty" },
-  "crl-refresh": { type: "string", default: "60" },
-  "detailed-tls": { type: "boolean", default: false },
+  config: { type: "string" },
+  certs: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  policy: { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  "crl-refresh": { type: "string" },
+  "detailed-tls": { type: "boolean" },
+  "child-mode": { type: "string" },
   "health-port": { type: "string" },
 };
 
@@ -124,72 +136,90 @@ export function serve(
   options: ServeCommandOptions = {},
 ): Promise<number> {
   return runCommand(io, async () => {
-    const dashdash = args.indexOf("--");
-    if (dashdash >= 0) {
-      throw new MtlsError(
-        "invalid_argument",
-        `Serving a stdio MCP server ("serve -- ${
-          args.slice(dashdash + 1).join(" ")
-        }") is not supported yet; run "serve" without "--" for the demo tools`,
-      );
-    }
-    const { values, help } = parseCommandArgs("serve", args, SERVE_FLAGS);
+    const { args: own, command } = splitStdioCommand(args);
+    const { values, help } = parseCommandArgs("serve", own, SERVE_FLAGS);
     if (help) {
       io.stdout(HELP);
       return 0;
     }
-    const port = portNumber("--port", values.port);
-    const policy = oneOf("--policy", values.policy, ["strict", "demo"]);
-    const level = oneOf<LogLevel>("--log-level", values["log-level"], [
-      "debug",
-      "info",
-      "warn",
-      "error",
-    ]);
-    const format = oneOf("--log-format", values["log-format"], ["pretty", "json"]);
-    const healthPort = values["health-port"] === undefined
-      ? undefined
-      : portNumber("--health-port", values["health-port"]);
-    const refresh = Number(values["crl-refresh"]);
-    if (!/^\d+(\.\d+)?$/.test(String(values["crl-refresh"])) || refresh <= 0) {
+    // Only flags actually given override the config file and MCP_MTLS_* variables.
+    const cliOverrides: Record<string, unknown> = {};
+    if (values.host !== undefined) cliOverrides.hostname = String(values.host);
+    if (values.port !== undefined) cliOverrides.port = portNumber("--port", values.port);
+    if (values.policy !== undefined) {
+      cliOverrides.policy = oneOf("--policy", values.policy, ["strict", "demo"]);
+    }
+    if (values.certs !== undefined) cliOverrides.certs = String(values.certs);
+    const log: Record<string, string> = {};
+    if (values["log-level"] !== undefined) {
+      log.level = oneOf<LogLevel>("--log-level", values["log-level"], [
+        "debug",
+        "info",
+        "warn",
+        "error",
+      ]);
+    }
+    if (values["log-format"] !== undefined) {
+      log.format = oneOf("--log-format", values["log-format"], ["pretty", "json"]);
+    }
+    if (Object.keys(log).length > 0) cliOverrides.log = log;
+    if (values["detailed-tls"] === true) cliOverrides.detailedTls = true;
+    if (values["health-port"] !== undefined) {
+      cliOverrides.health = {
+        port: portNumber("--health-port", values["health-port"]),
+        ...(values.host === undefined ? {} : { hostname: String(values.host) }),
+      };
+    }
+    if (values["child-mode"] !== undefined && !command) {
       throw new MtlsError(
         "invalid_argument",
-        `Invalid --crl-refresh "${values["crl-refresh"]}": expected a positive number of seconds`,
+        'Option "--child-mode" needs a stdio server command after "--"',
       );
     }
-    const dir = String(values.certs);
-    const hint = ` (run "mcp-mtls certs init --dir ${dir}" first)`;
-    const read = async (f: string) => TEXT.decode(await readInputFile(join(dir, f), hint));
-    const cert = await read("server.crt");
-    const key = await read("server.key");
-    const ca = await read("ca.crt");
-    const logger = createLogger({ level, format, write: (line) => io.stderr(`${line}\n`) });
-    const { admission, announce } = await enforcedFiles(dir, refresh, logger);
+    if (command) {
+      cliOverrides.stdio = {
+        command,
+        ...(values["child-mode"] === undefined ? {} : {
+          mode: oneOf("--child-mode", values["child-mode"], ["per-session", "shared"]),
+        }),
+      };
+    }
+    let refresh: number | undefined;
+    if (values["crl-refresh"] !== undefined) {
+      refresh = Number(values["crl-refresh"]);
+      if (!/^\d+(\.\d+)?$/.test(String(values["crl-refresh"])) || refresh <= 0) {
+        throw new MtlsError(
+          "invalid_argument",
+          `Invalid --crl-refresh "${values["crl-refresh"]}": expected a positive number of seconds`,
+        );
+      }
+    }
+    const { config, options: serveOptions, logger, stdio } = await resolveServeConfig({
+      configFile: values.config === undefined ? undefined : String(values.config),
+      env: Deno.env.toObject(),
+      cliOverrides,
+      ...(refresh === undefined ? {} : { certsCrlRefreshMs: Math.round(refresh * 1000) }),
+      logWrite: (line) => io.stderr(`${line}\n`),
+    });
+    const dir = config.certs; // undefined when the config names tls.cert/key/pfx itself
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
     const { stopped, dispose } = waitForStop(options.signal);
     let server;
     try {
-      server = await serveMcp(demoServerFactory, {
-        hostname: String(values.host),
-        port,
-        policy,
-        tls: { cert, key, ca },
-        logger,
-        detailedTls: values["detailed-tls"] === true,
-        ...(healthPort === undefined
-          ? {}
-          : { health: { hostname: String(values.host), port: healthPort } }),
-        ...admission,
-      });
+      // The same loop serves the demo tools or a stdio MCP server (serve -- CMD).
+      server = stdio
+        ? await serveStdioMcp(stdio.command, { ...serveOptions, child: { mode: stdio.mode } })
+        : await serveMcp(demoServerFactory, serveOptions);
     } catch (e) {
       dispose();
       throw e;
     }
-    announce(); // after the start, so a failed start stays one line
-    const unwatch = watchCertificates({
+    announceEnforced(serveOptions, logger); // after the start, so a failed start stays one line
+    const pins = serveOptions.pins?.store;
+    const unwatch = dir === undefined ? () => {} : watchCertificates({
       dir,
       reloadTls: server.reloadTls,
-      pins: admission.pins?.store instanceof PinStore ? admission.pins.store : undefined,
+      pins: pins instanceof PinStore ? pins : undefined,
       logger,
     });
     io.stdout(`Serving MCP over mutual TLS at ${server.url}\n`);
@@ -202,46 +232,25 @@ export function serve(
   });
 }
 
-/** DIR/ca.crl and DIR/pins.json, each enforced when present; says so either way. */
-async function enforcedFiles(
-  dir: string,
-  refreshSeconds: number,
-  logger: Logger,
-): Promise<{ admission: Pick<ServeMcpOptions, "revocation" | "pins">; announce(): void }> {
-  const crl = join(dir, "ca.crl");
-  const pins = join(dir, "pins.json");
-  const admission: Pick<ServeMcpOptions, "revocation" | "pins"> = {};
-  const hasCrl = await exists(crl);
-  if (hasCrl) {
-    admission.revocation = {
-      crls: [crl],
-      refreshInterval: Math.round(refreshSeconds * 1000),
-      crlDistributionPoints: false,
-    };
+/** Says which revocation and pin checks are enforced (`certs`: DIR/ca.crl, DIR/pins.json). */
+function announceEnforced(o: ServeMcpOptions, logger: Logger): void {
+  const r = o.revocation;
+  const crls = r !== undefined && "crls" in r ? r.crls : undefined;
+  if (crls?.length) {
+    const refreshSeconds = "refreshInterval" in r! ? (r.refreshInterval ?? 60_000) / 1000 : 60;
+    logger.info("enforcing the CRL", { crls, refreshSeconds });
+  } else if (r !== undefined) logger.info("enforcing revocation checks");
+  else {
+    logger.info("no CRL: client certificates are not checked for revocation", {
+      hint: `"mcp-mtls certs revoke" creates DIR/ca.crl; restart the server afterwards`,
+    });
   }
-  const hasPins = await exists(pins);
-  if (hasPins) {
-    // Opened here, not by serveMcp, so the file watcher can reload this store.
-    try {
-      admission.pins = { store: await PinStore.open(pins, { logger }) };
-    } catch (cause) {
-      throw new ConfigError(`Option "pins.store": ${(cause as Error).message}`, {
-        key: "pins.store",
-        cause,
-      });
-    }
+  if (o.pins) {
+    const store = o.pins.store;
+    logger.info("enforcing client pins", {
+      pins: store instanceof PinStore ? store.path : "allowlist",
+    });
   }
-  const announce = () => {
-    if (hasCrl) logger.info("enforcing the CRL", { crl, refreshSeconds });
-    else {
-      logger.info("no CRL: client certificates are not checked for revocation", {
-        crl,
-        hint: `"mcp-mtls certs revoke" creates it; restart the server afterwards`,
-      });
-    }
-    if (hasPins) logger.info("enforcing client pins", { pins });
-  };
-  return { admission, announce };
 }
 
 function waitForStop(signal: AbortSignal | undefined): { stopped: Promise<void>; dispose(): void } {

@@ -59,40 +59,43 @@ export interface ServeOptionsFromConfigOptions {
 
 const TEXT = new TextDecoder();
 
-async function readKeyFile(
-  key: string,
-  path: string,
-  extra = "",
-  hint = "",
-): Promise<Uint8Array> {
+function whyUnreadable(cause: unknown): string {
+  const code = (cause as { code?: string }).code;
+  return code === "ENOENT"
+    ? "no such file"
+    : code === "EACCES"
+    ? "permission denied"
+    : code === "EISDIR"
+    ? "a folder"
+    : (cause as Error).message;
+}
+
+async function readKeyFile(key: string, path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (cause) {
-    const code = (cause as { code?: string }).code;
-    const why = code === "ENOENT"
-      ? "no such file"
-      : code === "EACCES"
-      ? "permission denied"
-      : code === "EISDIR"
-      ? "a folder"
-      : (cause as Error).message;
     throw new ConfigError(
-      `Config key "${key}" is ${
-        JSON.stringify(path)
-      }: expected a readable file${extra} (${why}${hint})`,
+      `Config key "${key}" is ${JSON.stringify(path)}: expected a readable file (${
+        whyUnreadable(cause)
+      })`,
       { key, cause },
     );
   }
 }
 
-/** A file of the `certs` folder, with the hint that makes one. */
-function readCertsFile(dir: string, name: string): Promise<Uint8Array> {
-  return readKeyFile(
-    "certs",
-    join(dir, name),
-    ` in "certs"`,
-    `; run "mcp-mtls certs init --dir ${dir}" first`,
-  );
+/** A file of the `certs` folder; the message names the folder, the file and how to make it. */
+async function readCertsFile(dir: string, name: string): Promise<Uint8Array> {
+  const path = join(dir, name);
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new ConfigError(
+      `Config key "certs" is ${JSON.stringify(dir)}: cannot read ${JSON.stringify(path)} (${
+        whyUnreadable(cause)
+      }; run "mcp-mtls certs init --dir ${dir}" first)`,
+      { key: "certs", cause },
+    );
+  }
 }
 
 async function pemOrFile(key: string, value: string): Promise<string> {

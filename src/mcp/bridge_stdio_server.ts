@@ -16,7 +16,8 @@ import { assertRunnable, spawnStdioChild, type StdioChild } from "./bridge_child
 import { identityEnv } from "./bridge_identity.ts";
 import { createSharedChild } from "./bridge_shared.ts";
 import { type ChildLink, createBridgeSession, type McpConnectable } from "./bridge_session.ts";
-import { type McpMtlsServer, serveMcp } from "./server.ts";
+import { serveMcp } from "./server.ts";
+import type { ObservableMcpServer } from "./server_types.ts";
 import type { McpServerFactory, ServeMcpOptions, SessionContext } from "./server_options.ts";
 
 /**
@@ -194,19 +195,24 @@ export function createStdioBridge(
 export async function serveStdioMcp(
   command: string[],
   options: ServeStdioOptions,
-): Promise<McpMtlsServer> {
+): Promise<ObservableMcpServer> {
   const { child, ...serveOptions } = options;
   const logger = serveOptions.logger ?? createLogger();
   const bridge = createStdioBridge(command, { ...child, logger });
   const server = await serveMcp(bridge.factory, { ...serveOptions, logger });
   logger.info("bridging to a stdio MCP server", { command: command.join(" ") });
   let closing: Promise<void> | undefined;
+  // Everything but close() is the underlying server's, so metrics and hot
+  // reload work the same in front of a stdio child as for an in-process server.
   return {
     address: server.address,
     url: server.url,
+    healthUrl: server.healthUrl,
     get sessionCount() {
       return server.sessionCount;
     },
+    metrics: () => server.metrics(),
+    reloadTls: (material) => server.reloadTls(material),
     close() {
       closing ??= (async () => {
         await server.close();

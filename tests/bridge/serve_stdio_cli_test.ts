@@ -1,11 +1,12 @@
 /**
- * serveStdioCommand (what `serve -- COMMAND` runs) and the child process
+ * `serve -- COMMAND` (a stdio MCP server behind mTLS) and the child process
  * handling under it.
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/errors.ts";
 import type { CliIo } from "../../src/cli/io.ts";
-import { serveStdioCommand, splitStdioCommand } from "../../src/cli/serve_stdio.ts";
+import { splitStdioCommand } from "../../src/cli/serve_stdio.ts";
+import { serve } from "../../src/cli/serve.ts";
 import { spawnStdioChild } from "../../src/mcp/bridge_child.ts";
 import type { BridgeMessage } from "../../src/mcp/bridge_identity.ts";
 import { createStdioBridge } from "../../src/mcp/bridge_stdio_server.ts";
@@ -15,7 +16,7 @@ import { STDIO_SERVER, text, waitFor } from "./_helpers.ts";
 
 const fx = await makeFixtures();
 
-Deno.test("serveStdioCommand prints the URL, serves the stdio server, and stops cleanly on abort", async () => {
+Deno.test("serve -- COMMAND prints the URL, serves the stdio server, and stops cleanly on abort", async () => {
   let out = "";
   let err = "";
   const io: CliIo = {
@@ -24,10 +25,8 @@ Deno.test("serveStdioCommand prints the URL, serves the stdio server, and stops 
     env: () => undefined,
   };
   const stop = new AbortController();
-  const log = collectingLogger();
-  const running = serveStdioCommand(
-    STDIO_SERVER,
-    { port: 0, logger: log, tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca } },
+  const running = serve(
+    ["--certs", fx.dir, "--port", "0", "--", ...STDIO_SERVER],
     io,
     { signal: stop.signal },
   );
@@ -49,23 +48,32 @@ Deno.test("serveStdioCommand prints the URL, serves the stdio server, and stops 
     stop.abort();
   }
   assert.equal(await running, 0);
+  assert.match(err, /bridging to a stdio MCP server/);
   assert.match(err, /Stopping/);
 });
 
-Deno.test("serveStdioCommand with a command that does not exist exits 1 with one line", async () => {
+Deno.test("serve -- COMMAND with a command that does not exist exits 1 with one line", async () => {
   let err = "";
   const io: CliIo = { stdout: () => {}, stderr: (t) => void (err += t), env: () => undefined };
-  const code = await serveStdioCommand(
-    ["no-such-mcp-server-here"],
-    {
-      port: 0,
-      logger: collectingLogger(),
-      tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca },
-    },
-    io,
-  );
+  const code = await serve(["--certs", fx.dir, "--port", "0", "--", "no-such-mcp-server-here"], io);
   assert.equal(code, 1);
-  assert.equal(err, 'mcp-mtls: Cannot run stdio server "no-such-mcp-server-here": not found\n');
+  assert.match(err, /mcp-mtls: Cannot run stdio server "no-such-mcp-server-here": not found\n$/);
+});
+
+Deno.test("serve --child-mode needs a command after -- and only takes per-session or shared", async () => {
+  let err = "";
+  const io: CliIo = { stdout: () => {}, stderr: (t) => void (err += t), env: () => undefined };
+  assert.equal(await serve(["--certs", fx.dir, "--child-mode", "shared"], io), 2);
+  assert.equal(
+    err,
+    'mcp-mtls: Option "--child-mode" needs a stdio server command after "--"\n',
+  );
+  err = "";
+  assert.equal(await serve(["--certs", fx.dir, "--child-mode", "pooled", "--", "x"], io), 2);
+  assert.equal(
+    err,
+    'mcp-mtls: Invalid --child-mode "pooled": expected per-session or shared\n',
+  );
 });
 
 Deno.test("splitStdioCommand separates serve's options from the command after --", () => {

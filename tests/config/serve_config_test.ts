@@ -140,7 +140,7 @@ async function tests(t: Deno.TestContext) {
     );
     await refuses(
       { file: await file("certs: ../nowhere\n") },
-      `Config key "certs" is "${fx.root}/nowhere/server.crt": expected a readable file in "certs" (no such file; run "mcp-mtls certs init --dir ${fx.root}/nowhere" first)`,
+      `Config key "certs" is "${fx.root}/nowhere": cannot read "${fx.root}/nowhere/server.crt" (no such file; run "mcp-mtls certs init --dir ${fx.root}/nowhere" first)`,
       "certs",
     );
   });
@@ -370,7 +370,7 @@ async function tests(t: Deno.TestContext) {
       (e: unknown) =>
         e instanceof ConfigError &&
         e.message ===
-          `Config key "certs" is "${fx.root}/none/server.crt": expected a readable file in "certs" (no such file; run "mcp-mtls certs init --dir ${fx.root}/none" first)`,
+          `Config key "certs" is "${fx.root}/none": cannot read "${fx.root}/none/server.crt" (no such file; run "mcp-mtls certs init --dir ${fx.root}/none" first)`,
     );
     const fallback = await resolveServeConfig({ env: {}, fallbackCerts: fx.certs });
     assert.equal(fallback.options.tls.cert, fx.server.cert);

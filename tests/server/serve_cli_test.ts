@@ -55,17 +55,17 @@ Deno.test("serve exits 1 with one line when the certificate directory is missing
   assert.equal(code, 1);
   assert.equal(
     io.err,
-    `mcp-mtls: Cannot read "${fx.dir}/nope/server.crt": no such file (run "mcp-mtls certs init --dir ${fx.dir}/nope" first)\n`,
+    `mcp-mtls: Config key "certs" is "${fx.dir}/nope": cannot read "${fx.dir}/nope/server.crt" (no such file; run "mcp-mtls certs init --dir ${fx.dir}/nope" first)\n`,
   );
 });
 
-Deno.test("serve says a stdio command is not supported yet", async () => {
+Deno.test("serve refuses a bare -- with one line", async () => {
   const io = captureIo();
-  const code = await serve(["--certs", fx.dir, "--", "my-server", "--flag"], io);
+  const code = await serve(["--certs", fx.dir, "--"], io);
   assert.equal(code, 2);
   assert.equal(
     io.err,
-    'mcp-mtls: Serving a stdio MCP server ("serve -- my-server --flag") is not supported yet; run "serve" without "--" for the demo tools\n',
+    'mcp-mtls: Missing stdio server command after "--" (e.g. "serve -- node server.js")\n',
   );
 });
 
