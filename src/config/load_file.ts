@@ -70,7 +70,13 @@ export async function loadConfigFile(
       const msg = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
       throw new ConfigError(`Cannot parse config file "${path}": ${where}${msg}`, { cause: e });
     }
-    data = doc.toJS();
+    try {
+      // toJS() resolves aliases: an alias to an anchor defined later (or never) throws here.
+      data = doc.toJS();
+    } catch (err) {
+      const msg = ((err as Error)?.message ?? String(err)).split("\n")[0].replace(/:\s*"?$/, "");
+      throw new ConfigError(`Cannot parse config file "${path}": ${msg}`, { cause: err });
+    }
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== "object" || Array.isArray(data)) {

@@ -373,3 +373,14 @@ Deno.test("certs revoke with an option missing its value exits 2 with one line (
   assert.equal(err.trimEnd().split("\n").length, 1, err);
   assert.match(err, /--days/);
 });
+
+Deno.test("loadConfigFile() of YAML with an alias to a missing anchor throws ConfigError (found by the config fuzzer)", async () => {
+  const readTextFile = () => Promise.resolve("port: 8443\nhostname: *nowhere\n");
+  await assert.rejects(loadConfigFile("fuzz.yaml", { readTextFile }), (e: unknown) => {
+    assert.ok(e instanceof MtlsError, `untyped: ${e}`);
+    assert.equal(e.code, "invalid_config");
+    assert.match(e.message, /fuzz\.yaml/);
+    assert.equal(e.message.split("\n").length, 1);
+    return true;
+  });
+});
