@@ -11,10 +11,11 @@ import type { Readable, Writable } from "node:stream";
 import process from "node:process";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { ConfigError, MtlsError, PeerRejectedError } from "../errors.ts";
+import { MtlsError, PeerRejectedError } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";
 import type { BridgeMessage } from "./bridge_identity.ts";
 import { createMtlsFetch, type MtlsFetch, type MtlsFetchOptions } from "./client_fetch.ts";
+import { httpsEndpoint } from "./client_connect.ts";
 
 /**
  * Options of {@link bridgeStdioToMcp}: the {@link MtlsFetchOptions} (cert,
@@ -97,15 +98,7 @@ export async function bridgeStdioToMcp(
     drainMs = 10_000,
     ...rest
   } = options;
-  let endpoint: URL;
-  try {
-    endpoint = new URL(url);
-  } catch (cause) {
-    throw new ConfigError(`URL "${url}" is not a valid URL`, { key: "url", cause });
-  }
-  if (endpoint.protocol !== "https:") {
-    throw new ConfigError(`URL "${url}" must use "https:" for mutual TLS`, { key: "url" });
-  }
+  const endpoint = httpsEndpoint(url);
   const logger = rest.logger ?? createLogger({ level: "warn" });
   const fetch = createMtlsFetch({ ...rest, logger });
   try {

@@ -55,15 +55,7 @@ export async function connectMcpClient(
 ): Promise<Client> {
   const { clientInfo = { name: "mcp-mtls-client", version: "0.1.0" }, sessionId, ...rest } =
     options;
-  let endpoint: URL;
-  try {
-    endpoint = new URL(url);
-  } catch (cause) {
-    throw new ConfigError(`URL "${url}" is not a valid URL`, { key: "url", cause });
-  }
-  if (endpoint.protocol !== "https:") {
-    throw new ConfigError(`URL "${url}" must use "https:" for mutual TLS`, { key: "url" });
-  }
+  const endpoint = httpsEndpoint(url);
   const fetch = createMtlsFetch(rest);
   const client = new Client(clientInfo);
   // close() also closes the pooled connections (an own property: the SDK calls this.close() too).
@@ -83,4 +75,28 @@ export async function connectMcpClient(
     throw error;
   }
   return client;
+}
+
+/**
+ * `url` as a `URL`, refused with a {@link ConfigError} (key `url`) unless it
+ * parses and uses `https:`. Internal: shared with `bridgeStdioToMcp`, not
+ * exported from `mcp/mod.ts`.
+ *
+ * @example
+ * ```ts
+ * import { httpsEndpoint } from "./client_connect.ts";
+ * console.assert(httpsEndpoint("https://127.0.0.1:8443/mcp").port === "8443");
+ * ```
+ */
+export function httpsEndpoint(url: string | URL): URL {
+  let endpoint: URL;
+  try {
+    endpoint = new URL(url);
+  } catch (cause) {
+    throw new ConfigError(`URL "${url}" is not a valid URL`, { key: "url", cause });
+  }
+  if (endpoint.protocol !== "https:") {
+    throw new ConfigError(`URL "${url}" must use "https:" for mutual TLS`, { key: "url" });
+  }
+  return endpoint;
 }

@@ -1,64 +1,44 @@
 /**
- * A minimal DER reader for the few X.509 fields Deno's `node:crypto`
- * `X509Certificate` does not expose reliably: extended key usage, basic
- * constraints, key usage, every subject alternative name and the subject CN.
+ * Reads the few X.509 fields Deno's `node:crypto` `X509Certificate` does not
+ * expose reliably: extended key usage, basic constraints, key usage, every
+ * subject alternative name and the subject CN, with the shared DER reader
+ * (`../pki/der.ts`).
  *
- * Runtime-neutral (plain bytes), no allocation beyond the values returned.
+ * Runtime-neutral (plain bytes).
  *
  * @module
  */
 
 import { CertificateError } from "../errors.ts";
+import {
+  children,
+  content,
+  decodeOid,
+  DerError,
+  type DerErrorKind,
+  readTlv,
+  type Tlv,
+} from "../pki/der.ts";
 
-/** One decoded TLV: tag byte, content start and end offsets in `bytes`. */
-interface Tlv {
-  tag: number;
-  start: number;
-  end: number;
-}
-
-function readTlv(bytes: Uint8Array, offset: number, limit: number): Tlv {
-  if (offset + 2 > limit) throw invalid("truncated element");
-  const tag = bytes[offset];
-  let len = bytes[offset + 1];
-  let pos = offset + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || pos + n > limit) throw invalid("bad length");
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + bytes[pos + i];
-    pos += n;
-  }
-  if (pos + len > limit) throw invalid("element overruns its parent");
-  return { tag, start: pos, end: pos + len };
-}
-
-function children(bytes: Uint8Array, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = parent.start; p < parent.end;) {
-    const t = readTlv(bytes, p, parent.end);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
-}
+/**
+ * The shared reader's failures in the words this module has always used
+ * (`high_tag` is the one new refusal: the old private reader misread a
+ * multi-byte tag as a single-byte one).
+ */
+const REASONS: Partial<Record<DerErrorKind, string>> = {
+  truncated: "truncated element",
+  high_tag: "unsupported high tag number",
+  length: "bad length",
+  overrun: "element overruns its parent",
+};
 
 function invalid(what: string): CertificateError {
   return new CertificateError("invalid_der", `Cannot read certificate DER: ${what}`);
 }
 
+/** OID text of a node's content, whatever its tag (as this reader always did). */
 function oid(bytes: Uint8Array, t: Tlv): string {
-  const parts: number[] = [];
-  let v = 0;
-  for (let i = t.start; i < t.end; i++) {
-    v = v * 128 + (bytes[i] & 0x7f);
-    if (!(bytes[i] & 0x80)) {
-      if (parts.length === 0) parts.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else parts.push(v);
-      v = 0;
-    }
-  }
-  return parts.join(".");
+  return decodeOid(content(bytes, t));
 }
 
 const text = new TextDecoder();
@@ -129,6 +109,15 @@ const OID_KU = "2.5.29.15";
  * ```
  */
 export function readCertificateFields(der: Uint8Array): CertificateFields {
+  try {
+    return readFields(der);
+  } catch (e) {
+    if (e instanceof DerError) throw invalid(REASONS[e.kind] ?? e.message);
+    throw e;
+  }
+}
+
+function readFields(der: Uint8Array): CertificateFields {
   const cert = readTlv(der, 0, der.length);
   const [tbs] = children(der, cert);
   if (!tbs) throw invalid("no tbsCertificate");
@@ -145,7 +134,7 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
       for (const atv of children(der, rdn)) {
         const [type, value] = children(der, atv);
         if (type && value && oid(der, type) === OID_CN) {
-          fields.commonName = text.decode(der.subarray(value.start, value.end));
+          fields.commonName = text.decode(content(der, value));
         }
       }
     }
@@ -157,15 +146,16 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
     const parts = children(der, ext);
     const id = oid(der, parts[0]);
     const valueTlv = parts[parts.length - 1];
-    const inner = readTlv(der, valueTlv.start, valueTlv.end);
+    const inner = readTlv(der, valueTlv.valueStart, valueTlv.end);
     if (id === OID_SAN) readSans(der, inner, fields.subjectAltNames);
     else if (id === OID_EKU) fields.extendedKeyUsage = children(der, inner).map((t) => oid(der, t));
     else if (id === OID_BC) {
       const first = children(der, inner)[0];
-      fields.isCa = first?.tag === 0x01 && der[first.start] !== 0;
+      fields.isCa = first?.tag === 0x01 && der[first.valueStart] !== 0;
     } else if (id === OID_KU) {
       // BIT STRING: first content byte is the unused-bits count; digitalSignature is bit 0.
-      fields.digitalSignature = inner.end - inner.start > 1 && (der[inner.start + 1] & 0x80) !== 0;
+      fields.digitalSignature = inner.end - inner.valueStart > 1 &&
+        (der[inner.valueStart + 1] & 0x80) !== 0;
     }
   }
   return fields;
@@ -173,7 +163,7 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
 
 function readSans(der: Uint8Array, seq: Tlv, out: SubjectAltNames): void {
   for (const gn of children(der, seq)) {
-    const value = der.subarray(gn.start, gn.end);
+    const value = content(der, gn);
     switch (gn.tag) {
       case 0x81:
         out.email.push(text.decode(value));

@@ -10,71 +10,26 @@
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
 import { PeerRejectedError, type ReasonCode } from "../errors.ts";
+import { children, content, decodeOid, readTlv } from "../pki/der.ts";
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const ANY_EKU = "2.5.29.37.0";
 const EKU_OID = "2.5.29.37";
-
-interface Tlv {
-  tag: number;
-  start: number;
-  end: number;
-}
-
-function tlv(b: Uint8Array, off: number): Tlv {
-  if (off + 2 > b.length) throw new RangeError("DER truncated");
-  const tag = b[off];
-  let len = b[off + 1];
-  let p = off + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n < 1 || n > 4) throw new RangeError("DER length unsupported");
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p++];
-  }
-  if (p + len > b.length) throw new RangeError("DER truncated");
-  return { tag, start: p, end: p + len };
-}
-
-function children(b: Uint8Array, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = parent.start; p < parent.end;) {
-    const t = tlv(b, p);
-    out.push(t);
-    p = t.end;
-  }
-  return out;
-}
-
-function oid(b: Uint8Array, t: Tlv): string {
-  const arcs: number[] = [];
-  let v = 0;
-  for (let i = t.start; i < t.end; i++) {
-    v = v * 128 + (b[i] & 0x7f);
-    if (!(b[i] & 0x80)) {
-      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else arcs.push(v);
-      v = 0;
-    }
-  }
-  return arcs.join(".");
-}
 
 /**
  * The extended key usage OIDs of a DER certificate, or `undefined` when it has
  * no EKU extension (which allows every usage).
  */
 export function extendedKeyUsages(der: Uint8Array): string[] | undefined {
-  const cert = tlv(der, 0);
-  const tbs = children(der, cert)[0];
+  const tbs = children(der, readTlv(der, 0))[0];
   for (const field of children(der, tbs)) {
     if (field.tag !== 0xa3) continue;
-    const list = tlv(der, field.start);
-    for (const ext of children(der, list)) {
+    for (const ext of children(der, readTlv(der, field.valueStart, field.end))) {
       const parts = children(der, ext);
-      if (oid(der, parts[0]) !== EKU_OID) continue;
+      if (decodeOid(content(der, parts[0])) !== EKU_OID) continue;
       const value = parts[parts.length - 1];
-      return children(der, tlv(der, value.start)).map((t) => oid(der, t));
+      const list = readTlv(der, value.valueStart, value.end);
+      return children(der, list).map((t) => decodeOid(content(der, t)));
     }
   }
   return undefined;
