@@ -144,6 +144,8 @@ function readFields(der: Uint8Array): CertificateFields {
   const [exts] = children(der, extsWrapper);
   for (const ext of exts ? children(der, exts) : []) {
     const parts = children(der, ext);
+    // extnID, optional critical, extnValue: fewer than two parts is malformed.
+    if (parts.length < 2) throw invalid("extension without an identifier and a value");
     const id = oid(der, parts[0]);
     const valueTlv = parts[parts.length - 1];
     const inner = readTlv(der, valueTlv.valueStart, valueTlv.end);

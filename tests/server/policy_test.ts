@@ -1,3 +1,4 @@
+import { isMtlsError } from "../../src/errors.ts";
 /** Unit tests of the compiled policy pieces: identity, chain checks, rules, globs, handshake errors. */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
@@ -48,6 +49,45 @@ Deno.test("peerIdentity() costs well under a millisecond per certificate", () =>
   const perCallUs = (performance.now() - t0) * 1000 / n;
   console.log(`peerIdentity: ${perCallUs.toFixed(1)} µs per certificate`);
   assert.ok(perCallUs < 1000);
+});
+
+Deno.test("readCertificateFields() refuses an extension with no identifier or value with invalid_der", () => {
+  // A certificate skeleton whose extensions hold one empty SEQUENCE.
+  const tbs = [
+    0xa0,
+    0x03,
+    0x02,
+    0x01,
+    0x02, // version v3
+    0x02,
+    0x01,
+    0x01, // serial
+    0x30,
+    0x00,
+    0x30,
+    0x00,
+    0x30,
+    0x00,
+    0x30,
+    0x00,
+    0x30,
+    0x00, // alg, issuer, validity, subject, spki
+    0xa3,
+    0x04,
+    0x30,
+    0x02,
+    0x30,
+    0x00, // extensions: [ {} ]
+  ];
+  const der = new Uint8Array([0x30, tbs.length + 2, 0x30, tbs.length, ...tbs]);
+  assert.throws(() => readCertificateFields(der), (e: unknown) => {
+    assert.ok(isMtlsError(e, "invalid_der"), `expected invalid_der, got ${e}`);
+    assert.equal(
+      (e as Error).message,
+      "Cannot read certificate DER: extension without an identifier and a value",
+    );
+    return true;
+  });
 });
 
 Deno.test("readCertificateFields() reads IPv6 SANs, basic constraints and EKU", async () => {
