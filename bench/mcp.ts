@@ -45,9 +45,12 @@ const running = new Set<Deno.ChildProcess>();
 
 function stopAll(signal: Deno.Signal = "SIGKILL") {
   for (const c of running) {
-    try {
-      c.kill(signal);
-    } catch { /* already gone */ }
+    // Children first (nginx workers): killed with their master they would be orphaned.
+    for (const pid of withChildren(c.pid).reverse()) {
+      try {
+        Deno.kill(pid, signal); // only our own child processes and their children
+      } catch { /* already gone */ }
+    }
   }
 }
 
