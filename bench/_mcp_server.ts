@@ -18,9 +18,13 @@
  *   check remembered per (certificate, issuer key), and the SDK transport
  *   answering a POST with one JSON body instead of an SSE stream.
  *
+ * - `bare`: Deno's `node:https` alone requiring a client certificate
+ *   (verified by the TLS stack), answering a small JSON body: the floor that
+ *   Deno's TLS sets for any server written on it.
+ *
  * Prints one JSON line `{"url": ...}`, then runs until stdin closes.
  *
- * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|whatif CERT_DIR
+ * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|whatif|bare CERT_DIR
  */
 import http from "node:http";
 import https from "node:https";
@@ -93,6 +97,28 @@ if (mode === "mtls" || mode === "plain" || mode === "whatif") {
   console.log(JSON.stringify({ url }));
   await untilStdinCloses();
   await server.close();
+  Deno.exit(0);
+}
+
+if (mode === "bare") {
+  const body = '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ping"}]}}';
+  const server = https.createServer({
+    cert: read("server.crt"),
+    key: read("server.key"),
+    ca: read("ca.crt"),
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, (req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  console.log(
+    JSON.stringify({ url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` }),
+  );
+  await untilStdinCloses();
+  server.closeAllConnections();
+  server.close();
   Deno.exit(0);
 }
 

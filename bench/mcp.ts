@@ -11,7 +11,8 @@
  *   connections);
  *
  * for: our `serveMcp` (mTLS), the same handling without TLS, the SDK's own
- * Node-style transport without TLS, a Go `crypto/tls` server
+ * Node-style transport without TLS, Deno's `node:https` alone with client
+ * certificates (the floor Deno's TLS sets), a Go `crypto/tls` server
  * (bench/reference/go_mtls_server.go, built into a temp dir) and nginx with
  * `ssl_verify_client on` (bench/reference/nginx.conf.template). The
  * references answer a small JSON body (no MCP), so they bound what the TLS
@@ -27,7 +28,7 @@
  * bench/profile_summary.ts); BENCH_TESTS=fresh (or memory, resume, keepalive,
  * comma-separated) runs only those measurements.
  *
- * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours whatif plain sdk go nginx)
+ * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours whatif plain sdk bare go nginx)
  */
 import { cpus, loadavg } from "node:os";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
@@ -198,7 +199,7 @@ async function makeCerts(dir: string): Promise<Certs> {
 }
 
 async function startDeno(
-  mode: "mtls" | "plain" | "sdk" | "whatif",
+  mode: "mtls" | "plain" | "sdk" | "whatif" | "bare",
   certs: Certs,
 ): Promise<Target> {
   const profile = Deno.env.get("BENCH_PROFILE");
@@ -217,12 +218,13 @@ async function startDeno(
     plain: "ours without TLS (same handling, node:http)",
     sdk: "SDK transport, plain HTTP",
     whatif: "what-if: ours mTLS + verify cache + JSON responses",
+    bare: "Deno node:https mTLS alone (floor)",
   };
   return {
     name: names[mode],
     url,
-    tls: mode === "mtls" || mode === "whatif",
-    kind: "mcp",
+    tls: mode === "mtls" || mode === "whatif" || mode === "bare",
+    kind: mode === "bare" ? "json" : "mcp",
     pids: () => [c.pid],
     stop: () => stop(c),
   };
@@ -637,6 +639,12 @@ function report() {
       ["keep-alive tools/call/s: mTLS / SDK transport plain HTTP", "ours:", "SDK", undefined],
       ["keep-alive tools/call p99: mTLS / without TLS", "ours:", "ours without", (r: Row) => r.p99],
       ["keep-alive tools/call/s: what-if / ours mTLS", "what-if", "ours:", undefined],
+      [
+        "keep-alive tools/call/s: ours mTLS / Deno node:https alone (JSON)",
+        "ours:",
+        "Deno",
+        undefined,
+      ],
       ["keep-alive tools/call/s: ours mTLS / Go (plain JSON)", "ours:", "Go", undefined],
       ["keep-alive tools/call/s: ours mTLS / nginx (plain JSON)", "ours:", "nginx", undefined],
     ] as [string, string, string, ((r: Row) => number) | undefined][]
@@ -659,7 +667,7 @@ function report() {
       ratio(get("what-if", "full", 1), get("ours:", "full", 1))
     } | ${ratio(get("what-if", "full", 8), get("ours:", "full", 8))} |`,
   );
-  for (const ref of ["Go", "nginx"]) {
+  for (const ref of ["Deno node:https", "Go", "nginx"]) {
     console.log(
       `| full handshakes/s: ours / ${ref} | ${
         ratio(get("ours:", "full", 1), get(ref, "full", 1))
@@ -741,6 +749,7 @@ async function main(only: string[]) {
       ["whatif", "whatif", ["fresh8", "keepalive1", "keepalive32"], false],
       ["plain", "plain", ["fresh8", "keepalive1", "keepalive32"], false],
       ["sdk", "sdk", ["keepalive1", "keepalive32"], false],
+      ["bare", "bare", ["fresh8", "keepalive32"], true],
     ] as const;
     for (const [name, mode, steps, memory] of deno) {
       if (want(name)) {
