@@ -191,8 +191,8 @@ export interface ChildServer {
   rssKiB(): Promise<number>;
   /** Open file descriptors of the server process. */
   fdCount(): Promise<number>;
-  /** Asks the server to run a full GC (it runs with --expose-gc) and waits for it. */
-  gc(): Promise<void>;
+  /** Asks the server to run a full GC (it runs with --expose-gc); resolves with the live JS heap in KiB. */
+  gc(): Promise<{ heapUsedKiB: number; externalKiB: number }>;
   stop(): Promise<void>;
 }
 
@@ -297,7 +297,11 @@ export async function startChildServer(config: ChildServerConfig): Promise<Child
     async gc() {
       const id = ++gcCount;
       await stdin.write(new TextEncoder().encode(`gc ${id}\n`));
-      await waitFor((r) => r.msg === "gc done" && r.fields?.id === id, 10_000, "gc");
+      const r = await waitFor((r) => r.msg === "gc done" && r.fields?.id === id, 10_000, "gc");
+      return {
+        heapUsedKiB: Math.round(Number(r.fields?.heapUsed) / 1024),
+        externalKiB: Math.round(Number(r.fields?.external) / 1024),
+      };
     },
     stop,
   };

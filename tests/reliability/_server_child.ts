@@ -44,7 +44,8 @@ for await (const chunk of Deno.stdin.readable) {
     buf = buf.slice(nl + 1);
     if (cmd === "gc") {
       (globalThis as { gc?: () => void }).gc?.();
-      emit("test", "gc done", { id: Number(arg) });
+      const { heapUsed, external } = Deno.memoryUsage();
+      emit("test", "gc done", { id: Number(arg), heapUsed, external });
     } else if (cmd === "stop") stop = true;
   }
   if (stop) break;
