@@ -22,7 +22,8 @@
  *   (verified by the TLS stack), answering a small JSON body: the floor that
  *   Deno's TLS sets for any server written on it.
  *
- * Prints one JSON line `{"url": ...}`, then runs until stdin closes.
+ * Prints one JSON line `{"url": ...}`, then runs until stdin closes (a "gc"
+ * line on stdin collects garbage first, for the idle-memory measurement).
  *
  * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|whatif|bare CERT_DIR
  */
@@ -36,8 +37,20 @@ import { silentLogger } from "../src/log/mod.ts";
 
 const [mode, dir] = Deno.args;
 const read = (name: string) => Deno.readTextFileSync(`${dir}/${name}`);
+/**
+ * Runs until the parent closes our stdin. A "gc" line (with `--v8-flags=--expose-gc`) collects
+ * garbage twice and answers "gc HEAP_USED_BYTES", so RSS read next counts what is kept, not
+ * garbage yet to go, and the JS heap's share can be told apart from native memory.
+ */
 const untilStdinCloses = async () => {
-  for await (const _ of Deno.stdin.readable) { /* drain */ }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    if (line.includes("gc")) {
+      gc?.();
+      gc?.();
+      console.log(`gc ${Deno.memoryUsage().heapUsed}`);
+    }
+  }
 };
 
 /** Makes `https.createServer` return a plain HTTP server whose sockets "present" `clientPem`. */

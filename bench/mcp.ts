@@ -172,6 +172,8 @@ interface Target {
   kind: "mcp" | "json";
   pids(): number[];
   stop(): Promise<void>;
+  /** Collects the server's garbage (Deno servers only), so RSS shows what is kept; JS heap bytes. */
+  gc?(): Promise<number>;
 }
 
 interface Certs {
@@ -207,12 +209,14 @@ async function startDeno(
   const c = spawn(Deno.execPath(), [
     "run",
     "-A",
+    "--v8-flags=--expose-gc",
     ...prof,
     `${here}_mcp_server.ts`,
     mode,
     certs.dir,
   ]);
-  const { url } = JSON.parse(await lineReader(c)(60_000, `${mode} server`));
+  const lines = lineReader(c);
+  const { url } = JSON.parse(await lines(60_000, `${mode} server`));
   const names = {
     mtls: "ours: serveMcp, mTLS",
     plain: "ours without TLS (same handling, node:http)",
@@ -227,6 +231,12 @@ async function startDeno(
     kind: mode === "bare" ? "json" : "mcp",
     pids: () => [c.pid],
     stop: () => stop(c),
+    async gc() {
+      await sendLine(c, "gc");
+      const [word, heap] = (await lines(10_000, `${mode} server gc`)).split(" ");
+      if (word !== "gc") throw new Error("gc: no answer");
+      return Number(heap);
+    },
   };
 }
 
@@ -462,6 +472,7 @@ const memory: Memory[] = [];
 
 async function idleMemory(t: Target, certs: Certs): Promise<void> {
   const pids = t.pids();
+  const heapBefore = await t.gc?.();
   const before = rssKiB(pids);
   const gens: Deno.ChildProcess[] = [];
   try {
@@ -487,6 +498,7 @@ async function idleMemory(t: Target, certs: Certs): Promise<void> {
       ),
     );
     await new Promise((r) => setTimeout(r, 1000));
+    const heapAfter = await t.gc?.();
     const after = rssKiB(pids);
     const opened = results.reduce((a, r) => a + r.opened, 0);
     const failed = results.reduce((a, r) => a + r.failed, 0);
@@ -496,7 +508,14 @@ async function idleMemory(t: Target, certs: Certs): Promise<void> {
       rssBeforeKiB: before,
       rssAfterKiB: after,
       perConnKiB: (after - before) / opened,
-      note: failed ? `${failed} failed: ${results.find((r) => r.error)?.error}` : "",
+      note: [
+        heapBefore !== undefined && heapAfter !== undefined
+          ? `GC before both readings; JS heap ${
+            ((heapAfter - heapBefore) / 1024 / opened).toFixed(1)
+          } KiB/conn of it`
+          : "no forced GC (Go)",
+        failed ? `${failed} failed: ${results.find((r) => r.error)?.error}` : "",
+      ].filter(Boolean).join("; "),
     });
     console.error(`  ${t.name} | idle memory: ${((after - before) / opened).toFixed(1)} KiB/conn`);
   } finally {
