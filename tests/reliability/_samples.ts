@@ -11,7 +11,6 @@ import {
 } from "../../src/pki/mod.ts";
 
 export interface Samples {
-  dir: string;
   ca: CertificateBundle;
   caDer: Uint8Array;
   /** A good client (not revoked). */
@@ -40,9 +39,17 @@ async function run(args: string[], cwd: string): Promise<void> {
 
 const der = (b: CertificateBundle) => new Uint8Array(new X509Certificate(b.certificatePem).raw);
 
-/** Builds every sample in a fresh temp folder (the caller removes `dir`). */
+/** Builds every sample (openssl works in a temp folder, removed before returning). */
 export async function makeSamples(prefix: string): Promise<Samples> {
   const dir = await Deno.makeTempDir({ prefix: `rel-${prefix}-` });
+  try {
+    return await build(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function build(dir: string): Promise<Samples> {
   const ca = await createRootCa({ commonName: "Samples CA", exportable: true });
   const leaf = await issueCertificate(ca, "client", {
     commonName: "sample-agent",
@@ -124,7 +131,6 @@ authorization:
     2,
   );
   return {
-    dir,
     ca,
     caDer: der(ca),
     leaf,
