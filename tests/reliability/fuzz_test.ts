@@ -286,7 +286,25 @@ function randomArgv(rng: Rng, dir: string, files: string[]): string[] {
     if (rng.int(6) === 0) token = dec.decode(mutate(enc.encode(token || "x"), rng).bytes);
     argv.push(token);
   }
-  return argv;
+  return confine(argv, dir);
+}
+
+/**
+ * Keeps every file the CLI may write inside `dir`: a `certs` command always
+ * gets `--dir dir` first (the default would be ./certs), and a later random
+ * --dir value that is relative or climbs with ".." is re-rooted under `dir`.
+ * Without this the fuzzer wrote folders such as "bob/" into the working tree.
+ */
+function confine(argv: string[], dir: string): string[] {
+  const inside = (v: string) =>
+    v.startsWith(dir) && !v.includes("..") ? v : `${dir}/in/${v.replaceAll("..", "dotdot")}`;
+  const out = [...argv];
+  if (out[0] === "certs" && out.length >= 2) out.splice(2, 0, "--dir", dir);
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === "--dir" && i + 1 < out.length) out[i + 1] = inside(out[i + 1]);
+    else if (out[i].startsWith("--dir=")) out[i] = `--dir=${inside(out[i].slice(6))}`;
+  }
+  return out;
 }
 
 const INTERNAL =
