@@ -172,6 +172,21 @@ export async function verifyOcspResponse(
   der: Uint8Array,
   options: VerifyOcspOptions,
 ): Promise<OcspAnswer> {
+  try {
+    return await verifyResponse(der, options);
+  } catch (err) {
+    // The contract is RevocationError("ocsp_invalid") for any bad response,
+    // whichever parser (pkijs or our DER walk) noticed first.
+    if (err instanceof RevocationError) throw err;
+    throw new RevocationError(
+      "ocsp_invalid",
+      `Invalid OCSP response from "${options.source}": malformed (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+}
+
+async function verifyResponse(der: Uint8Array, options: VerifyOcspOptions): Promise<OcspAnswer> {
   const { issuer, certId, nonce, now, clockSkew, source } = options;
   const fail = (why: string, cause?: unknown): never => {
     throw new RevocationError("ocsp_invalid", `Invalid OCSP response from "${source}": ${why}`, {

@@ -166,7 +166,7 @@ Deno.test({
   },
 });
 
-Deno.test("FINDING: verifyOcspResponse() of a response with a zero-length INTEGER throws RevocationError ocsp_invalid as documented (today a raw DerError)", async () => {
+Deno.test("verifyOcspResponse() of a response with a zero-length INTEGER throws RevocationError ocsp_invalid (found by the fuzzer)", async () => {
   // Found by the OCSP fuzzer (stress). Harmless through createRevocationChecker, whose OCSP
   // client catches everything and answers "unknown" with a warning, but the function's
   // contract (@throws RevocationError ocsp_invalid) does not hold: the DER walk after the
