@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { mkdir, readFile, rm, rmdir, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { FileError } from "../errors.ts";
 import { writeFileAtomic } from "../fs/mod.ts";
 
@@ -69,27 +71,70 @@ export async function ensureDir(dir: string): Promise<boolean> {
 }
 
 /**
- * Writes every file atomically; if one fails, removes those this call already
- * wrote (and `createdDir`, when this run created it and it is empty), so a
- * failed run leaves no partial set behind.
+ * Writes a set of files all or nothing, in two phases:
+ *
+ * 1. stage: every file is written (with its mode, flushed) under a temporary
+ *    name beside its target; a failure here touches no existing file;
+ * 2. commit: each existing target keeps a hard-link backup while its staged
+ *    file is renamed over it; if any rename fails, every target already
+ *    replaced is restored from its backup (or removed when it was new).
+ *
+ * So `certs init --force` that fails half-way leaves the previous CA exactly
+ * as it was, and a failed first run leaves nothing (and removes `createdDir`
+ * when this run created it and it is empty). Without `overwrite`, an existing
+ * target refuses the whole set before anything is replaced.
  */
 export async function writeAll(
   files: PlannedFile[],
   options: { overwrite: boolean; createdDir?: string },
 ): Promise<void> {
-  const written: string[] = [];
+  const tag = randomBytes(6).toString("hex");
+  const aside = (path: string, kind: string) =>
+    join(dirname(path), `.${basename(path)}.${tag}.${kind}`);
+  const staged: string[] = [];
   try {
     for (const file of files) {
-      await writeFileAtomic(file.path, file.data, {
-        mode: file.mode,
-        overwrite: options.overwrite,
-      });
-      written.push(file.path);
+      const to = aside(file.path, "staged");
+      await writeFileAtomic(to, file.data, { mode: file.mode, overwrite: false });
+      staged.push(to);
     }
   } catch (err) {
-    await removeQuietly(written, options.createdDir);
+    await removeQuietly(staged, options.createdDir);
     throw err;
   }
+
+  const done: { path: string; backup?: string }[] = [];
+  let current = "";
+  try {
+    for (const [i, file] of files.entries()) {
+      current = file.path;
+      let backup: string | undefined;
+      if (await exists(file.path)) {
+        if (!options.overwrite) {
+          throw new FileError("file_exists", `Refusing to overwrite "${file.path}"`, {
+            path: file.path,
+          });
+        }
+        backup = aside(file.path, "backup");
+        await link(file.path, backup);
+      }
+      done.push({ path: file.path, backup });
+      await rename(staged[i], file.path);
+    }
+  } catch (err) {
+    // Put back what was there, newest first; remove what this run created.
+    for (const { path, backup } of done.reverse()) {
+      if (backup) await rename(backup, path).catch(() => {});
+      else await rm(path, { force: true }).catch(() => {});
+    }
+    await removeQuietly(staged, options.createdDir);
+    if (err instanceof FileError) throw err;
+    throw new FileError("file_io", `Cannot write "${current}": ${(err as Error).message}`, {
+      path: current,
+      cause: err,
+    });
+  }
+  await removeQuietly(done.flatMap((d) => (d.backup ? [d.backup] : [])));
 }
 
 /** Best-effort cleanup after a failed run. */

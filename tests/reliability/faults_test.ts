@@ -433,7 +433,7 @@ Deno.test({
   },
 });
 
-Deno.test("FINDING: certs init --force that fails after its first file keeps the previous CA (today it deletes it)", async () => {
+Deno.test("certs init --force that fails after its first file keeps the previous CA byte for byte", async () => {
   // A write that fails midway (disk full on a real file system, EIO, a directory in the
   // way): writeAll() in src/cli/files.ts rolls back by deleting every file it already
   // wrote, but with --force those files had replaced the previous ones by rename, so the
