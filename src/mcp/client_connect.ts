@@ -60,14 +60,17 @@ export async function connectMcpClient(
   const client = new Client(clientInfo);
   // close() also closes the pooled connections (an own property: the SDK calls this.close() too).
   const closeClient = client.close.bind(client);
+  const transport = new StreamableHTTPClientTransport(endpoint, { fetch, sessionId });
   client.close = async (): Promise<void> => {
     try {
+      // End the MCP session (HTTP DELETE) so the server frees it now rather
+      // than after its idle timeout; bounded, since the server may be gone.
+      if (transport.sessionId) await endSession(transport);
       await closeClient();
     } finally {
       await fetch.close();
     }
   };
-  const transport = new StreamableHTTPClientTransport(endpoint, { fetch, sessionId });
   try {
     await client.connect(transport);
   } catch (error) {
@@ -99,4 +102,15 @@ export function httpsEndpoint(url: string | URL): URL {
     throw new ConfigError(`URL "${url}" must use "https:" for mutual TLS`, { key: "url" });
   }
   return endpoint;
+}
+
+const END_SESSION_TIMEOUT_MS = 2_000;
+
+async function endSession(transport: StreamableHTTPClientTransport): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    transport.terminateSession().catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, END_SESSION_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
 }

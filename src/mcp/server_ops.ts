@@ -56,7 +56,7 @@ export async function startServerOps(a: {
 }): Promise<ServerOps> {
   const { options: o, metrics } = a;
   const logger: Logger = o.logger;
-  const first = parseCertificates(a.tls.cert, { source: '"tls.cert"' })[0];
+  const first = parseCertificates(a.tls.cert, { source: "tls.cert" })[0];
   const served = [new X509Certificate(new Uint8Array(first.rawData))];
   const cas = parseCaCertificates(
     a.tls.ca === undefined ? [] : Array.isArray(a.tls.ca) ? a.tls.ca : [a.tls.ca],

@@ -96,8 +96,8 @@ export async function validateTlsMaterial(
   ctx: TlsValidationContext,
 ): Promise<ValidatedTls> {
   const resolved = resolveTlsServerOptions(options);
-  const served = parseCertificates(options.cert, { source: '"tls.cert"' });
-  const { privateKey } = await importPrivateKey(options.key, { source: '"tls.key"' });
+  const served = parseCertificates(options.cert, { source: "tls.cert" });
+  const { privateKey } = await importPrivateKey(options.key, { source: "tls.key" });
   if (!(await privateKeyMatchesCertificate(served[0], privateKey))) {
     throw new CertificateError(
       "key_mismatch",
