@@ -13,10 +13,10 @@
  *   (`handleRequest(req, res)` reads the body itself), stateful sessions, on
  *   `node:http`, without any of our code on the request path.
  *
- * - `whatif`: `mtls` with two changes suggested by the profile, patched in
- *   here only to measure them (bench/RESULTS.md): the certificate signature
- *   check remembered per (certificate, issuer key), and the SDK transport
- *   answering a POST with one JSON body instead of an SSE stream.
+ * - `whatif`: `mtls` with one change suggested by the profile, patched in
+ *   here only to measure it (bench/RESULTS.md): the SDK transport answering a
+ *   POST with one JSON body instead of an SSE stream. (The other suggestion,
+ *   remembering certificate signature checks, is now in verify_chain.ts.)
  *
  * - `bare`: Deno's `node:https` alone requiring a client certificate
  *   (verified by the TLS stack), answering a small JSON body: the floor that
@@ -76,15 +76,7 @@ function withoutTls(clientPem: string) {
 
 /** The two what-if changes (see the module doc), as patches of this process only. */
 function whatIf() {
-  const verify = X509Certificate.prototype.verify;
-  const seen = new Map<string, boolean>();
-  X509Certificate.prototype.verify = function (this: X509Certificate, key) {
-    const spki = key.export({ type: "spki", format: "der" }).toString("base64");
-    const id = `${this.fingerprint256}/${spki}`;
-    let ok = seen.get(id);
-    if (ok === undefined) seen.set(id, ok = verify.call(this, key));
-    return ok;
-  };
+  // The signature memo this mode used to patch in is now in src/policy/verify_chain.ts.
   const handle = StreamableHTTPServerTransport.prototype.handleRequest;
   type Args = Parameters<StreamableHTTPServerTransport["handleRequest"]>;
   StreamableHTTPServerTransport.prototype.handleRequest = function (this, ...args: Args) {

@@ -221,7 +221,7 @@ async function startDeno(
     mtls: "ours: serveMcp, mTLS",
     plain: "ours without TLS (same handling, node:http)",
     sdk: "SDK transport, plain HTTP",
-    whatif: "what-if: ours mTLS + verify cache + JSON responses",
+    whatif: "what-if: ours mTLS + JSON responses",
     bare: "Deno node:https mTLS alone (floor)",
   };
   return {
