@@ -76,13 +76,16 @@ export {
 } from "./src/mcp/mod.ts";
 export type {
   ConnectMcpClientOptions,
+  HealthOptions,
   McpMtlsServer,
   McpServerFactory,
   MtlsFetch,
   MtlsFetchOptions,
+  ObservableMcpServer,
   ServeMcpOptions,
   ServerLimits,
   SessionContext,
+  TlsMaterial,
 } from "./src/mcp/mod.ts";
 export type {
   AuthorizationOptions,
