@@ -4,15 +4,13 @@
  *
  * @module
  */
-import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { CertificateError, FileError, type PeerRejectedError, RevocationError } from "../errors.ts";
-import { writeFileAtomic } from "../fs/atomic_write.ts";
+import { CertificateError, type PeerRejectedError, RevocationError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { computePins } from "./compute_pins.ts";
 import { parsePin } from "./pin.ts";
-import { parsePinFile, type PinEntry, serializePinFile } from "./pin_file.ts";
+import { type PinEntry, serializePinFile } from "./pin_file.ts";
 import { compilePinSet, type PinMatcher, pinMismatchError } from "./pin_set.ts";
+import { loadPinFile, PinFileWriter } from "./pin_store_file.ts";
 
 /** The default pin file. */
 export const DEFAULT_PIN_FILE = "certs/pins.json";
@@ -90,10 +88,7 @@ export class PinStore {
   #unknown: "deny" | "allow";
   #logger: Logger;
   #now: () => Date;
-  #chain: Promise<void> = Promise.resolve();
-  #pending: Promise<void> | null = null;
-  #writeError: unknown = undefined;
-  #blocked: RevocationError | undefined;
+  #writer: PinFileWriter | undefined;
 
   private constructor(
     path: string | undefined,
@@ -113,6 +108,9 @@ export class PinStore {
     this.#unknown = unknown;
     this.#logger = logger;
     this.#now = now;
+    this.#writer = path === undefined
+      ? undefined
+      : new PinFileWriter(path, () => serializePinFile(this.#entries), logger);
     this.#replace(entries);
   }
 
@@ -138,7 +136,7 @@ export class PinStore {
     path: string = DEFAULT_PIN_FILE,
     options: PinStoreOptions = {},
   ): Promise<PinStore> {
-    return new PinStore(path, await load(path), options);
+    return new PinStore(path, await loadPinFile(path), options);
   }
 
   /**
@@ -326,8 +324,7 @@ export class PinStore {
    * ```
    */
   async flush(): Promise<void> {
-    await this.#chain;
-    if (this.#writeError !== undefined) throw this.#writeError;
+    await this.#writer?.flush();
   }
 
   /**
@@ -345,13 +342,14 @@ export class PinStore {
    * ```
    */
   async reload(): Promise<void> {
-    if (this.path === undefined) return;
-    await this.#chain;
+    const writer = this.#writer;
+    if (this.path === undefined || writer === undefined) return;
+    await writer.settled();
     try {
-      this.#replace(await load(this.path));
-      this.#blocked = undefined;
+      this.#replace(await loadPinFile(this.path));
+      writer.blocked = undefined;
     } catch (err) {
-      if (err instanceof RevocationError) this.#blocked = err;
+      if (err instanceof RevocationError) writer.blocked = err;
       throw err;
     }
   }
@@ -372,50 +370,8 @@ export class PinStore {
     this.#entries.set(name, entry);
   }
 
-  /** Queues one atomic write of the current state; writes requested while one is queued share it. */
+  /** Writes the current state to the file, if there is one (see {@link PinFileWriter.write}). */
   #persist(): Promise<void> {
-    const path = this.path;
-    if (path === undefined) return Promise.resolve();
-    if (this.#pending) return this.#pending;
-    const write = this.#chain.then(async () => {
-      this.#pending = null; // later changes need a later write
-      if (this.#blocked) throw this.#blocked;
-      await mkdir(dirname(path), { recursive: true }).catch(() => {});
-      await writeFileAtomic(path, serializePinFile(this.#entries));
-    }).then(
-      () => void (this.#writeError = undefined),
-      (err) => {
-        this.#writeError = err;
-        this.#logger.error("Cannot write pin file", { path, error: (err as Error).message });
-        throw err;
-      },
-    );
-    this.#pending = write;
-    this.#chain = write.catch(() => {});
-    return write;
-  }
-}
-
-async function load(path: string): Promise<Map<string, PinEntry>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") return new Map();
-    throw new FileError("file_io", `Cannot read pin file "${path}": ${(err as Error).message}`, {
-      path,
-      cause: err,
-    });
-  }
-  try {
-    return parsePinFile(text);
-  } catch (err) {
-    throw new RevocationError(
-      "pin_store_corrupt",
-      `Cannot load pin file "${path}": ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    return this.#writer?.write() ?? Promise.resolve();
   }
 }
