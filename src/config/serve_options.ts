@@ -99,8 +99,23 @@ async function readCertsFile(dir: string, name: string): Promise<Uint8Array> {
 }
 
 async function pemOrFile(key: string, value: string): Promise<string> {
-  if (value.trimStart().startsWith("-----BEGIN")) return value;
+  // PEM text, possibly after "Bag Attributes" lines as `openssl pkcs12 -nodes` writes.
+  if (value.includes("-----BEGIN")) return value;
+  if (!looksLikePath(value)) {
+    // Never echo it: it may be key material in a shape we do not recognise.
+    throw new ConfigError(
+      `Config key "${key}" is neither PEM text nor a file path (value not shown: ${value.length} characters over ${
+        value.split("\n").length
+      } lines)`,
+      { key },
+    );
+  }
   return TEXT.decode(await readKeyFile(key, value));
+}
+
+/** A path is one line of reasonable length; anything else is not echoed in errors. */
+function looksLikePath(value: string): boolean {
+  return !/[\r\n]/.test(value) && value.length <= 4096 && !/PRIVATE KEY/i.test(value);
 }
 
 /** Opens a pin file here, not in serveMcp, so a file watcher can reload the store. */

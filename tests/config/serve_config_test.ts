@@ -145,6 +145,32 @@ async function tests(t: Deno.TestContext) {
     );
   });
 
+  await t.step(
+    "a key value that is neither PEM nor a path is refused without echoing it",
+    async () => {
+      const keyBody = fx.server.key.split("\n").slice(1, -2).join("\n");
+      const notPem = `Bag Attributes\n    localKeyID: 01\n${keyBody}`;
+      await assert.rejects(
+        start({ env: { MCP_MTLS_TLS_KEY: notPem }, file: await file(GOOD) }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.match(
+            e.message,
+            /^Config key "tls\.key" is neither PEM text nor a file path \(value not shown: \d+ characters over \d+ lines\)/,
+          );
+          assert.ok(!e.message.includes(keyBody.slice(0, 20)), "no key material in the message");
+          return true;
+        },
+      );
+    },
+  );
+
+  await t.step("PEM after 'Bag Attributes' lines (openssl pkcs12 -nodes) is accepted", async () => {
+    const withBag = `Bag Attributes\n    localKeyID: 01\n${fx.server.key}`;
+    const o = await start({ env: { MCP_MTLS_TLS_KEY: withBag }, file: await file(GOOD) });
+    assert.equal(o.tls.key, withBag);
+  });
+
   await t.step("a missing config file", async () => {
     await refuses(
       { file: `${dir}/absent.yaml` },
