@@ -175,10 +175,21 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
       response = await undiciFetch(url, {
         ...(requestInit as Record<string, unknown>),
         ...(requestInit?.body instanceof ReadableStream ? { duplex: "half" } : {}),
+        // Never follow a redirect: it would re-send the request (and its body)
+        // to wherever the server points, which is not the endpoint we were given.
+        redirect: "manual",
         dispatcher: agent,
       }) as unknown as Response;
     } catch (error) {
       throw explainFetchError(error, connector, String(url));
+    }
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get("location") ?? "nowhere";
+      await response.body?.cancel();
+      throw new MtlsError(
+        "connection_failed",
+        `Server "${url}" redirected (HTTP ${response.status}) to "${location}": redirects are not followed; use the final URL`,
+      );
     }
     if (response.status === 401 || response.status === 403) {
       return await rejectIfReasoned(response, String(url));
