@@ -146,7 +146,7 @@ export async function serveMcp(
     }
     let mayCall = permissions.get(state);
     if (!mayCall) {
-      mayCall = authorize(state.identity);
+      mayCall = authorize(state.identity, state.trusted);
       permissions.set(state, mayCall);
     }
     let body: unknown;

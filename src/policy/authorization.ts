@@ -58,7 +58,9 @@ export type ToolPermission = (toolName: string) => boolean;
 
 /**
  * Compiled rules: given an identity (or `undefined` for an anonymous peer),
- * returns its {@link ToolPermission}.
+ * returns its {@link ToolPermission}. `trusted` is false for a certificate the
+ * demo policy admitted without a trusted chain: anyone can put any name in
+ * such a certificate, so only `*` and `fingerprint:` rules apply to it.
  *
  * @example
  * ```ts
@@ -66,7 +68,7 @@ export type ToolPermission = (toolName: string) => boolean;
  * const allowAll: Authorizer = () => () => true;
  * ```
  */
-export type Authorizer = (identity: PeerIdentity | undefined) => ToolPermission;
+export type Authorizer = (identity: PeerIdentity | undefined, trusted?: boolean) => ToolPermission;
 
 type IdentityMatcher = (id: PeerIdentity | undefined) => boolean;
 
@@ -144,10 +146,14 @@ export function compileAuthorization(options: AuthorizationOptions | undefined):
       });
     }
     const tools = rule.tools.map((t) => compileGlob(String(t)));
-    return { matches: compileIdentity(rule.identity, `${key}.identity`), tools };
+    // Names (CN, SANs, SPIFFE IDs) mean something only when a trusted CA vouches for them.
+    const needsTrust = rule.identity !== "*" && !rule.identity.startsWith("fingerprint:");
+    return { matches: compileIdentity(rule.identity, `${key}.identity`), tools, needsTrust };
   });
-  return (identity) => {
-    const allowed = rules.filter((r) => r.matches(identity)).flatMap((r) => r.tools);
+  return (identity, trusted = true) => {
+    const allowed = rules
+      .filter((r) => (trusted || !r.needsTrust) && r.matches(identity))
+      .flatMap((r) => r.tools);
     if (allowed.length === 0) return () => false;
     const cache = new Map<string, boolean>();
     return (tool) => {

@@ -201,3 +201,30 @@ Deno.test("classifyHandshakeError() maps Deno's node:tls errors to reason codes"
 });
 
 Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });
+
+Deno.test("compileAuthorization(): names in an untrusted (demo-admitted) certificate match no rule but * and fingerprint:", () => {
+  const alice = {
+    commonName: "alice",
+    subject: "CN=alice",
+    subjectAltNames: { dns: [], ip: [], uri: ["spiffe://example.org/alice"], email: [] },
+    spiffeId: "spiffe://example.org/alice",
+    serialNumber: "01",
+    issuer: "CN=alice",
+    notBefore: "2026-01-01T00:00:00.000Z",
+    notAfter: "2027-01-01T00:00:00.000Z",
+    fingerprint: "ab".repeat(32),
+    spkiPin: "x",
+  };
+  const authorize = compileAuthorization({
+    rules: [
+      { identity: "cn:alice", tools: ["admin"] },
+      { identity: "spiffe://example.org/*", tools: ["deploy"] },
+      { identity: `fingerprint:${"AB".repeat(32)}`, tools: ["echo"] },
+      { identity: "*", tools: ["time"] },
+    ],
+  });
+  const trusted = authorize(alice);
+  assert.deepEqual(["admin", "deploy", "echo", "time"].map(trusted), [true, true, true, true]);
+  const untrusted = authorize(alice, false);
+  assert.deepEqual(["admin", "deploy", "echo", "time"].map(untrusted), [false, false, true, true]);
+});
