@@ -24,7 +24,8 @@ import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
-import { compileAdmit, type PeerState } from "./server_admit.ts";
+import type { ReasonCode } from "../errors.ts";
+import { compileAdmit, type PeerState, presentedChain } from "./server_admit.ts";
 import { createConnectionObserver } from "./server_observe.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
@@ -284,6 +285,28 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : options.port;
 
+  // Admission happens once per connection, so after new trust material (a CA
+  // removed, a certificate now expired) the open connections are checked again
+  // with the new policy; those it refuses are closed, the rest keep working.
+  function recheckOpen(policy: CompiledPolicy) {
+    for (const s of secure) {
+      const state = states.get(s);
+      if (!state?.identity) continue; // anonymous, or admission still pending
+      let refusal: { reason: ReasonCode; message: string } | undefined;
+      try {
+        const chain = presentedChain(s);
+        const v = chain.leaf ? policy.checkCertificate(chain.leaf, chain.intermediates) : undefined;
+        if (v && "reason" in v) refusal = v;
+      } catch (cause) {
+        refusal = { reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` };
+      }
+      if (refusal) {
+        refuse(state.peer, refusal.reason, `After a TLS reload: ${refusal.message}`);
+        s.destroy();
+      }
+    }
+  }
+
   let closing: Promise<void> | undefined;
   return {
     address: { hostname: options.hostname, port },
@@ -291,6 +314,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       const { cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder } = tls.nodeOptions;
       server.setSecureContext({ cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder });
       admit = compileAdmit({ tls, policy, admission, logger, refuse });
+      recheckOpen(policy);
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

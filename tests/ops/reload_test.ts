@@ -100,4 +100,36 @@ Deno.test("reloadTls() with a new CA: clients of the old CA are refused, clients
   }
 });
 
+Deno.test("reloadTls() with a new CA closes kept-alive connections of clients it no longer trusts; trusted ones keep theirs", async () => {
+  const { server, log } = await startOpsServer(fx);
+  const alice = await connectMcpClient(server.url, {
+    cert: fx.alice.cert,
+    key: fx.alice.key,
+    ca: fx.ca,
+  });
+  try {
+    await alice.callTool({ name: "echo", arguments: { text: "before" } });
+    const admissions = () => log.records.filter((r) => r.msg === "client admitted").length;
+    const before = admissions();
+    // Still trusted (her CA stays in the bundle): her open connection keeps working as is.
+    await server.reloadTls({ ca: [fx.ca, fx.otherCa] });
+    await alice.callTool({ name: "echo", arguments: { text: "still trusted" } });
+    assert.equal(admissions(), before, "no new connection was needed");
+    // No longer trusted: the open connection is closed.
+    await server.reloadTls({ ca: fx.otherCa });
+    const closed = await waitFor(() =>
+      log.records.find((r) =>
+        r.msg === "connection refused" && r.fields.reason === "unknown_ca" &&
+        String(r.fields.detail).startsWith("After a TLS reload: ")
+      )
+    );
+    assert.ok(closed, "alice's open connection is refused and logged with the reload as cause");
+    // Her next call needs a new connection, which the new trust refuses.
+    await assert.rejects(alice.callTool({ name: "echo", arguments: { text: "after" } }));
+  } finally {
+    await alice.close().catch(() => {});
+    await server.close();
+  }
+});
+
 Deno.test("fixtures cleanup", () => fx.cleanup());
