@@ -1,8 +1,9 @@
 /**
  * Reads the few X.509 fields Deno's `node:crypto` `X509Certificate` does not
- * expose reliably: extended key usage, basic constraints, key usage, every
- * subject alternative name and the subject CN, with the shared DER reader
- * (`../pki/der.ts`).
+ * expose reliably: extended key usage, basic constraints (cA and
+ * pathLenConstraint), key usage, every subject alternative name, the subject
+ * CN, which extensions are critical and whether name or policy constraints are
+ * present, with the shared DER reader (`../pki/der.ts`).
  *
  * Runtime-neutral (plain bytes).
  *
@@ -90,6 +91,19 @@ export interface CertificateFields {
   isCa: boolean;
   /** Whether a keyUsage extension is present and has digitalSignature set; `undefined` when absent. */
   digitalSignature?: boolean;
+  /** Whether a keyUsage extension is present and has keyCertSign set; `undefined` when absent. */
+  keyCertSign?: boolean;
+  /**
+   * Basic constraints pathLenConstraint: how many non-self-issued intermediate
+   * CA certificates may follow this CA; `undefined` when absent (no limit).
+   */
+  pathLength?: number;
+  /** OIDs of every extension marked critical, in certificate order. */
+  criticalExtensions: string[];
+  /** Whether a nameConstraints extension (2.5.29.30) is present, critical or not. */
+  hasNameConstraints: boolean;
+  /** Whether a policyConstraints extension (2.5.29.36) is present, critical or not. */
+  hasPolicyConstraints: boolean;
 }
 
 const OID_CN = "2.5.4.3";
@@ -97,6 +111,8 @@ const OID_SAN = "2.5.29.17";
 const OID_EKU = "2.5.29.37";
 const OID_BC = "2.5.29.19";
 const OID_KU = "2.5.29.15";
+const OID_NAME_CONSTRAINTS = "2.5.29.30";
+const OID_POLICY_CONSTRAINTS = "2.5.29.36";
 
 /**
  * Reads {@link CertificateFields} from a DER certificate.
@@ -128,6 +144,9 @@ function readFields(der: Uint8Array): CertificateFields {
   const fields: CertificateFields = {
     subjectAltNames: { dns: [], ip: [], uri: [], email: [] },
     isCa: false,
+    criticalExtensions: [],
+    hasNameConstraints: false,
+    hasPolicyConstraints: false,
   };
   if (subject) {
     for (const rdn of children(der, subject)) {
@@ -147,20 +166,42 @@ function readFields(der: Uint8Array): CertificateFields {
     // extnID, optional critical, extnValue: fewer than two parts is malformed.
     if (parts.length < 2) throw invalid("extension without an identifier and a value");
     const id = oid(der, parts[0]);
+    // critical BOOLEAN DEFAULT FALSE sits between the identifier and the value.
+    const flag = parts.length > 2 ? parts[1] : undefined;
+    if (flag?.tag === 0x01 && flag.end > flag.valueStart && der[flag.valueStart] !== 0) {
+      fields.criticalExtensions.push(id);
+    }
+    if (id === OID_NAME_CONSTRAINTS) fields.hasNameConstraints = true;
+    if (id === OID_POLICY_CONSTRAINTS) fields.hasPolicyConstraints = true;
     const valueTlv = parts[parts.length - 1];
     const inner = readTlv(der, valueTlv.valueStart, valueTlv.end);
     if (id === OID_SAN) readSans(der, inner, fields.subjectAltNames);
     else if (id === OID_EKU) fields.extendedKeyUsage = children(der, inner).map((t) => oid(der, t));
-    else if (id === OID_BC) {
-      const first = children(der, inner)[0];
-      fields.isCa = first?.tag === 0x01 && der[first.valueStart] !== 0;
-    } else if (id === OID_KU) {
-      // BIT STRING: first content byte is the unused-bits count; digitalSignature is bit 0.
-      fields.digitalSignature = inner.end - inner.valueStart > 1 &&
-        (der[inner.valueStart + 1] & 0x80) !== 0;
+    else if (id === OID_BC) readBasicConstraints(der, inner, fields);
+    else if (id === OID_KU) {
+      // BIT STRING: first content byte is the unused-bits count; digitalSignature is
+      // bit 0 (0x80 of the first data byte), keyCertSign bit 5 (0x04).
+      const hasBits = inner.end - inner.valueStart > 1;
+      fields.digitalSignature = hasBits && (der[inner.valueStart + 1] & 0x80) !== 0;
+      fields.keyCertSign = hasBits && (der[inner.valueStart + 1] & 0x04) !== 0;
     }
   }
   return fields;
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+function readBasicConstraints(der: Uint8Array, seq: Tlv, fields: CertificateFields): void {
+  for (const t of children(der, seq)) {
+    if (t.tag === 0x01) fields.isCa = t.end > t.valueStart && der[t.valueStart] !== 0;
+    else if (t.tag === 0x02) {
+      const bytes = content(der, t);
+      // A negative or empty pathLen is malformed: refuse rather than guess.
+      if (bytes.length === 0 || (bytes[0] & 0x80) !== 0) throw invalid("bad pathLenConstraint");
+      let n = 0;
+      for (const b of bytes) n = Math.min(n * 256 + b, Number.MAX_SAFE_INTEGER);
+      fields.pathLength = n;
+    }
+  }
 }
 
 function readSans(der: Uint8Array, seq: Tlv, out: SubjectAltNames): void {

@@ -10,9 +10,10 @@ import { ConfigError } from "../errors.ts";
 import { type PeerIdentity, peerIdentity } from "./identity.ts";
 import {
   checkClientUsage,
+  checkCriticalExtensions,
   checkValidity,
   type Refusal,
-  verifyClientChain,
+  verifyChainDetailed,
 } from "./verify_chain.ts";
 
 /**
@@ -199,10 +200,19 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
       } catch (cause) {
         return { reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` };
       }
-      const r = verifyClientChain(leaf, intermediates, { anchors, maxChainDepth, now: at });
+      const { result: r, anchored } = verifyChainDetailed(leaf, intermediates, {
+        anchors,
+        maxChainDepth,
+        now: at,
+      });
       if (!("reason" in r)) return { identity, chain: r.chain, trusted: true };
-      if (!acceptsUntrusted || r.reason !== "unknown_ca") return { ...r, identity };
-      const usage = checkClientUsage(leaf) ?? checkValidity([leaf], at);
+      // A chain that reached a trusted CA but broke its constraints (pathLen,
+      // critical extensions, CA usage) is refused even by demo: it is not
+      // merely an unknown CA. Demo accepts only untrusted leaves that are
+      // themselves sound client certificates.
+      if (!acceptsUntrusted || r.reason !== "unknown_ca" || anchored) return { ...r, identity };
+      const usage = checkClientUsage(leaf) ?? checkCriticalExtensions(leaf) ??
+        checkValidity([leaf], at);
       if (usage) return { ...usage, identity };
       return { identity, chain: [leaf], trusted: false };
     },

@@ -11,7 +11,7 @@
 
 import type { X509Certificate } from "node:crypto";
 import type { ReasonCode } from "../errors.ts";
-import { readCertificateFields } from "./der.ts";
+import { type CertificateFields, readCertificateFields } from "./der.ts";
 
 /** id-kp-clientAuth */
 export const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -66,7 +66,26 @@ export interface VerifyChainOptions {
  * Checks that the leaf is a client certificate (not a CA; EKU, when present,
  * allows clientAuth; key usage, when present, allows digitalSignature), that it
  * chains to one of `anchors` through at most `maxChainDepth` intermediates,
- * and that every certificate in the chain is within its validity period.
+ * that the chain obeys the RFC 5280 constraints we enforce, and that every
+ * certificate in the chain is within its validity period.
+ *
+ * Constraints, checked on every certificate of the built chain (leaf,
+ * intermediates and the trust anchor), failing closed like OpenSSL:
+ * - basicConstraints pathLenConstraint: a CA with pathLen N admits at most N
+ *   non-self-issued intermediate CAs below it (`unknown_ca`);
+ * - a critical extension we do not process refuses the chain (`unknown_ca`).
+ *   Processed: basicConstraints, keyUsage, extendedKeyUsage, subjectAltName,
+ *   subjectKeyIdentifier, authorityKeyIdentifier, and certificatePolicies,
+ *   which needs no processing here: no policy is required of the peer
+ *   (RFC 5280 §6.1 with initial-policy-set anyPolicy and no explicit policy),
+ *   so policies can only reject a path through policyConstraints, which is
+ *   refused whenever present;
+ * - nameConstraints is NOT implemented: a chain with a nameConstraints
+ *   extension, critical or not, is refused (`unknown_ca`) rather than
+ *   accepted with the restriction ignored. Likewise policyConstraints;
+ * - an intermediate or anchor whose keyUsage lacks keyCertSign, or whose
+ *   extendedKeyUsage has neither clientAuth nor anyExtendedKeyUsage, cannot
+ *   vouch for a client certificate (`bad_key_usage`).
  *
  * @example Verifying a presented chain
  * ```ts ignore
@@ -82,9 +101,173 @@ export function verifyClientChain(
 ): ChainResult {
   const usage = checkClientUsage(leaf);
   if (usage) return usage;
+  return verifyChainDetailed(leaf, intermediates, options).result;
+}
+
+/**
+ * {@link verifyClientChain}, also saying whether the chain reached a trusted
+ * anchor: a chain that did and was refused for its constraints must not be
+ * downgraded to an untrusted peer by the demo policy.
+ *
+ * @example
+ * ```ts ignore
+ * const { result, anchored } = verifyChainDetailed(leaf, [], options);
+ * ```
+ */
+export function verifyChainDetailed(
+  leaf: X509Certificate,
+  intermediates: readonly X509Certificate[],
+  options: VerifyChainOptions,
+): { result: ChainResult; anchored: boolean } {
+  const usage = checkClientUsage(leaf);
+  if (usage) return { result: usage, anchored: false };
   const chain = buildChain(leaf, intermediates, options);
-  if ("reason" in chain) return chain;
-  return checkValidity(chain.chain, options.now) ?? chain;
+  if ("reason" in chain) return { result: chain, anchored: false };
+  const refused = checkChainConstraints(chain.chain) ?? checkValidity(chain.chain, options.now);
+  return { result: refused ?? chain, anchored: true };
+}
+
+const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+
+/** Extensions whose meaning the checks here honour (RFC 5280 §4.2). */
+const PROCESSED_EXTENSIONS = new Set([
+  "2.5.29.19", // basicConstraints
+  "2.5.29.15", // keyUsage
+  "2.5.29.37", // extKeyUsage
+  "2.5.29.17", // subjectAltName
+  "2.5.29.14", // subjectKeyIdentifier
+  "2.5.29.35", // authorityKeyIdentifier
+  "2.5.29.32", // certificatePolicies: no policy is required of the peer (see verifyClientChain)
+]);
+
+const EXTENSION_NAMES: Record<string, string> = {
+  "2.5.29.30": "nameConstraints",
+  "2.5.29.36": "policyConstraints",
+  "2.5.29.33": "policyMappings",
+  "2.5.29.54": "inhibitAnyPolicy",
+  "2.5.29.18": "issuerAltName",
+  "2.5.29.9": "subjectDirectoryAttributes",
+  "2.5.29.31": "cRLDistributionPoints",
+  "2.5.29.46": "freshestCRL",
+  "1.3.6.1.5.5.7.1.1": "authorityInfoAccess",
+  "1.3.6.1.5.5.7.1.11": "subjectInfoAccess",
+  "1.3.6.1.5.5.7.1.24": "tlsFeature",
+  [OID_SERVER_AUTH]: "serverAuth",
+  [OID_CLIENT_AUTH]: "clientAuth",
+};
+
+function extensionName(id: string): string {
+  const name = EXTENSION_NAMES[id];
+  return name ? `${name} (${id})` : id;
+}
+
+function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
+  try {
+    return readCertificateFields(new Uint8Array(c.raw));
+  } catch (cause) {
+    return {
+      reason: "unknown_ca",
+      message: `Certificate "${c.subject}" in the chain cannot be read: ${
+        cause instanceof Error ? cause.message : cause
+      }`,
+    };
+  }
+}
+
+/**
+ * The critical-extension rule alone, for one certificate: refuses a critical
+ * extension we do not process, and a nameConstraints or policyConstraints
+ * extension whether critical or not (a restriction we cannot enforce).
+ *
+ * @example
+ * ```ts ignore
+ * checkCriticalExtensions(leaf)?.reason; // "unknown_ca" or undefined
+ * ```
+ */
+export function checkCriticalExtensions(cert: X509Certificate): Refusal | undefined {
+  const fields = fieldsOf(cert);
+  return "reason" in fields ? fields : criticalRefusal(cert, fields);
+}
+
+function criticalRefusal(cert: X509Certificate, f: CertificateFields): Refusal | undefined {
+  const name = `"${cert.subject}"`;
+  const unknown = f.criticalExtensions.find((id) => !PROCESSED_EXTENSIONS.has(id));
+  if (unknown !== undefined) {
+    return {
+      reason: "unknown_ca",
+      message: `Certificate ${name} has critical extension ${
+        extensionName(unknown)
+      }, which is not supported`,
+    };
+  }
+  for (
+    const [present, id] of [[f.hasNameConstraints, "2.5.29.30"], [
+      f.hasPolicyConstraints,
+      "2.5.29.36",
+    ]] as const
+  ) {
+    if (present) {
+      return {
+        reason: "unknown_ca",
+        message: `Certificate ${name} has ${
+          extensionName(id)
+        }, which is not supported (a restriction that cannot be enforced)`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * RFC 5280 constraints over a built chain (leaf first, trust anchor last):
+ * unknown critical extensions and name/policy constraints on every
+ * certificate, then keyCertSign, EKU and pathLenConstraint on every CA.
+ */
+function checkChainConstraints(chain: readonly X509Certificate[]): Refusal | undefined {
+  const all: CertificateFields[] = [];
+  for (const c of chain) {
+    const f = fieldsOf(c);
+    if ("reason" in f) return f;
+    const refused = criticalRefusal(c, f);
+    if (refused) return refused;
+    all.push(f);
+  }
+  // Non-self-issued intermediate CAs seen so far, walking up from the leaf.
+  let below = 0;
+  for (let k = 1; k < chain.length; k++) {
+    const c = chain[k];
+    const f = all[k];
+    const name = `"${c.subject}"`;
+    const anchor = k === chain.length - 1 ? "trusted CA" : "intermediate CA";
+    if (f.keyCertSign === false) {
+      return {
+        reason: "bad_key_usage",
+        message: `${
+          anchor[0].toUpperCase() + anchor.slice(1)
+        } ${name} key usage does not allow keyCertSign`,
+      };
+    }
+    const eku = f.extendedKeyUsage;
+    if (eku && !eku.includes(OID_CLIENT_AUTH) && !eku.includes(OID_ANY_EKU)) {
+      return {
+        reason: "bad_key_usage",
+        message: `${
+          anchor[0].toUpperCase() + anchor.slice(1)
+        } ${name} extended key usage does not allow clientAuth (has ${
+          eku.map(extensionName).join(", ") || "none"
+        }), so it cannot vouch for a client certificate`,
+      };
+    }
+    if (f.pathLength !== undefined && f.pathLength < below) {
+      return {
+        reason: "unknown_ca",
+        message: `Path length constraint exceeded: ${anchor} ${name} has pathLen ${f.pathLength} ` +
+          `but ${below} intermediate CA certificate${below === 1 ? "" : "s"} below it`,
+      };
+    }
+    if (c.subject !== c.issuer) below++;
+  }
+  return undefined;
 }
 
 /**
