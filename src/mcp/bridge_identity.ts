@@ -16,8 +16,9 @@
  *    `params._meta["io.github.mcp-mtls/identity"]` holds the same JSON
  *    object. SDK tool handlers read it as
  *    `extra._meta?.["io.github.mcp-mtls/identity"]`. The bridge first deletes
- *    any value a client put under that key (requests and notifications), so
- *    the child can trust it.
+ *    any value a client put under that key (in requests and notifications,
+ *    and in `result._meta` or `error.data` of its responses to the child's
+ *    own requests), so the child can trust it.
  *
  * @module
  */
@@ -68,7 +69,9 @@ export interface BridgeMessage {
 
 /**
  * A copy of a client message with our `_meta` key removed and, for a request
- * (`id` and `method`), set to `identity`.
+ * (`id` and `method`), set to `identity`. In a response (to a request of the
+ * child's) the key is removed from `result._meta`, and from `error.data` and
+ * `error.data._meta`, so a client cannot pass a forged identity that way either.
  *
  * @example
  * ```ts
@@ -81,13 +84,40 @@ export function withIdentityMeta(
   message: BridgeMessage,
   identity: PeerIdentity | undefined,
 ): BridgeMessage {
-  const isRequest = message.method !== undefined && message.id !== undefined;
+  if (message.method === undefined) return responseWithoutIdentity(message);
+  const isRequest = message.id !== undefined;
   const params = message.params;
   const meta = params?._meta;
-  const hasForgery = typeof meta === "object" && meta !== null && IDENTITY_META_KEY in meta;
-  if (!hasForgery && !(isRequest && identity)) return message;
-  const cleanMeta: Record<string, unknown> = { ...(meta as Record<string, unknown> | undefined) };
-  delete cleanMeta[IDENTITY_META_KEY];
+  if (!holdsKey(meta) && !(isRequest && identity)) return message;
+  const cleanMeta = withoutKey(meta);
   if (isRequest && identity) cleanMeta[IDENTITY_META_KEY] = identity;
   return { ...message, params: { ...params, _meta: cleanMeta } };
+}
+
+/** A response with our key gone from `result._meta`, `error.data` and `error.data._meta`. */
+function responseWithoutIdentity(message: BridgeMessage): BridgeMessage {
+  let out = message;
+  const meta = message.result?._meta;
+  if (holdsKey(meta)) out = { ...out, result: { ...out.result, _meta: withoutKey(meta) } };
+  const data = message.error?.data;
+  if (isObject(data) && (holdsKey(data) || holdsKey(data._meta))) {
+    const clean = withoutKey(data);
+    if (holdsKey(data._meta)) clean._meta = withoutKey(data._meta);
+    out = { ...out, error: { ...message.error!, data: clean } };
+  }
+  return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function holdsKey(value: unknown): boolean {
+  return isObject(value) && IDENTITY_META_KEY in value;
+}
+
+function withoutKey(value: unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown> | undefined) };
+  delete copy[IDENTITY_META_KEY];
+  return copy;
 }

@@ -9,6 +9,12 @@
  * child. When the child dies, each request it left unanswered gets a JSON-RPC
  * error, the exit is logged with code and signal, and the session is closed.
  *
+ * A response from the client goes to the child only when it answers a request
+ * the child sent to this session and has not had answered yet; any other
+ * response is dropped and logged at warn (reason `identity_denied`), so a
+ * client cannot answer for another session or invent answers the child never
+ * asked for.
+ *
  * @module
  */
 import type { Logger } from "../log/logger.ts";
@@ -34,6 +40,8 @@ export interface ChildLink {
   onmessage?: (message: BridgeMessage) => void;
   /** Set by the session: the child exited without being asked to. */
   onexit?: (exit: ChildExit) => void;
+  /** Set by the session: who is at the other end, for log lines. */
+  peer?: () => { client: string; session?: string };
   /** Stops this session's use of the child (the child itself, when it is its own). */
   close(): Promise<void>;
 }
@@ -117,6 +125,9 @@ export function createBridgeSession(
   const pending = new Map<string | number, string>();
   /** Progress tokens of pending requests → request id, to route progress back. */
   const progress = new Map<unknown, string | number>();
+  /** Ids of the child's requests to this client that it has not had answered. */
+  const childAsked = new Set<string | number>();
+  const who = identity ? identityLabel(identity) : "anonymous";
   let transport: SessionTransport | undefined;
   let link: ChildLink | undefined;
   let closed = false;
@@ -130,15 +141,25 @@ export function createBridgeSession(
   function fromClient(raw: BridgeMessage) {
     const message = withIdentityMeta(raw, identity);
     const { id, method } = message;
-    if (method !== undefined && id !== undefined) {
+    if (method === undefined) {
+      if (id === undefined || !childAsked.delete(id)) {
+        logger.warn("dropped a response to a request the stdio server did not send this session", {
+          reason: "identity_denied",
+          client: who,
+          session: transport?.sessionId,
+          id: id ?? null,
+        });
+        return;
+      }
+    } else if (id !== undefined) {
       if (method === "tools/call" && !mayCall(String(message.params?.name))) {
-        const who = identity ? identityLabel(identity) : "an anonymous client";
+        const caller = identity ? identityLabel(identity) : "an anonymous client";
         toClient({
           jsonrpc: "2.0",
           id,
           error: {
             code: DENIED,
-            message: `Tool "${String(message.params?.name)}" is not allowed for ${who}`,
+            message: `Tool "${String(message.params?.name)}" is not allowed for ${caller}`,
             data: { reason: "identity_denied" },
           },
         });
@@ -163,6 +184,10 @@ export function createBridgeSession(
       toClient(requestMethod === "tools/list" ? filterTools(message, mayCall) : message);
       return;
     }
+    if (id !== undefined) childAsked.add(id);
+    else if (method === "notifications/cancelled") {
+      childAsked.delete(message.params?.requestId as string | number);
+    }
     // Notifications and the child's own requests: progress goes with its request;
     // anything else with the one request in flight, if there is exactly one.
     const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
@@ -177,7 +202,7 @@ export function createBridgeSession(
       code: exit.code,
       signal: exit.signal,
       session: transport?.sessionId,
-      client: identity ? identityLabel(identity) : "anonymous",
+      client: who,
       unanswered: pending.size,
       stderr: exit.stderrTail.join("\n"),
     });
@@ -201,6 +226,7 @@ export function createBridgeSession(
     async connect(t) {
       transport = t;
       link = openLink();
+      link.peer = () => ({ client: who, session: transport?.sessionId });
       link.onmessage = fromChild;
       link.onexit = onChildExit;
       const previous = { onclose: t.onclose, onmessage: t.onmessage };

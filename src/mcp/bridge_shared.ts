@@ -6,10 +6,30 @@
  * `initialize` from that result (the first session's protocol version and
  * capabilities therefore apply to all). Request ids and progress tokens are
  * rewritten to bridge-wide numbers so sessions cannot collide, and mapped back
- * on the way out; `notifications/cancelled` is rewritten the same way. Other
- * notifications from the child go to every session; a request from the child
- * (sampling, roots, elicitation) goes to the one session with a request in
- * flight, and is refused when that is not exactly one.
+ * on the way out; `notifications/cancelled` is rewritten the same way.
+ *
+ * What the child sends reaches only the session it belongs to:
+ *
+ * - A response goes to the session whose request it answers.
+ * - A request from the child (sampling, roots, elicitation) goes to the one
+ *   session with a request in flight, and is refused when that is not exactly
+ *   one. The bridge remembers which session it went to: only a response from
+ *   that session, once, reaches the child. A response from any other session,
+ *   or for an id the child has no open request under, is dropped and logged
+ *   at warn (reason `identity_denied`), so one client cannot answer (say,
+ *   accept an elicitation) for another. When the session closes first, the
+ *   child gets an error answer instead.
+ * - `notifications/progress` goes to the session that owns the (rewritten)
+ *   progress token; `notifications/cancelled` of a child request goes to the
+ *   session that request went to.
+ * - Only what is global goes to every session: `notifications/tools/list_changed`,
+ *   `notifications/resources/list_changed` and `notifications/prompts/list_changed`.
+ *   `notifications/resources/updated` goes to the sessions that subscribed to
+ *   its `uri`.
+ * - Any other notification (`notifications/message` and the like) cannot be
+ *   tied to a request on the wire: it goes to the one session with a request
+ *   in flight, and is dropped (logged at debug) when that is not exactly one,
+ *   rather than shown to clients it may not concern.
  *
  * The caller's identity reaches a shared child only through `_meta` on each
  * request (its environment cannot name every client). If it exits, every
@@ -40,9 +60,20 @@ export interface SharedChild {
 
 type Id = string | number;
 
+/** Child notifications every session gets: they concern no one request. */
+const GLOBAL_NOTIFICATIONS = new Set([
+  "notifications/tools/list_changed",
+  "notifications/resources/list_changed",
+  "notifications/prompts/list_changed",
+]);
+
 interface Running {
   child: StdioChild;
   links: Set<SessionLink>;
+  /** The child's own requests not yet answered: its id → the session asked. */
+  asked: Map<Id, SessionLink>;
+  /** Resource URI → the sessions subscribed to it. */
+  subscribed: Map<string, Set<SessionLink>>;
   /** Bridge id → the session and its own id. */
   requests: Map<number, { link: SessionLink; id: Id; method?: string }>;
   /** Bridge token → the session and its own progress token. */
@@ -78,6 +109,8 @@ export function createSharedChild(spawn: () => StdioChild, logger: Logger): Shar
     const r: Running = {
       child: spawn(),
       links: new Set(),
+      asked: new Map(),
+      subscribed: new Map(),
       requests: new Map(),
       tokens: new Map(),
       initWaiters: [],
@@ -110,19 +143,14 @@ export function createSharedChild(spawn: () => StdioChild, logger: Logger): Shar
       owner.link.onmessage?.({ ...message, id: owner.id });
       return;
     }
-    if (method === "notifications/progress") {
-      const params = message.params ?? {};
-      const entry = r.tokens.get(Number(params.progressToken));
-      entry?.link.onmessage?.({ ...message, params: { ...params, progressToken: entry.token } });
-      return;
-    }
-    if (id === undefined) {
-      for (const link of r.links) link.onmessage?.(message);
-      return;
-    }
+    if (method === undefined) return; // a response with no id we can place
+    if (id === undefined) return notify(r, message, method);
     // A request from the child: it needs one client to answer it.
-    const busy = new Set([...r.requests.values()].map((o) => o.link));
-    if (busy.size === 1) return [...busy][0].onmessage?.(message);
+    const only = onlyBusy(r);
+    if (only) {
+      r.asked.set(id, only);
+      return only.onmessage?.(message);
+    }
     r.child.send({
       jsonrpc: "2.0",
       id,
@@ -132,6 +160,61 @@ export function createSharedChild(spawn: () => StdioChild, logger: Logger): Shar
           "A shared stdio server cannot send requests to a client unless exactly one is busy",
       },
     }).catch(() => {});
+  }
+
+  /** The one session with a request in flight, if there is exactly one. */
+  function onlyBusy(r: Running): SessionLink | undefined {
+    const busy = new Set([...r.requests.values()].map((o) => o.link));
+    return busy.size === 1 ? [...busy][0] : undefined;
+  }
+
+  function notify(r: Running, message: BridgeMessage, method: string) {
+    const params = message.params ?? {};
+    if (method === "notifications/progress") {
+      const entry = r.tokens.get(Number(params.progressToken));
+      entry?.link.onmessage?.({ ...message, params: { ...params, progressToken: entry.token } });
+      return;
+    }
+    if (method === "notifications/cancelled") {
+      const requestId = params.requestId as Id;
+      const link = r.asked.get(requestId);
+      r.asked.delete(requestId);
+      link?.onmessage?.(message);
+      return;
+    }
+    if (GLOBAL_NOTIFICATIONS.has(method)) {
+      for (const link of r.links) link.onmessage?.(message);
+      return;
+    }
+    if (method === "notifications/resources/updated") {
+      for (const link of r.subscribed.get(String(params.uri)) ?? []) link.onmessage?.(message);
+      return;
+    }
+    const only = onlyBusy(r);
+    if (only) return only.onmessage?.(message);
+    logger.debug("dropped a notification from the shared stdio server that no one session owns", {
+      method,
+      sessions: r.links.size,
+    });
+  }
+
+  /** A client's response to a child request: only from the session it went to, once. */
+  function answerChild(r: Running, link: SessionLink, message: BridgeMessage): Promise<void> {
+    const { id } = message;
+    if (id !== undefined && r.asked.get(id) === link) {
+      r.asked.delete(id);
+      return r.child.send(message);
+    }
+    logger.warn(
+      "dropped a response to a request the shared stdio server did not send this session",
+      {
+        reason: "identity_denied",
+        ...link.peer?.(),
+        id: id ?? null,
+        askedOther: id !== undefined && r.asked.has(id),
+      },
+    );
+    return Promise.resolve();
   }
 
   function initialized(r: Running, message: BridgeMessage) {
@@ -168,7 +251,14 @@ export function createSharedChild(spawn: () => StdioChild, logger: Logger): Shar
       if (ours === undefined) return Promise.resolve();
       return r.child.send({ ...message, params: { ...message.params, requestId: ours } });
     }
-    if (method === undefined || id === undefined) return r.child.send(message); // notification or a response to the child
+    if (method === undefined) return answerChild(r, link, message);
+    if (method === "resources/subscribe" || method === "resources/unsubscribe") {
+      const uri = String(message.params?.uri);
+      const set = r.subscribed.get(uri) ?? new Set();
+      if (method === "resources/subscribe") r.subscribed.set(uri, set.add(link));
+      else if (set.delete(link) && set.size === 0) r.subscribed.delete(uri);
+    }
+    if (id === undefined) return r.child.send(message); // a notification
     const n = nextId++;
     r.requests.set(n, { link, id, method });
     link.mine.add(n);
@@ -199,6 +289,18 @@ export function createSharedChild(spawn: () => StdioChild, logger: Logger): Shar
             }).catch(() => {});
           }
           link.mine.clear();
+          for (const [uri, set] of r.subscribed) {
+            if (set.delete(link) && set.size === 0) r.subscribed.delete(uri);
+          }
+          for (const [id, owner] of r.asked) {
+            if (owner !== link) continue;
+            r.asked.delete(id);
+            r.child.send({
+              jsonrpc: "2.0",
+              id,
+              error: { code: -32603, message: "The client's session closed before it answered" },
+            }).catch(() => {});
+          }
           return Promise.resolve();
         },
       };
