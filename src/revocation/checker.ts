@@ -122,7 +122,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
   const issuerInfos = issuers.map((i) => parse(i, "issuer"));
   const crlChecker = new CrlChecker(
     crls,
-    { fetcher, readFile, logger, now, issuers: issuerInfos, store },
+    { fetcher, readFile, logger, now, issuers: issuerInfos, store, onChange: options.onCrlChange },
     positive("clockSkew", clockSkew),
     crlDistributionPoints,
     cooldown,

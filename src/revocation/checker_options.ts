@@ -85,6 +85,12 @@ export interface RevocationCheckerOptions {
   now?: () => Date;
   /** Where warnings (soft-fail admissions, refresh failures) go. @default {createLogger()} */
   logger?: Logger;
+  /**
+   * Called when a CRL source loads a CRL that differs from the one it had
+   * (another CRL number, size or thisUpdate), so a server can re-check the
+   * connections it already admitted. @default {undefined}
+   */
+  onCrlChange?: () => void;
 }
 
 /**

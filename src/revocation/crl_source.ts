@@ -28,6 +28,8 @@ export interface CrlSourceDeps {
   /** CA certificates to verify against at load time, when one matches the CRL issuer. */
   issuers: CertInfo[];
   store?: BlobStore;
+  /** Called after a CRL that differs from the loaded one (number, size or thisUpdate) is accepted. */
+  onChange?: () => void;
 }
 
 /** Public state of one CRL source. */
@@ -144,6 +146,8 @@ export class CrlSource {
         `Cannot load CRL "${this.location}": CRL number "${crl.crlNumber}" is older than the loaded "${cur.crlNumber}"`,
       );
     }
+    const changed = !cur || cur.crlNumber !== crl.crlNumber || cur.size !== crl.size ||
+      cur.thisUpdate.getTime() !== crl.thisUpdate.getTime();
     this.current = crl;
     if (issuer) this.verifiedIssuer = issuer;
     else if (this.verifiedIssuer && !bytesEqual(this.verifiedIssuer.subject, crl.issuer)) {
@@ -151,13 +155,15 @@ export class CrlSource {
     }
     this.loadedAt = this.#deps.now();
     this.lastError = undefined;
-    this.#deps.logger.info("CRL loaded", {
+    // An unchanged CRL re-read on the refresh interval is not news.
+    this.#deps.logger[changed ? "info" : "debug"]("CRL loaded", {
       source: this.location,
       from,
       entries: crl.size,
       crlNumber: crl.crlNumber?.toString(),
       nextUpdate: crl.nextUpdate?.toISOString(),
     });
+    if (changed && cur) this.#deps.onChange?.();
   }
 
   /** Verifies the current CRL against `issuer` (once per issuer key) and remembers it. */

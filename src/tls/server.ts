@@ -73,6 +73,8 @@ export interface ListenMtlsOptions {
       identity: PeerIdentity;
       chain: readonly X509Certificate[];
     }): Refusal | undefined | Promise<Refusal | undefined>;
+    /** Tells the listener when the steps' answers may have changed (a new CRL). */
+    onChange?(listener: () => void): void;
   };
   /**
    * Close an admitted connection that has no request in progress for this
@@ -285,27 +287,41 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : options.port;
 
-  // Admission happens once per connection, so after new trust material (a CA
-  // removed, a certificate now expired) the open connections are checked again
-  // with the new policy; those it refuses are closed, the rest keep working.
-  function recheckOpen(policy: CompiledPolicy) {
+  // Admission happens once per connection, so when trust changes (new CAs on a
+  // reload, a changed CRL) the open connections are admitted again: the chain
+  // policy, then pins and revocation. Those now refused are logged and closed;
+  // the rest keep working without a new handshake.
+  let currentPolicy = options.policy;
+  function recheckOpen(why: string) {
     for (const s of secure) {
       const state = states.get(s);
       if (!state?.identity) continue; // anonymous, or admission still pending
-      let refusal: { reason: ReasonCode; message: string } | undefined;
+      const close = (r: { reason: ReasonCode; message: string }) => {
+        if (s.destroyed) return;
+        refuse(state.peer, r.reason, `${why}: ${r.message}`);
+        s.destroy();
+      };
+      let v;
       try {
         const chain = presentedChain(s);
-        const v = chain.leaf ? policy.checkCertificate(chain.leaf, chain.intermediates) : undefined;
-        if (v && "reason" in v) refusal = v;
+        v = chain.leaf
+          ? currentPolicy.checkCertificate(chain.leaf, chain.intermediates)
+          : undefined;
       } catch (cause) {
-        refusal = { reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` };
+        close({ reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` });
+        continue;
       }
-      if (refusal) {
-        refuse(state.peer, refusal.reason, `After a TLS reload: ${refusal.message}`);
-        s.destroy();
+      if (!v) continue;
+      if ("reason" in v) {
+        close(v);
+        continue;
       }
+      const more = admission?.check({ peer: state.peer, identity: v.identity, chain: v.chain });
+      if (more instanceof Promise) void more.then((r) => r && close(r), () => {});
+      else if (more) close(more);
     }
   }
+  admission?.onChange?.(() => recheckOpen("After a CRL update"));
 
   let closing: Promise<void> | undefined;
   return {
@@ -314,7 +330,8 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       const { cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder } = tls.nodeOptions;
       server.setSecureContext({ cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder });
       admit = compileAdmit({ tls, policy, admission, logger, refuse });
-      recheckOpen(policy);
+      currentPolicy = policy;
+      recheckOpen("After a TLS reload");
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

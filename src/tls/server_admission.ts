@@ -54,6 +54,12 @@ export interface ServerAdmission {
   check(ctx: AdmissionContext): Refusal | undefined | Promise<Refusal | undefined>;
   /** Stops what was started here (the CRL refresh timer of a checker made from options). */
   close(): void;
+  /**
+   * Calls `listener` when a CRL made from the options changed, so open
+   * connections can be checked again. (A checker passed in ready-made has its
+   * own `onCrlChange` option instead.)
+   */
+  onChange(listener: () => void): void;
 }
 
 /** One pair to check: a certificate and its issuer, as DER. */
@@ -178,12 +184,22 @@ export async function createServerAdmission(o: {
   const store = pins ? await openStore(pins, logger) : undefined;
   let checker: RevocationChecker | undefined;
   let owned = false;
+  const listeners: (() => void)[] = [];
   let intermediates = false;
   if (isRevocationChecker(revocation)) checker = revocation;
   else if (revocation) {
     const { checkIntermediates = false, ...rest } = revocation;
     intermediates = checkIntermediates;
-    checker = createRevocationChecker({ logger, issuers: [...o.ca], ...rest });
+    const userHook = rest.onCrlChange;
+    checker = createRevocationChecker({
+      logger,
+      issuers: [...o.ca],
+      ...rest,
+      onCrlChange: () => {
+        userHook?.();
+        for (const l of listeners) l();
+      },
+    });
     owned = true;
   }
   try {
@@ -219,6 +235,9 @@ export async function createServerAdmission(o: {
     },
     close() {
       if (owned) checker?.close();
+    },
+    onChange(listener) {
+      listeners.push(listener);
     },
   };
 }

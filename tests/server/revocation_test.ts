@@ -6,6 +6,7 @@ import { isMtlsError } from "../../src/errors.ts";
 import { createCrl, crlToPem } from "../../src/pki/crl.ts";
 import type { CrlEntryInput } from "../../src/pki/mod.ts";
 import { serveMcp } from "../../src/mcp/server.ts";
+import { connectMcpClient } from "../../src/mcp/client_connect.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { normalizeSerial } from "../../src/revocation/mod.ts";
 import { freePort, makeOpensslCa, startResponder } from "../revocation/_openssl.ts";
@@ -90,9 +91,55 @@ Deno.test("a revocation written while the server runs takes effect within the CR
     const took = Date.now() - t0;
     assert.equal(outcome, "refused");
     assert.ok(took < 300 + 700, `took ${took} ms for a 300 ms refresh interval`);
-    assert.equal(refusals(log, "revoked").length, 1);
+    // One refusal for the refused attempt; an earlier connection of alice still open at the
+    // update is closed too, and logged as "After a CRL update" (tested separately below).
+    const atAdmission = refusals(log, "revoked").filter((r) =>
+      !String(r.fields.detail).startsWith("After a CRL update")
+    );
+    assert.equal(atAdmission.length, 1);
     assert.equal(await tryPost(server.url, fx.bob), 200, "other clients are still served");
   } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a CRL update closes an already open connection of the revoked client; other clients keep theirs", async () => {
+  const crl = `${fx.dir}/live-open.crl`;
+  await writeCrl(crl, [], 1);
+  const { server, log } = await startServer(fx, {
+    revocation: { crls: [crl], refreshInterval: 200 },
+  });
+  const connect = (c: Credential) =>
+    connectMcpClient(server.url, { cert: c.cert, key: c.key, ca: fx.ca });
+  const alice = await connect(fx.alice);
+  const bob = await connect(fx.bob);
+  try {
+    await alice.callTool({ name: "echo", arguments: { text: "a" } });
+    await bob.callTool({ name: "echo", arguments: { text: "b" } });
+    const admitted = () => log.records.filter((r) => r.msg === "client admitted").length;
+    const before = admitted();
+    await writeCrl(crl, [fx.alice], 2);
+    let closed;
+    for (let i = 0; i < 60 && !closed; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      closed = refusals(log, "revoked").find((r) =>
+        String(r.fields.detail).startsWith("After a CRL update: ")
+      );
+    }
+    assert.ok(
+      closed,
+      "alice's open connection is refused with reason revoked after the CRL update",
+    );
+    await assert.rejects(alice.callTool({ name: "echo", arguments: { text: "again" } }));
+    await bob.callTool({ name: "echo", arguments: { text: "still here" } });
+    assert.equal(
+      log.records.filter((r) => r.msg === "client admitted").length,
+      before,
+      "bob kept his connection: no new admission",
+    );
+  } finally {
+    await alice.close().catch(() => {});
+    await bob.close().catch(() => {});
     await server.close();
   }
 });
