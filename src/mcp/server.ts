@@ -230,6 +230,7 @@ export async function serveMcp(
       logger,
       metrics,
       detailedTls: o.detailedTls,
+      maxBodyBytes: o.maxBodyBytes,
       onRequest(req, res, state) {
         res.once("close", () => metrics.request(res.statusCode, refusedBy.get(res)));
         const p = handle(req, res, state).catch((cause) => {

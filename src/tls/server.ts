@@ -88,6 +88,13 @@ export interface ListenMtlsOptions {
   metrics?: ServerMetrics;
   /** Log every completed handshake at info (protocol, cipher, SNI, ALPN, peer chain, duration). @default {false} */
   detailedTls?: boolean;
+  /**
+   * Largest request body `onRequest` accepts, in bytes. A request that declares
+   * a bigger one and asks `Expect: 100-continue` is not told to continue, so its
+   * body is never sent and the refusal reaches the client intact.
+   * @default {Infinity}
+   */
+  maxBodyBytes?: number;
   /** Handles one HTTP request from an admitted connection. */
   onRequest(req: IncomingMessage, res: ServerResponse, state: PeerState): void;
 }
@@ -252,6 +259,15 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       s.destroy();
     }, options.idleTimeoutMs);
   }
+
+  // Without this, Node-style servers answer "100 Continue" to every request, and
+  // a client then uploads a too-large body that is refused mid-stream: the close
+  // with unread data resets the connection and the 413 can be lost on the way.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers["content-length"]);
+    if (!(declared > (options.maxBodyBytes ?? Infinity))) res.writeContinue();
+    server.emit("request", req, res);
+  });
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const waiting = pending.get(req.socket);
