@@ -275,3 +275,21 @@ export async function rawPost(
     await agent.close();
   }
 }
+
+/** Status of an `initialize` POST, or "refused" when the connection was closed on us. */
+export async function tryInitialize(
+  fx: Fixtures,
+  url: string,
+  cred: Pick<Credential, "cert" | "key">,
+): Promise<number | "refused"> {
+  try {
+    return (await rawPost(fx, url, cred as Credential, INITIALIZE, MCP_HEADERS)).status;
+  } catch {
+    return "refused";
+  }
+}
+
+/** The server's "connection refused" records with `reason`. */
+export function refusals(log: ReturnType<typeof collectingLogger>, reason: string) {
+  return log.records.filter((r) => r.msg === "connection refused" && r.fields.reason === reason);
+}

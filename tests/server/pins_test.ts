@@ -9,11 +9,10 @@ import {
   collectingLogger,
   type Credential,
   type Fixtures,
-  INITIALIZE,
   makeFixtures,
-  MCP_HEADERS,
-  rawPost,
+  refusals,
   startServer,
+  tryInitialize,
 } from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
@@ -36,16 +35,9 @@ async function aliceWithAnotherKey(): Promise<Credential> {
   };
 }
 
-async function tryPost(url: string, cred: Credential): Promise<number | "refused"> {
-  try {
-    return (await rawPost(fx, url, cred, INITIALIZE, MCP_HEADERS)).status;
-  } catch {
-    return "refused";
-  }
-}
-
-const pinRefusals = (log: ReturnType<typeof collectingLogger>) =>
-  log.records.filter((r) => r.msg === "connection refused" && r.fields.reason === "pin_mismatch");
+const tryPost = (url: string, cred: Pick<Credential, "cert" | "key">) =>
+  tryInitialize(fx, url, cred);
+const pinRefusals = (log: ReturnType<typeof collectingLogger>) => refusals(log, "pin_mismatch");
 
 Deno.test("pin allowlist: a matching client is admitted, any other refused pin_mismatch", async () => {
   const { server, log } = await startServer(fx, { pins: { allow: [spki(fx.alice)] } });

@@ -14,11 +14,10 @@ import {
   collectingLogger,
   type Credential,
   type Fixtures,
-  INITIALIZE,
   makeFixtures,
-  MCP_HEADERS,
-  rawPost,
+  refusals,
   startServer,
+  tryInitialize,
 } from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
@@ -37,20 +36,8 @@ async function writeCrl(path: string, revoked: Credential[], crlNumber: number):
   await Deno.rename(tmp, path); // atomic, as `certs revoke` writes it
 }
 
-/** Status of an `initialize` POST, or "refused" when the connection was closed on us. */
-async function tryPost(
-  url: string,
-  cred: Pick<Credential, "cert" | "key">,
-): Promise<number | "refused"> {
-  try {
-    return (await rawPost(fx, url, cred as Credential, INITIALIZE, MCP_HEADERS)).status;
-  } catch {
-    return "refused";
-  }
-}
-
-const refusals = (log: ReturnType<typeof collectingLogger>, reason: string) =>
-  log.records.filter((r) => r.msg === "connection refused" && r.fields.reason === reason);
+const tryPost = (url: string, cred: Pick<Credential, "cert" | "key">) =>
+  tryInitialize(fx, url, cred);
 
 Deno.test("a client certificate revoked in a CRL is refused at connection time (revoked), the next good client is served", async () => {
   const crl = `${fx.dir}/revoked-bob.crl`;
