@@ -8,6 +8,7 @@
 import { X509Certificate } from "node:crypto";
 import { ConfigError } from "../errors.ts";
 import { type PeerIdentity, peerIdentity } from "./identity.ts";
+import { VerdictCache } from "./verdict_cache.ts";
 import {
   checkClientUsage,
   checkCriticalExtensions,
@@ -100,6 +101,18 @@ export interface CompiledPolicy {
     leaf: X509Certificate,
     intermediates: readonly X509Certificate[],
   ): CertificateVerdict;
+  /**
+   * {@link CompiledPolicy.checkCertificate} for a connection: an accepted
+   * verdict is remembered per leaf certificate (bytes), so the same client
+   * reconnecting skips reading its intermediates (`intermediates` is called
+   * only on a miss) and the chain checks. The validity period of the chain is
+   * checked again on every call; refusals are never remembered. A new policy
+   * (a reload) starts with nothing remembered.
+   */
+  checkPresented(
+    leaf: X509Certificate,
+    intermediates: () => readonly X509Certificate[],
+  ): CertificateVerdict;
   /** The custom hook, when there is one. */
   readonly hook?: CustomPolicy["verify"];
 }
@@ -120,6 +133,8 @@ export interface CompilePolicyOptions {
   maxChainDepth?: number;
   /** Clock. @default {() => new Date()} */
   now?: () => Date;
+  /** Accepted verdicts remembered per leaf certificate by `checkPresented`; 0 turns it off. @default {1024} */
+  verdictCacheSize?: number;
 }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -166,7 +181,7 @@ export function parseCaCertificates(pems: readonly string[]): X509Certificate[] 
  * ```
  */
 export function compilePolicy(option: PolicyOption, options: CompilePolicyOptions): CompiledPolicy {
-  const { maxChainDepth = 3, now = () => new Date() } = options;
+  const { maxChainDepth = 3, now = () => new Date(), verdictCacheSize = 1024 } = options;
   if (!Number.isInteger(maxChainDepth) || maxChainDepth < 0 || maxChainDepth > 16) {
     throw new ConfigError(
       `Option "maxChainDepth" must be an integer from 0 to 16, got "${maxChainDepth}"`,
@@ -188,10 +203,20 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
   }
   const base = custom ? custom.base ?? "strict" : option as "strict" | "demo";
   const acceptsUntrusted = base === "demo";
+  const cache = verdictCacheSize > 0 ? new VerdictCache(verdictCacheSize) : undefined;
   return {
     name: custom ? "custom" : base,
     acceptsUntrusted,
     hook: custom?.verify,
+    checkPresented(leaf, intermediates) {
+      if (!cache) return this.checkCertificate(leaf, intermediates());
+      const der = leaf.raw;
+      const hit = cache.get(der, now().getTime());
+      if (hit) return hit;
+      const v = this.checkCertificate(leaf, intermediates());
+      if (!("reason" in v)) cache.set(der, v);
+      return v;
+    },
     checkCertificate(leaf, intermediates) {
       const at = now();
       let identity: PeerIdentity;

@@ -25,7 +25,7 @@ import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
 import type { ReasonCode } from "../errors.ts";
-import { compileAdmit, type PeerState, presentedChain } from "./server_admit.ts";
+import { compileAdmit, type PeerState, presentedIntermediates } from "./server_admit.ts";
 import { createConnectionObserver } from "./server_observe.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
@@ -319,9 +319,9 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       };
       let v;
       try {
-        const chain = presentedChain(s);
-        v = chain.leaf
-          ? currentPolicy.checkCertificate(chain.leaf, chain.intermediates)
+        const leaf = s.getPeerX509Certificate();
+        v = leaf
+          ? currentPolicy.checkPresented(leaf, () => presentedIntermediates(s, leaf))
           : undefined;
       } catch (cause) {
         close({ reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` });

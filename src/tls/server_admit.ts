@@ -53,6 +53,20 @@ export function presentedChain(
 ): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
   const leaf = s.getPeerX509Certificate();
   if (!leaf) return { intermediates: [] };
+  return { leaf, intermediates: presentedIntermediates(s, leaf) };
+}
+
+/**
+ * The intermediates a client sent after its certificate `leaf`, parsed. Costs
+ * about 0.14 ms (Deno builds the whole legacy chain object), so admission asks
+ * for them only when it has no remembered verdict for `leaf`.
+ *
+ * @example
+ * ```ts ignore
+ * const intermediates = presentedIntermediates(tlsSocket, tlsSocket.getPeerX509Certificate()!);
+ * ```
+ */
+export function presentedIntermediates(s: TLSSocket, leaf: X509Certificate): X509Certificate[] {
   const intermediates: X509Certificate[] = [];
   const seen = new Set<string>([leaf.fingerprint256]);
   type Detailed = { raw?: Uint8Array; issuerCertificate?: Detailed };
@@ -64,7 +78,7 @@ export function presentedChain(
     intermediates.push(x);
     cur = cur.issuerCertificate;
   }
-  return { leaf, intermediates };
+  return intermediates;
 }
 
 /** Settings of {@link compileAdmit}. */
@@ -103,14 +117,14 @@ export function compileAdmit(
       return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
     };
     if (tls.clientAuth === "none") return anonymous();
-    let chain;
+    let leaf;
     try {
-      chain = presentedChain(s);
+      leaf = s.getPeerX509Certificate();
     } catch (cause) {
       refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
       return undefined;
     }
-    if (!chain.leaf) {
+    if (!leaf) {
       // Never trust `s.authorized` alone here: older Deno reported true without a certificate.
       if (tls.clientAuth === "require") {
         refuse(peer, "no_client_cert", "Client presented no certificate");
@@ -118,7 +132,13 @@ export function compileAdmit(
       }
       return anonymous();
     }
-    const v = policy.checkCertificate(chain.leaf, chain.intermediates);
+    let v;
+    try {
+      v = policy.checkPresented(leaf, () => presentedIntermediates(s, leaf));
+    } catch (cause) {
+      refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
+      return undefined;
+    }
     if ("reason" in v) {
       refuse(peer, v.reason, v.message);
       return undefined;
