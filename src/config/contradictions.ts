@@ -99,6 +99,14 @@ export function checkContradictions(c: ServeConfig, sources: ConfigSources): voi
       "sessions",
     );
   }
+  if (c.stdio !== undefined && c.jsonResponse) {
+    fail(
+      "jsonResponse",
+      true,
+      'false when "stdio" is set (the SDK would drop the progress, log, sampling and elicitation messages the child sends during a call)',
+      "stdio",
+    );
+  }
   if (c.health !== undefined && c.health.port !== 0 && c.health.port === c.port) {
     fail("health.port", c.health.port, `a port other than "port" (${c.port})`, "port");
   }

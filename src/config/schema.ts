@@ -154,6 +154,9 @@ export const serveConfigSchema = z.strictObject({
   sessions: z.enum(["stateful", "stateless"]).default("stateful").describe(
     "One SDK server per session or per request",
   ),
+  jsonResponse: z.boolean().default(false).describe(
+    "One application/json body per POSTed request, not SSE (cheaper; drops what a tool sends mid-call)",
+  ),
   limits,
   pins: pins.optional(),
   revocation: revocation.optional(),

@@ -304,6 +304,7 @@ export async function serveOptionsFromConfig(
   if (pins) {
     out.pins = await openPins(pins, out.logger!, pins === config.pins ? "pins.store" : "certs");
   }
+  if (config.jsonResponse) out.jsonResponse = true;
   if (config.detailedTls) out.detailedTls = true;
   if (config.expiryWarningDays !== undefined) out.expiryWarningDays = config.expiryWarningDays;
   if (config.health) out.health = { ...config.health };

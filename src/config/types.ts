@@ -199,6 +199,11 @@ export interface ServeConfig {
   authorization?: { rules: { identity: string; tools: string[] }[] };
   /** Sessions. @default {"stateful"} */
   sessions: "stateful" | "stateless";
+  /**
+   * Answer POSTed requests with one JSON body instead of an SSE stream
+   * (see `ServeMcpOptions.jsonResponse`). @default {false}
+   */
+  jsonResponse: boolean;
   /** Protective limits. */
   limits: LimitsConfig;
   /** Client pinning. @default {none} */

@@ -100,6 +100,18 @@ export interface BridgeSessionOptions {
   logger: Logger;
 }
 
+/**
+ * Marks a `serveMcp` factory whose sessions are stdio bridges, so `serveMcp`
+ * can refuse what a bridge cannot honour (`jsonResponse`: the SDK would drop
+ * the child's notifications and requests sent during a call).
+ *
+ * @example
+ * ```ts ignore
+ * Object.defineProperty(factory, STDIO_BRIDGE, { value: true });
+ * ```
+ */
+export const STDIO_BRIDGE: unique symbol = Symbol("mcp-mtls stdio bridge");
+
 /** JSON-RPC error code for "the stdio server exited before answering". */
 const CHILD_EXITED = -32603;
 /** JSON-RPC error code for a refused request (as serveMcp uses). */

@@ -15,7 +15,12 @@ import { identityLabel } from "../policy/identity.ts";
 import { assertRunnable, spawnStdioChild, type StdioChild } from "./bridge_child.ts";
 import { identityEnv } from "./bridge_identity.ts";
 import { createSharedChild } from "./bridge_shared.ts";
-import { type ChildLink, createBridgeSession, type McpConnectable } from "./bridge_session.ts";
+import {
+  type ChildLink,
+  createBridgeSession,
+  type McpConnectable,
+  STDIO_BRIDGE,
+} from "./bridge_session.ts";
 import { serveMcp } from "./server.ts";
 import type { ObservableMcpServer } from "./server_types.ts";
 import type { McpServerFactory, ServeMcpOptions, SessionContext } from "./server_options.ts";
@@ -155,6 +160,7 @@ export function createStdioBridge(
 
   const factory = (context: SessionContext): McpConnectable =>
     createBridgeSession(context, () => shared?.openLink() ?? openLink(context), { logger });
+  Object.defineProperty(factory, STDIO_BRIDGE, { value: true });
   return {
     // serveMcp only calls connect() and close() on what the factory returns.
     factory: factory as unknown as McpServerFactory,
@@ -199,7 +205,13 @@ export async function serveStdioMcp(
   const { child, ...serveOptions } = options;
   const logger = serveOptions.logger ?? createLogger();
   const bridge = createStdioBridge(command, { ...child, logger });
-  const server = await serveMcp(bridge.factory, { ...serveOptions, logger });
+  let server: ObservableMcpServer;
+  try {
+    server = await serveMcp(bridge.factory, { ...serveOptions, logger });
+  } catch (e) {
+    await bridge.close(); // a refused start leaves no child behind
+    throw e;
+  }
   logger.info("bridging to a stdio MCP server", { command: command.join(" ") });
   let closing: Promise<void> | undefined;
   // Everything but close() is the underlying server's, so metrics and hot

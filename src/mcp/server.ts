@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import { ConfigError } from "../errors.ts";
 import { compileAuthorization, type ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
 import { createMetrics } from "../log/metrics.ts";
@@ -26,6 +27,7 @@ import { startServerOps } from "./server_ops.ts";
 import type { ObservableMcpServer } from "./server_types.ts";
 import { hideDeniedTools } from "./server_tools.ts";
 import { createSessionStore } from "./server_sessions.ts";
+import { STDIO_BRIDGE } from "./bridge_session.ts";
 
 export type { McpMtlsServer, ObservableMcpServer } from "./server_types.ts";
 
@@ -37,7 +39,8 @@ const DENIED = -32001;
  * caller's certificate identity as `extra.authInfo.extra.identity`.
  *
  * Refuses to start on Deno older than 2.9 (`RuntimeError`) and on
- * contradictory options (`ConfigError` naming the key).
+ * contradictory options (`ConfigError` naming the key), among them
+ * `jsonResponse: true` with a stdio bridge factory (`createStdioBridge`).
  *
  * @example A server with one tool
  * ```ts ignore
@@ -60,6 +63,12 @@ export async function serveMcp(
 ): Promise<ObservableMcpServer> {
   assertSupportedRuntime();
   const o = resolveServeOptions(options);
+  if (o.jsonResponse && (factory as { [STDIO_BRIDGE]?: boolean })[STDIO_BRIDGE]) {
+    throw new ConfigError(
+      'Option "jsonResponse" cannot be true with a stdio bridge: the SDK would drop the notifications and requests (progress, logs, sampling, elicitation) the child sends during a call',
+      { key: "jsonResponse" },
+    );
+  }
   const tls = resolveTlsServerOptions(options.tls);
   const policyContext = {
     policy: options.policy ?? "strict",
@@ -119,6 +128,7 @@ export async function serveMcp(
     enabled: o.sessions === "stateful",
     maxSessions: o.maxSessions,
     sessionIdleMs: o.sessionIdleMs,
+    jsonResponse: o.jsonResponse,
     logger,
     buildServer,
     refuse: refuseRequest,
@@ -198,7 +208,10 @@ export async function serveMcp(
     body: unknown,
   ) {
     const server = await buildServer(state, mayCall);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: o.jsonResponse,
+    });
     res.on("close", () => {
       transport.close().catch(() => {});
       server.close().catch(() => {});
@@ -263,6 +276,13 @@ export async function serveMcp(
   const { port } = listener.address;
   const host = o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname;
   const url = `https://${host}:${port}${o.path}`;
+  if (o.jsonResponse) {
+    // Not a weakening, so info: but operators should know notifications during a call are dropped.
+    logger.info(
+      "JSON responses: each POSTed request is answered with one application/json body; notifications and requests sent during a call are dropped",
+      { jsonResponse: true },
+    );
+  }
   logger.info("listening", {
     url,
     policy: policy.name,

@@ -105,6 +105,25 @@ export interface ServeMcpOptions {
   authorization?: AuthorizationOptions;
   /** One SDK server per session (`stateful`) or per request (`stateless`). @default {"stateful"} */
   sessions?: "stateful" | "stateless";
+  /**
+   * Answer each POSTed JSON-RPC request with one `application/json` body
+   * instead of an SSE (`text/event-stream`) stream: the SDK transport's
+   * `enableJsonResponse`. Cheaper per call (fewer socket writes); a batch gets
+   * a JSON array. Works with both `sessions` modes and every conforming client.
+   *
+   * The trade-off: messages a handler sends *about the call it is handling*
+   * are dropped, silently, by the SDK (1.32): progress and log notifications
+   * sent through `extra.sendNotification` never reach the client, and a
+   * request to the client through `extra.sendRequest` (elicitation, sampling,
+   * roots) is never delivered, so it cannot be answered inside that call and
+   * fails when its timeout ends (60 s by default). Messages not tied to a
+   * request (`sendLoggingMessage`, list-changed notifications) still go out
+   * on the session's GET stream. Refused with a stdio bridge
+   * (`serveStdioMcp`, `createStdioBridge`), whose child's notifications and
+   * requests during a call would be lost. Logged once at start (info).
+   * @default {false}
+   */
+  jsonResponse?: boolean;
   /** Protective limits. */
   limits?: ServerLimits;
   /**
@@ -177,6 +196,7 @@ export interface ResolvedServeOptions {
   port: number;
   path: string;
   sessions: "stateful" | "stateless";
+  jsonResponse: boolean;
   handshakeTimeoutMs: number;
   maxBodyBytes: number;
   idleTimeoutMs: number;
@@ -232,6 +252,7 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     port = 8443,
     path = "/mcp",
     sessions = "stateful",
+    jsonResponse = false,
     policy = "strict",
     limits = {},
     logger = createLogger(),
@@ -242,6 +263,11 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
   if (typeof detailedTls !== "boolean") {
     throw new ConfigError(`Option "detailedTls" must be true or false, got "${detailedTls}"`, {
       key: "detailedTls",
+    });
+  }
+  if (typeof jsonResponse !== "boolean") {
+    throw new ConfigError(`Option "jsonResponse" must be true or false, got "${jsonResponse}"`, {
+      key: "jsonResponse",
     });
   }
   if (typeof expiryWarningDays !== "number" || !(expiryWarningDays >= 0)) {
@@ -297,6 +323,7 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     port,
     path,
     sessions,
+    jsonResponse,
     handshakeTimeoutMs: positiveInt(
       limits.handshakeTimeoutMs ?? 10_000,
       "limits.handshakeTimeoutMs",

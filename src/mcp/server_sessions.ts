@@ -32,6 +32,8 @@ export interface SessionStoreOptions {
   maxSessions: number;
   /** Idle time after which a session is closed. */
   sessionIdleMs: number;
+  /** Answer POSTed requests with one JSON body instead of an SSE stream (`enableJsonResponse`). */
+  jsonResponse: boolean;
   /** Logger. */
   logger: Logger;
   /** Builds the SDK server of a new session (tools already filtered). */
@@ -67,11 +69,11 @@ export interface SessionStore {
  *
  * @example
  * ```ts ignore
- * const sessions = createSessionStore({ enabled: true, maxSessions: 1000, sessionIdleMs: 1_800_000, logger, buildServer, refuse });
+ * const sessions = createSessionStore({ enabled: true, maxSessions: 1000, sessionIdleMs: 1_800_000, jsonResponse: false, logger, buildServer, refuse });
  * ```
  */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
-  const { maxSessions, sessionIdleMs, logger, buildServer, refuse } = options;
+  const { maxSessions, sessionIdleMs, jsonResponse, logger, buildServer, refuse } = options;
   const sessions = new Map<string, Session>();
   const sweep = options.enabled
     ? setInterval(() => {
@@ -101,6 +103,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     const fingerprint = state.identity?.fingerprint;
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: jsonResponse,
       onsessioninitialized: (id: string) => {
         sessions.set(id, { transport, server, fingerprint, lastSeen: performance.now() });
         logger.info("session opened", {
