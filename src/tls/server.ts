@@ -25,6 +25,7 @@ import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
 import { createAcceptGate } from "./server_accept.ts";
 import type { ReasonCode } from "../errors.ts";
+import { coalesceWrites } from "./coalesce_writes.ts";
 import { compileAdmit, type PeerState, presentedIntermediates } from "./server_admit.ts";
 import { createConnectionObserver } from "./server_observe.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
@@ -290,6 +291,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     res.once("close", () => {
       if (--idle.active === 0 && !req.socket.destroyed) armIdle(req.socket as TLSSocket, idle);
     });
+    coalesceWrites(res, req.socket);
     onRequest(req, res, state);
   }
 
