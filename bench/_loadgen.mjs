@@ -7,6 +7,9 @@
 //                     (kind "mcp": initialize a session, then tools/call echo; kind "json": POST /)
 //   mode "fresh":     each request on a new connection (full handshake), then the connection closes
 //   mode "resume":    like fresh, offering the previous connection's TLS session (resumption)
+//   mode "paced":     like keepalive, but each client sends at a fixed rate (cfg.perClientRate calls/s,
+//                     open loop, start times spread); latency is counted from the scheduled time
+//                     whenever the previous call was still running then (no coordinated omission)
 //   mode "hold":      open `clients` connections, one request each, then keep them idle
 // Protocol: prints "ready" once warmed up, starts measuring on a "go" line on stdin,
 // prints one JSON result line when done ("hold": waits for stdin to close).
@@ -81,7 +84,7 @@ function request(agent, headers, body, extra = {}) {
 
 /** One virtual client: returns an async op that performs one measured request. */
 async function makeClient() {
-  if (cfg.mode === "keepalive") {
+  if (cfg.mode === "keepalive" || cfg.mode === "paced") {
     const agent = new lib.Agent({ keepAlive: true, maxSockets: 1, ...tlsOpts });
     if (cfg.kind !== "mcp") {
       return async () => {
@@ -183,18 +186,35 @@ async function main() {
   const lat = [];
   let errors = 0, firstError;
   const c0 = process.cpuUsage(), t0 = performance.now(), end = t0 + cfg.ms;
-  await Promise.all(ops.map(async (op) => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      try {
-        await op();
-        lat.push(Math.round((performance.now() - t) * 1000));
-      } catch (e) {
-        errors++;
-        firstError ??= String(e);
-      }
+  const once = async (op, from) => {
+    try {
+      await op();
+      lat.push(Math.round((performance.now() - from) * 1000));
+    } catch (e) {
+      errors++;
+      firstError ??= String(e);
     }
-  }));
+  };
+  if (cfg.mode === "paced") {
+    const interval = 1000 / cfg.perClientRate;
+    await Promise.all(ops.map(async (op) => {
+      let due = t0 + Math.random() * interval;
+      let prevDone = t0;
+      while (due < end) {
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        // Late because our previous call was still running: the server's delay, counted from
+        // the schedule. Late only because our own timer fired late: counted from now.
+        await once(op, prevDone > due ? due : performance.now());
+        prevDone = performance.now();
+        due += interval;
+      }
+    }));
+  } else {
+    await Promise.all(ops.map(async (op) => {
+      while (performance.now() < end) await once(op, performance.now());
+    }));
+  }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   console.log(JSON.stringify({

@@ -13,10 +13,8 @@
  *   (`handleRequest(req, res)` reads the body itself), stateful sessions, on
  *   `node:http`, without any of our code on the request path.
  *
- * - `whatif`: `mtls` with one change suggested by the profile, patched in
- *   here only to measure it (bench/RESULTS.md): the SDK transport answering a
- *   POST with one JSON body instead of an SSE stream. (The other suggestion,
- *   remembering certificate signature checks, is now in verify_chain.ts.)
+ * - `json`: `mtls` with the `jsonResponse` option: a POSTed request is
+ *   answered with one JSON body instead of an SSE stream.
  *
  * - `bare`: Deno's `node:https` alone requiring a client certificate
  *   (verified by the TLS stack), answering a small JSON body: the floor that
@@ -25,7 +23,7 @@
  * Prints one JSON line `{"url": ...}`, then runs until stdin closes (a "gc"
  * line on stdin collects garbage first, for the idle-memory measurement).
  *
- * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|whatif|bare CERT_DIR
+ * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|json|bare CERT_DIR
  */
 import http from "node:http";
 import https from "node:https";
@@ -74,26 +72,13 @@ function withoutTls(clientPem: string) {
   };
 }
 
-/** The two what-if changes (see the module doc), as patches of this process only. */
-function whatIf() {
-  // The signature memo this mode used to patch in is now in src/policy/verify_chain.ts.
-  const handle = StreamableHTTPServerTransport.prototype.handleRequest;
-  type Args = Parameters<StreamableHTTPServerTransport["handleRequest"]>;
-  StreamableHTTPServerTransport.prototype.handleRequest = function (this, ...args: Args) {
-    const inner = (this as unknown as { _webStandardTransport: Record<string, unknown> })
-      ._webStandardTransport;
-    inner._enableJsonResponse = true;
-    return handle.apply(this, args);
-  };
-}
-
-if (mode === "mtls" || mode === "plain" || mode === "whatif") {
+if (mode === "mtls" || mode === "plain" || mode === "json") {
   if (mode === "plain") withoutTls(read("client.crt"));
-  if (mode === "whatif") whatIf();
   const server = await serveMcp(demoServerFactory, {
     port: 0,
     tls: { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt") },
     logger: silentLogger,
+    jsonResponse: mode === "json",
     // No per-address connection rate limit (default 50/min): every load connection comes from
     // 127.0.0.1, and the references have none either.
     limits: { maxConnections: 4096, maxSessions: 4096, connectionsPerAddress: false },
