@@ -79,8 +79,9 @@ export interface ListenMtlsOptions {
   };
   /**
    * Close an admitted connection that has no request in progress for this
-   * many ms (before its first request and between keep-alive requests).
-   * Deno's `node:http` does not enforce `headersTimeout`/`keepAliveTimeout`.
+   * many ms (before its first request and between keep-alive requests). Also
+   * the HTTP server's `keepAliveTimeout`, which Deno's `node:http` enforces
+   * (5 s by default) and advertises in the `Keep-Alive` response header.
    */
   idleTimeoutMs: number;
   /** Logger. */
@@ -176,6 +177,9 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     ...options.tls.nodeOptions,
     handshakeTimeout: options.handshakeTimeoutMs,
   });
+  // Our idle timer closes idle connections; without this Deno's own 5 s keep-alive
+  // timeout would close them first, whatever idleTimeoutMs says.
+  server.keepAliveTimeout = options.idleTimeoutMs;
 
   server.on("connection", (socket: Socket) => {
     const peer = peerOf(socket);
