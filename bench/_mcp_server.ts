@@ -102,6 +102,9 @@ if (mode === "bare") {
     req.resume();
     req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
   });
+  // As long as ours (idleTimeoutMs 30 s): with Deno's 5 s default the idle-memory test's
+  // connections would start closing while the 1,000 are still being opened.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   console.log(
     JSON.stringify({ url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` }),

@@ -473,10 +473,22 @@ interface Memory {
 }
 const memory: Memory[] = [];
 
+/** Open file descriptors of the processes (sockets included). */
+function openFds(pids: number[]): number {
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) n++;
+    } catch { /* process gone */ }
+  }
+  return n;
+}
+
 async function idleMemory(t: Target, certs: Certs): Promise<void> {
   const pids = t.pids();
   const heapBefore = await t.gc?.();
   const before = rssKiB(pids);
+  const fdsBefore = openFds(pids);
   const gens: Deno.ChildProcess[] = [];
   try {
     for (let i = 0; i < GEN_PROCS; i++) {
@@ -503,6 +515,8 @@ async function idleMemory(t: Target, certs: Certs): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     const heapAfter = await t.gc?.();
     const after = rssKiB(pids);
+    // Still open when RSS was read (a server closing idle connections early would shrink it).
+    const stillOpen = openFds(pids) - fdsBefore;
     const opened = results.reduce((a, r) => a + r.opened, 0);
     const failed = results.reduce((a, r) => a + r.failed, 0);
     memory.push({
@@ -517,6 +531,7 @@ async function idleMemory(t: Target, certs: Certs): Promise<void> {
             ((heapAfter - heapBefore) / 1024 / opened).toFixed(1)
           } KiB/conn of it`
           : "no forced GC (Go)",
+        `${stillOpen} more open descriptors at the reading`,
         failed ? `${failed} failed: ${results.find((r) => r.error)?.error}` : "",
       ].filter(Boolean).join("; "),
     });
