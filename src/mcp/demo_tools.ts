@@ -8,6 +8,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { lazyJsonSchemaValidator } from "./lazy_validator.ts";
 
 // Explicit callback types: with TypeScript 6 the SDK's registerTool generics no longer infer them.
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -69,5 +70,9 @@ export function registerDemoTools(
  * ```
  */
 export function demoServerFactory(): McpServer {
-  return registerDemoTools(new McpServer({ name: "mcp-mtls-demo", version: "0.1.0" }));
+  return registerDemoTools(
+    new McpServer({ name: "mcp-mtls-demo", version: "0.1.0" }, {
+      jsonSchemaValidator: lazyJsonSchemaValidator(),
+    }),
+  );
 }

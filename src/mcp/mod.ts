@@ -32,6 +32,8 @@ export type {
 } from "./server_options.ts";
 export { hideDeniedTools } from "./server_tools.ts";
 export { demoServerFactory, registerDemoTools } from "./demo_tools.ts";
+export { lazyJsonSchemaValidator } from "./lazy_validator.ts";
+export type { LazyJsonSchemaValidator } from "./lazy_validator.ts";
 export { createStdioBridge, serveStdioMcp } from "./bridge_stdio_server.ts";
 export type { ServeStdioOptions, StdioBridge, StdioChildSettings } from "./bridge_stdio_server.ts";
 export { bridgeStdioToMcp, isFatalBridgeError } from "./bridge_connect.ts";
