@@ -615,10 +615,14 @@ async function runAll(plans: Plan[], certs: Certs) {
   for (const p of plans) {
     for (const [key, list] of samples) {
       if (!key.startsWith(`${p.target.name}|`)) continue;
-      const best = list.reduce((a, b) => (b.rate > a.rate ? b : a));
+      // A paced row offers the same rate every round: its best round is the one with the
+      // lowest p99 (background work only ever adds delay).
+      const paced = key.includes("|paced ");
+      const best = list.reduce((a, b) => (paced ? b.p99 < a.p99 : b.rate > a.rate) ? b : a);
       if (list.length > 1) {
-        const others = list.filter((r) => r !== best).map((r) => r.rate.toFixed(0)).join(", ");
-        best.note = [`best of ${list.length} (other: ${others}/s)`, best.note].filter(Boolean)
+        const others = list.filter((r) => r !== best)
+          .map((r) => paced ? `p99 ${r.p99.toFixed(2)} ms` : `${r.rate.toFixed(0)}/s`).join(", ");
+        best.note = [`best of ${list.length} (other: ${others})`, best.note].filter(Boolean)
           .join("; ");
       }
       rows.push(best);
