@@ -217,7 +217,7 @@ async function main() {
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
-  console.log(JSON.stringify({
+  const line = JSON.stringify({
     ops: lat.length,
     seconds,
     cpu: (cpu.user + cpu.system) / 1e6,
@@ -226,8 +226,10 @@ async function main() {
     conns: stats.conns,
     reused: stats.reused,
     latUs: lat,
-  }));
-  process.exit(0);
+  });
+  // Exit only once the line is written: a pipe takes large writes asynchronously, and
+  // process.exit() would cut a long latency list short.
+  process.stdout.write(line + "\n", () => process.exit(0));
 }
 
 main().catch((e) => {

@@ -16,6 +16,9 @@
  * - `json`: `mtls` with the `jsonResponse` option: a POSTed request is
  *   answered with one JSON body instead of an SSE stream.
  *
+ * - `bareplain`: the same as `bare` on `node:http`, without TLS: with `bare`,
+ *   what Deno's TLS alone costs per request.
+ *
  * - `bare`: Deno's `node:https` alone requiring a client certificate
  *   (verified by the TLS stack), answering a small JSON body: the floor that
  *   Deno's TLS sets for any server written on it.
@@ -23,7 +26,7 @@
  * Prints one JSON line `{"url": ...}`, then runs until stdin closes (a "gc"
  * line on stdin collects garbage first, for the idle-memory measurement).
  *
- * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|json|bare CERT_DIR
+ * Usage: deno run -A bench/_mcp_server.ts mtls|plain|sdk|json|bare|bareplain CERT_DIR
  */
 import http from "node:http";
 import https from "node:https";
@@ -90,24 +93,29 @@ if (mode === "mtls" || mode === "plain" || mode === "json") {
   Deno.exit(0);
 }
 
-if (mode === "bare") {
+if (mode === "bare" || mode === "bareplain") {
   const body = '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ping"}]}}';
-  const server = https.createServer({
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
+  };
+  const server = mode === "bareplain" ? http.createServer(handler) : https.createServer({
     cert: read("server.crt"),
     key: read("server.key"),
     ca: read("ca.crt"),
     requestCert: true,
     rejectUnauthorized: true,
-  }, (req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
-  });
+  }, handler);
   // As long as ours (idleTimeoutMs 30 s): with Deno's 5 s default the idle-memory test's
   // connections would start closing while the 1,000 are still being opened.
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   console.log(
-    JSON.stringify({ url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/` }),
+    JSON.stringify({
+      url: `${mode === "bare" ? "https" : "http"}://127.0.0.1:${
+        (server.address() as AddressInfo).port
+      }/`,
+    }),
   );
   await untilStdinCloses();
   server.closeAllConnections();

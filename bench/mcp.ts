@@ -28,7 +28,7 @@
  * bench/profile_summary.ts); BENCH_TESTS=fresh (or memory, resume, keepalive,
  * comma-separated) runs only those measurements.
  *
- * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours json plain sdk bare go nginx)
+ * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours json plain sdk bare bareplain go nginx)
  */
 import { cpus, loadavg } from "node:os";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
@@ -203,7 +203,7 @@ async function makeCerts(dir: string): Promise<Certs> {
 }
 
 async function startDeno(
-  mode: "mtls" | "plain" | "sdk" | "json" | "bare",
+  mode: "mtls" | "plain" | "sdk" | "json" | "bare" | "bareplain",
   certs: Certs,
 ): Promise<Target> {
   const profile = Deno.env.get("BENCH_PROFILE");
@@ -225,12 +225,13 @@ async function startDeno(
     sdk: "SDK transport, plain HTTP",
     json: "ours + jsonResponse: serveMcp, mTLS",
     bare: "Deno node:https mTLS alone (floor)",
+    bareplain: "Deno node:http alone, no TLS",
   };
   return {
     name: names[mode],
     url,
     tls: mode === "mtls" || mode === "json" || mode === "bare",
-    kind: mode === "bare" ? "json" : "mcp",
+    kind: mode === "bare" || mode === "bareplain" ? "json" : "mcp",
     pids: () => [c.pid],
     stop: () => stop(c),
     async gc() {
@@ -706,6 +707,18 @@ function report() {
         "Deno",
         undefined,
       ],
+      [
+        "keep-alive POST per server CPU-s: Deno node:https mTLS / node:http (TLS cost alone)",
+        "Deno node:https",
+        "Deno node:http alone",
+        (r: Row) => r.rate / r.serverCpu,
+      ],
+      [
+        "keep-alive tools/call per server CPU-s: mTLS / without TLS",
+        "ours:",
+        "ours without",
+        (r: Row) => r.rate / r.serverCpu,
+      ],
       ["keep-alive tools/call/s: ours mTLS / Go (plain JSON)", "ours:", "Go", undefined],
       ["keep-alive tools/call/s: ours mTLS / nginx (plain JSON)", "ours:", "nginx", undefined],
     ] as [string, string, string, ((r: Row) => number) | undefined][]
@@ -815,7 +828,8 @@ async function main(only: string[]) {
       ["json", "json", ["keepalive1", "keepalive32", "paced32"], false],
       ["plain", "plain", ["fresh8", "keepalive1", "keepalive32", "paced32"], false],
       ["sdk", "sdk", ["keepalive1", "keepalive32"], false],
-      ["bare", "bare", ["fresh8", "keepalive32"], true],
+      ["bare", "bare", ["fresh8", "keepalive1", "keepalive32"], true],
+      ["bareplain", "bareplain", ["keepalive1", "keepalive32"], false],
     ] as const;
     for (const [name, mode, steps, memory] of deno) {
       if (want(name)) {
