@@ -205,24 +205,23 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
   const base = custom ? custom.base ?? "strict" : option as "strict" | "demo";
   const acceptsUntrusted = base === "demo";
   const cache = verdictCacheSize > 0 ? new VerdictCache(verdictCacheSize) : undefined;
-  return {
+  const policy: CompiledPolicy = {
     name: custom ? "custom" : base,
     acceptsUntrusted,
     hook: custom?.verify,
     checkPresented(leaf, intermediates) {
-      if (!cache) return this.checkCertificate(leaf, intermediates());
-      const der = leaf.raw;
-      const hit = cache.get(der, now().getTime());
+      const der = cache ? leaf.raw : undefined;
+      const hit = der && cache!.get(der, now().getTime());
       if (hit) return hit;
       // A leaf issued straight by a trusted CA needs no intermediates: try that
       // first, because reading what the client sent costs more than the check.
       let v: CertificateVerdict | undefined;
       if (anchors.some((a) => leaf.checkIssued(a))) {
-        v = this.checkCertificate(leaf, []);
+        v = policy.checkCertificate(leaf, []);
         if ("reason" in v && v.reason === "unknown_ca") v = undefined;
       }
-      v ??= this.checkCertificate(leaf, intermediates());
-      if (!("reason" in v)) cache.set(der, v);
+      v ??= policy.checkCertificate(leaf, intermediates());
+      if (der && !("reason" in v)) cache!.set(der, v);
       return v;
     },
     checkCertificate(leaf, intermediates) {
@@ -250,4 +249,5 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
       return { identity, chain: [leaf], trusted: false };
     },
   };
+  return policy;
 }

@@ -110,9 +110,11 @@ Deno.test("VerdictCache bounds a hit by the whole chain: the certificate expirin
 Deno.test("checkPresented() with verdictCacheSize 0 checks every time", () => {
   const p = counted("strict", [fx.ca], 0);
   p.check(fx.otherCaClient.cert);
-  p.check(fx.alice.cert);
-  p.check(fx.alice.cert);
-  assert.equal(p.reads(), 3);
+  p.check(fx.otherCaClient.cert);
+  const a = p.check(fx.alice.cert);
+  assert.ok(!("reason" in a) && a.trusted);
+  assert.notEqual(p.check(fx.alice.cert), a, "nothing remembered");
+  assert.equal(p.reads(), 2, "a leaf of a trusted CA still needs no intermediates");
 });
 
 Deno.test("checkPresented() under demo remembers an untrusted acceptance as untrusted", () => {
