@@ -117,27 +117,22 @@ export function compileAdmit(
       return { peer, trusted: false, verdict: NO_HOOK, refusalLogged: false };
     };
     if (tls.clientAuth === "none") return anonymous();
-    let leaf;
+    let leaf, v;
     try {
       leaf = s.getPeerX509Certificate();
+      // Reading the intermediates may throw too; the policy asks only on a cache miss.
+      v = leaf && policy.checkPresented(leaf, () => presentedIntermediates(s, leaf!));
     } catch (cause) {
       refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
       return undefined;
     }
-    if (!leaf) {
+    if (!leaf || !v) {
       // Never trust `s.authorized` alone here: older Deno reported true without a certificate.
       if (tls.clientAuth === "require") {
         refuse(peer, "no_client_cert", "Client presented no certificate");
         return undefined;
       }
       return anonymous();
-    }
-    let v;
-    try {
-      v = policy.checkPresented(leaf, () => presentedIntermediates(s, leaf));
-    } catch (cause) {
-      refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);
-      return undefined;
     }
     if ("reason" in v) {
       refuse(peer, v.reason, v.message);
