@@ -37,6 +37,13 @@ export const REASON_CODES = [
   "protocol_version",
   "rate_limited",
   "handshake_timeout",
+  // added by the hardening work (issue 10)
+  "ambiguous_identity",
+  "weak_signature",
+  "weak_key",
+  "bad_certificate",
+  "origin_denied",
+  "request_timeout",
 ] as const;
 
 /**

@@ -30,6 +30,8 @@ Deno.test("ConfigError names the key path", () => {
 
 Deno.test("REASON_CODES is the design contract's list", () => {
   assert.deepEqual([...REASON_CODES].sort(), [
+    "ambiguous_identity",
+    "bad_certificate",
     "bad_key_usage",
     "expired",
     "handshake_timeout",
@@ -37,11 +39,15 @@ Deno.test("REASON_CODES is the design contract's list", () => {
     "identity_denied",
     "no_client_cert",
     "not_yet_valid",
+    "origin_denied",
     "pin_mismatch",
     "protocol_version",
     "rate_limited",
+    "request_timeout",
     "revocation_unknown",
     "revoked",
     "unknown_ca",
+    "weak_key",
+    "weak_signature",
   ]);
 });
