@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FileError } from "../errors.ts";
 import { writeFileAtomic } from "../fs/mod.ts";
@@ -53,14 +53,18 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Creates `dir` when missing.
+ * Creates `dir` when missing, private to its owner (mode 0700 whatever the
+ * umask: `serve` trusts the CA file it finds there, so no other local user may
+ * write into it).
  *
  * @returns whether it was created by this call (so a failed run can remove it)
  */
 export async function ensureDir(dir: string): Promise<boolean> {
   if (await exists(dir)) return false;
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // mkdir's mode is filtered by the umask; chmod is not (umask 077 would be fine, 000 is not).
+    await chmod(dir, 0o700);
     return true;
   } catch (cause) {
     throw new FileError("file_io", `Cannot create folder "${dir}": ${(cause as Error).message}`, {

@@ -16,6 +16,8 @@ import { type OptionsConfig, parseCommandArgs } from "./args.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
 import { watchCertificates } from "./serve_watch.ts";
+import { checkCertsPermissions } from "./file_permissions.ts";
+import { dirname } from "node:path";
 
 const HELP = `Usage: mcp-mtls serve [--config FILE] [--certs DIR] [--host 127.0.0.1] [--port 8443]
                       [--policy strict|demo] [--crl-refresh SECONDS] [--log-level L]
@@ -202,6 +204,7 @@ export function serve(
       logWrite: (line) => io.stderr(`${line}\n`),
     });
     const dir = config.certs; // undefined when the config names tls.cert/key/pfx itself
+    await warnAboutPermissions(dir, config.tls?.ca, logger);
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
     const { stopped, dispose } = waitForStop(options.signal);
     let server;
@@ -230,6 +233,35 @@ export function serve(
     await server.close();
     return 0;
   });
+}
+
+/**
+ * Warns, once per finding at start, when other local users could change what
+ * the server trusts (a writable certificate folder or trust file) or read its
+ * keys. A warning, not a refusal: shared CI folders and containers often run
+ * with loose modes, and refusing would push people to turn checks off.
+ */
+async function warnAboutPermissions(
+  dir: string | undefined,
+  ca: readonly string[] | string | undefined,
+  logger: Logger,
+): Promise<void> {
+  const caFiles = (typeof ca === "string" ? [ca] : ca ?? []).filter((c) =>
+    !c.includes("-----BEGIN")
+  );
+  const findings = dir === undefined
+    ? (await Promise.all(caFiles.map((f) => checkCertsPermissions(dirname(f), [f])))).flat()
+    : await checkCertsPermissions(dir, caFiles);
+  for (const f of findings) {
+    logger.warn(
+      `"${f.path}" is ${f.problem}: another local user could change whom this server trusts or read its keys`,
+      {
+        path: f.path,
+        mode: `0${f.mode.toString(8)}`,
+        fix: f.fix,
+      },
+    );
+  }
 }
 
 /** Says which revocation and pin checks are enforced (`certs`: DIR/ca.crl, DIR/pins.json). */
