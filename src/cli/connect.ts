@@ -11,6 +11,7 @@ import { parseCommandArgs } from "./args.ts";
 import { readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { EXIT_FAILURE, runCommand } from "./run_command.ts";
+import { commandArgs, exit } from "../runtime/process.ts";
 
 const HELP =
   `Usage: mcp-mtls connect URL [--cert FILE --key FILE] [--ca FILE] [--pin PIN]... [--log-level L]
@@ -144,4 +145,4 @@ function refusalLine(error: unknown): string | undefined {
   return undefined;
 }
 
-if (import.meta.main) Deno.exit(await connect(Deno.args));
+if (import.meta.main) exit(await connect(commandArgs()));

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { getEnv, writeStderr, writeStdout } from "../runtime/process.ts";
+
 /**
  * Where a command writes and what it reads from the environment.
  *
@@ -24,13 +26,6 @@ export interface CliIo {
   env(name: string): string | undefined;
 }
 
-const encoder = new TextEncoder();
-
-function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): void {
-  let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
-}
-
 /**
  * The process's real streams and environment.
  *
@@ -41,7 +36,19 @@ function writeAll(stream: { writeSync(p: Uint8Array): number }, text: string): v
  * ```
  */
 export const denoIo: CliIo = {
-  stdout: (text) => writeAll(Deno.stdout, text),
-  stderr: (text) => writeAll(Deno.stderr, text),
-  env: (name) => Deno.env.get(name),
+  stdout: writeStdout,
+  stderr: writeStderr,
+  env: getEnv,
 };
+
+/**
+ * The same as {@link denoIo}, under a name that says what it is on every
+ * runtime: the process's real streams and environment.
+ *
+ * @example
+ * ```ts
+ * import { processIo } from "@mtls/mcp/cli";
+ * processIo.stdout("hello\n");
+ * ```
+ */
+export const processIo: CliIo = denoIo;

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import denoJson from "../../deno.json" with { type: "json" };
+import { VERSION } from "../version.ts";
+import { commandArgs, exit } from "../runtime/process.ts";
 import { COMMANDS } from "./commands.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { EXIT_USAGE, runCommand } from "./run_command.ts";
@@ -33,16 +34,7 @@ export type { ServeCommandOptions } from "./serve.ts";
 export { denoIo } from "./io.ts";
 export type { CliIo } from "./io.ts";
 
-/**
- * The version printed by `mcp-mtls --version`.
- *
- * @example Printing the version
- * ```ts
- * import { VERSION } from "@mtls/mcp/cli";
- * console.log(VERSION); // e.g. "0.1.0"
- * ```
- */
-export const VERSION: string = denoJson.version;
+export { VERSION } from "../version.ts";
 
 function overview(): string {
   return `mcp-mtls ${VERSION}: mutual TLS for the Model Context Protocol
@@ -103,4 +95,4 @@ export function main(args: string[], io: CliIo = denoIo): Promise<number> {
   return Promise.resolve(EXIT_USAGE);
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) exit(await main(commandArgs()));

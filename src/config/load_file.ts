@@ -48,7 +48,7 @@ export async function loadConfigFile(
     text = await readTextFile(path);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    const why = code === "ENOENT" || err instanceof Deno.errors.NotFound
+    const why = code === "ENOENT" || (err as Error)?.name === "NotFound"
       ? "no such file"
       : (err as Error).message;
     throw new ConfigError(`Cannot read config file "${path}": ${why}`, { cause: err });

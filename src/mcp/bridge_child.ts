@@ -5,8 +5,12 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { statSync } from "node:fs";
+import { constants } from "node:os";
+import { delimiter, isAbsolute, join } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { envObject, getEnv } from "../runtime/process.ts";
+import { type PipedChild, spawnPiped } from "../runtime/child.ts";
 import type { Logger } from "../log/logger.ts";
 import type { BridgeMessage } from "./bridge_identity.ts";
 
@@ -100,10 +104,10 @@ export function assertRunnable(command: string[]): void {
   }
   const candidates = program.includes("/") || isAbsolute(program)
     ? [program]
-    : (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((dir) => join(dir, program));
+    : (getEnv("PATH") ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, program));
   for (const file of candidates) {
     try {
-      if (Deno.statSync(file).isFile) return;
+      if (statSync(file).isFile()) return;
     } catch {
       // not there: try the next
     }
@@ -114,7 +118,7 @@ export function assertRunnable(command: string[]): void {
 function childEnv(inherit: boolean, extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   if (inherit) {
-    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    for (const [k, v] of Object.entries(envObject())) {
       if (!k.startsWith("MCP_MTLS_")) env[k] = v;
     }
   }
@@ -135,15 +139,7 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
   const { env = {}, inheritEnv = true, cwd, closeTimeoutMs = 2000, logger } = options;
   const fields = options.logFields ?? {};
   const [program, ...args] = command;
-  const process = new Deno.Command(program, {
-    args,
-    cwd,
-    env: childEnv(inheritEnv, env),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const process = spawnPiped(program, args, { cwd, env: childEnv(inheritEnv, env) });
   const writer = process.stdin.getWriter();
   const encoder = new TextEncoder();
   let stdinOpen = true;
@@ -166,11 +162,12 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
   const exited = process.status.then(async (s): Promise<ChildExit> => {
     if (stdinOpen) closeStdin();
     await readers;
-    return { code: s.code, signal: s.signal, stderrTail };
+    if (s.error) stderrTail.push(`Cannot run "${program}": ${s.error.message}`);
+    return { code: exitCode(s.code, s.signal), signal: s.signal, stderrTail };
   });
   let closing: Promise<ChildExit> | undefined;
   const child: StdioChild = {
-    pid: process.pid,
+    pid: process.pid ?? 0,
     exited,
     send(message) {
       if (!stdinOpen) return Promise.reject(new Error("The stdio server has exited"));
@@ -179,6 +176,13 @@ export function spawnStdioChild(command: string[], options: StdioChildOptions): 
     close: () => closing ??= stopChild(process, exited, closeStdin, closeTimeoutMs),
   };
   return child;
+}
+
+/** The shell convention: 128 + n when killed by signal n, as Deno reports it. */
+function exitCode(code: number | null, signal: string | null): number {
+  if (code !== null) return code;
+  const n = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  return n === undefined ? 1 : 128 + n;
 }
 
 function parseMessage(
@@ -199,7 +203,7 @@ function parseMessage(
 
 /** Closes stdin, then after `graceMs` SIGTERM, then after `graceMs` SIGKILL. */
 async function stopChild(
-  process: Deno.ChildProcess,
+  process: PipedChild,
   exited: Promise<ChildExit>,
   closeStdin: () => Promise<void>,
   graceMs: number,

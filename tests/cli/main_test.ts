@@ -93,3 +93,8 @@ Deno.test("main() answers unknown commands cleanly with exit 2", async () => {
     assert.equal(io.err, `mcp-mtls: Unknown command "${name}" (see "mcp-mtls --help")\n`);
   }
 });
+
+Deno.test("VERSION is deno.json's version", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.equal(VERSION, denoJson.version);
+});
