@@ -229,7 +229,11 @@ async function stopChild(
 async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
   let rest = "";
   try {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    for await (
+      const text of stream.pipeThrough(
+        new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
+      )
+    ) {
       rest += text;
       let nl: number;
       while ((nl = rest.indexOf("\n")) >= 0) {

@@ -139,13 +139,18 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
     });
   }
   const connector = createTlsConnector(o);
-  const agent = new Agent({
+  const pool = new Agent({
     connect: connector.connect,
     keepAliveTimeout: o.keepAliveTimeout,
     connections: o.connections ?? null,
-    maxRequestsPerClient: o.keepAlive ? undefined : 1,
     allowH2: false,
   });
+  // keepAlive: false marks every request `reset` (it asks "connection: close" and
+  // never reuses the socket). undici 7's maxRequestsPerClient: 1 still reuses the
+  // first socket once, so it cannot do this.
+  const agent = o.keepAlive
+    ? pool
+    : pool.compose((dispatch) => (opts, handler) => dispatch({ ...opts, reset: true }, handler));
   const mtlsFetch = async (input: string | URL | Request, init?: RequestInit) => {
     let url: string | URL;
     let requestInit: RequestInit | undefined = init;
@@ -198,7 +203,7 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
   };
   const close = async (): Promise<void> => {
     try {
-      await agent.close();
+      await pool.close();
     } finally {
       o.revocation?.close();
       await o.pins?.flush(); // first-use pins reach the file before close() resolves

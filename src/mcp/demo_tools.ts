@@ -72,7 +72,8 @@ export function registerDemoTools(
 export function demoServerFactory(): McpServer {
   return registerDemoTools(
     new McpServer({ name: "mcp-mtls-demo", version: "0.1.0" }, {
-      jsonSchemaValidator: lazyJsonSchemaValidator(),
+      // The SDK's validator type is `any` under Deno and exact under Node.js.
+      jsonSchemaValidator: lazyJsonSchemaValidator() as never,
     }),
   );
 }

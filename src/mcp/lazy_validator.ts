@@ -36,11 +36,19 @@ export interface LazyJsonSchemaValidator {
  * ```
  */
 export function lazyJsonSchemaValidator(): LazyJsonSchemaValidator {
-  let inner: { getValidator(schema: unknown): never } | undefined;
+  // Typed loosely on purpose: under Deno the SDK's subpath types resolve to `any`,
+  // under Node.js they are real; the cast keeps one source valid for both.
+  let inner: { getValidator(schema: never): unknown } | undefined;
   return {
-    getValidator(schema) {
-      inner ??= new AjvJsonSchemaValidator();
-      return inner!.getValidator(schema);
+    getValidator<T>(schema: unknown) {
+      inner ??= new AjvJsonSchemaValidator() as { getValidator(schema: never): unknown };
+      return inner.getValidator(schema as never) as ReturnType<
+        LazyJsonSchemaValidator["getValidator"]
+      > as never as (input: unknown) => {
+        valid: boolean;
+        data: T | undefined;
+        errorMessage: string | undefined;
+      };
     },
   };
 }
