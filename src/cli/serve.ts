@@ -15,7 +15,8 @@ import { serveStdioMcp } from "../mcp/bridge_stdio_server.ts";
 import { type OptionsConfig, parseCommandArgs } from "./args.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
-import { watchCertificates } from "./serve_watch.ts";
+import { watchCertificates, watchFileChanges } from "./serve_watch.ts";
+import { isRevocationChecker } from "../tls/server_admission_options.ts";
 import { checkCertsPermissions } from "./file_permissions.ts";
 import { dirname } from "node:path";
 
@@ -28,11 +29,17 @@ Serves MCP (Streamable HTTP) at https://HOST:PORT/mcp with the built-in demo
 tools (whoami, echo, time), using DIR/server.crt and DIR/server.key, and
 admitting only clients whose certificates chain to DIR/ca.crt.
 
-When DIR/ca.crl exists (see "certs revoke"), revoked client certificates are
-refused; the file is re-read every --crl-refresh seconds, so a revocation
-takes effect without a restart. When DIR/pins.json exists, clients must match
-the pins of their identity (SPIFFE ID, else cn:NAME); identities without pins
-are refused.
+DIR/ca.crl (written by "certs revoke") is enforced: revoked client
+certificates are refused, and their open connections closed. The file is
+watched, so a revocation takes effect within about a second without a
+restart, even when the file did not exist at start (until it exists, nothing
+is revoked); it is also re-read every --crl-refresh seconds. A CRL that does
+not parse or verify is refused and logged, and the last good one stays in
+force. CRL files named in the config are watched the same way, but one that
+is missing refuses every client (revocation_unknown).
+
+When DIR/pins.json exists, clients must match the pins of their identity
+(SPIFFE ID, else cn:NAME); identities without pins are refused.
 
 Hot reload: when DIR/server.crt, DIR/server.key or DIR/ca.crt change (or on
 SIGHUP) they are validated and served to new connections without a restart;
@@ -57,7 +64,8 @@ Options:
   --port PORT      port, 0 for any free one                   [default: 8443]
   --policy NAME    strict, or demo (accepts self-signed and unknown-CA clients, with warnings)
                                                               [default: strict]
-  --crl-refresh S  seconds between re-reads of DIR/ca.crl      [default: 60]
+  --crl-refresh S  seconds between re-reads of DIR/ca.crl, besides the file
+                   watch                                      [default: 60]
   --log-level L    debug, info, warn or error                 [default: info]
   --log-format F   pretty (terminal) or json (one object per line)
                                                               [default: pretty]
@@ -204,6 +212,7 @@ export function serve(
       logWrite: (line) => io.stderr(`${line}\n`),
     });
     const dir = config.certs; // undefined when the config names tls.cert/key/pfx itself
+    watchCrlFiles(serveOptions, logger);
     await warnAboutPermissions(dir, config.tls?.ca, logger);
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
     const { stopped, dispose } = waitForStop(options.signal);
@@ -264,17 +273,34 @@ async function warnAboutPermissions(
   }
 }
 
+/**
+ * Has the revocation checker watch its CRL files (DIR/ca.crl, or files the
+ * config names), so `certs revoke` takes effect at once, not at the next
+ * refresh: the checker reloads the file and the server re-checks its open
+ * connections. The watchers stop with the server (the checker's `close()`).
+ */
+function watchCrlFiles(o: ServeMcpOptions, logger: Logger): void {
+  const r = o.revocation;
+  if (r === undefined || isRevocationChecker(r) || !r.crls?.length || r.watchFile) return;
+  o.revocation = {
+    ...r,
+    watchFile: (path, onChange) => watchFileChanges(path, onChange, { logger }),
+  };
+}
+
 /** Says which revocation and pin checks are enforced (`certs`: DIR/ca.crl, DIR/pins.json). */
 function announceEnforced(o: ServeMcpOptions, logger: Logger): void {
   const r = o.revocation;
   const crls = r !== undefined && "crls" in r ? r.crls : undefined;
   if (crls?.length) {
     const refreshSeconds = "refreshInterval" in r! ? (r.refreshInterval ?? 60_000) / 1000 : 60;
-    logger.info("enforcing the CRL", { crls, refreshSeconds });
+    const watched = "watchFile" in r! && r.watchFile !== undefined;
+    logger.info("enforcing the CRL", { crls, refreshSeconds, watched });
   } else if (r !== undefined) logger.info("enforcing revocation checks");
   else {
     logger.info("no CRL: client certificates are not checked for revocation", {
-      hint: `"mcp-mtls certs revoke" creates DIR/ca.crl; restart the server afterwards`,
+      hint:
+        `"serve --certs DIR" enforces DIR/ca.crl (see "certs revoke"), or name one in revocation.crls`,
     });
   }
   if (o.pins) {

@@ -2,11 +2,12 @@
  * Hot reload for `serve`: watches the certificate directory and listens for
  * SIGHUP. Changes are debounced, so a certificate and key replaced one after
  * the other are reloaded once, as a pair. A reload that fails is logged and
- * the last good material keeps serving.
+ * the last good material keeps serving. CRL files are watched one by one
+ * ({@link watchFileChanges}, handed to the revocation checker).
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log/logger.ts";
 import type { TlsMaterial } from "../mcp/server_reload.ts";
 import type { PinStore } from "../pins/pin_store.ts";
@@ -134,6 +135,80 @@ export function watchCertificates(o: WatchCertificatesOptions): () => void {
     Deno.removeSignalListener("SIGHUP", onHangup);
     try {
       watcher?.close();
+    } catch { /* already closed */ }
+  };
+}
+
+/**
+ * Settings of {@link watchFileChanges}.
+ *
+ * @example Using WatchFileOptions
+ * ```ts ignore
+ * const o: WatchFileOptions = { logger, debounceMs: 200 };
+ * ```
+ */
+export interface WatchFileOptions {
+  /** Where a directory that cannot be watched is reported. */
+  logger: Logger;
+  /** Quiet time in ms before a burst of changes is reported once. @default {200} */
+  debounceMs?: number;
+}
+
+/**
+ * Calls `onChange` after `path` is written, created, renamed over or removed.
+ * It watches the file's directory, not the file: a file that does not exist
+ * yet cannot be watched, and an atomic write (temp file + rename, as
+ * `certs revoke` does) replaces the inode a file watch would follow. A burst
+ * of events (a truncate and a write) is reported once, `debounceMs` after the
+ * last. When the directory cannot be watched, logs a warning and returns a
+ * no-op: the caller's periodic re-read still applies.
+ *
+ * @param path the file to watch
+ * @param onChange called once per burst of changes
+ * @param options logger and debounce time
+ * @returns a function that stops watching
+ *
+ * @example Reloading a CRL when `certs revoke` rewrites it
+ * ```ts ignore
+ * const stop = watchFileChanges("certs/ca.crl", () => void checker.refresh(), { logger });
+ * stop();
+ * ```
+ */
+export function watchFileChanges(
+  path: string,
+  onChange: () => void,
+  options: WatchFileOptions,
+): () => void {
+  const { logger, debounceMs = 200 } = options;
+  const dir = dirname(path);
+  const name = basename(path);
+  let watcher: Deno.FsWatcher;
+  try {
+    watcher = Deno.watchFs(dir, { recursive: false });
+  } catch (e) {
+    logger.warn("cannot watch the file's directory; it is re-read on the refresh interval only", {
+      file: path,
+      error: (e as Error).message,
+    });
+    return () => {};
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  (async () => {
+    try {
+      for await (const event of watcher) {
+        if (event.kind === "access" || !event.paths.some((p) => basename(p) === name)) continue;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timer = undefined;
+          onChange();
+        }, debounceMs);
+      }
+    } catch { /* closed */ }
+  })();
+  return () => {
+    clearTimeout(timer);
+    try {
+      watcher.close();
     } catch { /* already closed */ }
   };
 }

@@ -5,10 +5,12 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { loadServeConfig } from "./serve_config.ts";
 import { type ConfiguredServeOptions, serveOptionsFromConfig } from "./serve_options.ts";
 import type { ServeConfig, StdioConfig } from "./types.ts";
+import { envObject } from "../runtime/process.ts";
 
 /**
  * Options for {@link resolveServeConfig}.
@@ -22,7 +24,7 @@ import type { ServeConfig, StdioConfig } from "./types.ts";
 export interface ResolveServeConfigOptions {
   /** `--config FILE`. @default {no file} */
   configFile?: string;
-  /** Environment. @default {Deno.env.toObject()} */
+  /** Environment. @default {the process environment} */
   env?: Record<string, string | undefined>;
   /** Keys from flags given explicitly on the command line (never defaults). @default {{}} */
   cliOverrides?: Record<string, unknown>;
@@ -30,7 +32,10 @@ export interface ResolveServeConfigOptions {
   fallbackCerts?: string;
   /** Where log lines go (the logger uses `log.level` and `log.format`). @default {standard error} */
   logWrite?: (line: string) => void;
-  /** `serve --crl-refresh` in ms: reload interval of `certs`/ca.crl. @default {60000} */
+  /**
+   * `serve --crl-refresh` in ms: reload interval of `certs`/ca.crl (the file
+   * is also reloaded when it changes, if the caller watches it). @default {60000}
+   */
   certsCrlRefreshMs?: number;
 }
 
@@ -76,7 +81,7 @@ export async function resolveServeConfig(
 ): Promise<ResolvedServeConfig> {
   const {
     configFile,
-    env = Deno.env.toObject(),
+    env = envObject(),
     cliOverrides = {},
     fallbackCerts = "certs",
     logWrite,
@@ -91,10 +96,38 @@ export async function resolveServeConfig(
   });
   const logger = createLogger({ ...config.log, ...(logWrite ? { write: logWrite } : {}) });
   const serveOptions = await serveOptionsFromConfig(config, { logger, env, certsCrlRefreshMs });
+  enforceCertsCrl(config, serveOptions, certsCrlRefreshMs);
   return {
     config,
     options: serveOptions,
     logger,
     ...(config.stdio ? { stdio: config.stdio } : {}),
+  };
+}
+
+/**
+ * `serve --certs DIR` enforces `DIR/ca.crl` "when present", and a running
+ * server must also pick up one that `certs revoke` writes later.
+ * `serveOptionsFromConfig` adds the file only when it exists at start; for
+ * `serve` it is added either way and marked optional, so while it is absent
+ * it revokes nothing (the server is watching for it) rather than refusing
+ * every client as `revocation_unknown`. A `revocation.crls` list from the
+ * config is left alone: a file named there that is missing fails closed.
+ */
+function enforceCertsCrl(
+  config: ServeConfig,
+  options: ConfiguredServeOptions,
+  refreshMs: number | undefined,
+): void {
+  const { certs, tls, revocation } = config;
+  if (certs === undefined || tls.clientAuth === "none" || revocation?.crls !== undefined) return;
+  const crl = join(certs, "ca.crl");
+  // Same defaults as serveOptionsFromConfig gives a ca.crl present at start.
+  options.revocation = {
+    crls: [crl],
+    crlDistributionPoints: false,
+    refreshInterval: refreshMs ?? 60_000,
+    ...revocation,
+    optionalCrls: [crl],
   };
 }

@@ -62,7 +62,8 @@ function positive(name: string, v: number): number {
 
 /**
  * Makes a revocation checker. CRL files/URLs start loading at once and are
- * reloaded every `refreshInterval`; call `close()` when done.
+ * reloaded every `refreshInterval` (files also on change, with `watchFile`);
+ * call `close()` when done.
  *
  * @param options sources, failure mode, timing and injected I/O; all optional
  * @throws {ConfigError} for an invalid option
@@ -91,6 +92,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
     cacheDir,
     fetch = (input: string, init?: RequestInit) => globalThis.fetch(input, init),
     readFile = defaultReadFile,
+    optionalCrls = [],
+    watchFile,
     now = () => new Date(),
     logger = createLogger(),
   } = options;
@@ -112,6 +115,14 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
     throw new ConfigError(`Option "mode" is "${mode}" but "ocsp" is not enabled`, { key: "mode" });
   }
   positive("refreshInterval", refreshInterval);
+  for (const p of optionalCrls) {
+    if (!crls.includes(p) || /^https?:\/\//i.test(p)) {
+      throw new ConfigError(
+        `Option "optionalCrls" names "${p}", which is not a file path in "crls"`,
+        { key: "optionalCrls" },
+      );
+    }
+  }
   const store = cacheDir ? diskStore(cacheDir, readFile) : undefined;
   const fetcher = createFetcher({
     fetch,
@@ -126,6 +137,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
     positive("clockSkew", clockSkew),
     crlDistributionPoints,
     cooldown,
+    { optional: optionalCrls, watchFile },
   );
   const o = typeof ocsp === "object" ? ocsp : {};
   const ocspClient = new OcspClient({
@@ -265,6 +277,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
     close() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
+      crlChecker.close();
     },
   };
 }

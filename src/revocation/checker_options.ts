@@ -81,6 +81,22 @@ export interface RevocationCheckerOptions {
   fetch?: FetchLike;
   /** File reader for CRL paths and the disk cache. @default {node:fs/promises readFile} */
   readFile?: ReadFileLike;
+  /**
+   * Those of the `crls` file paths that may not exist: until such a file
+   * appears it revokes nothing (logged once at info), instead of making every
+   * check `revocation_unknown`. For folder conventions such as
+   * `serve --certs DIR`'s `DIR/ca.crl`; a CRL you name yourself should fail
+   * closed, so leave it out. @default {[]}
+   */
+  optionalCrls?: string[];
+  /**
+   * Watches a CRL file: calls `onChange` when it may have changed (written,
+   * created, renamed over) and returns a function that stops watching. With
+   * it, every file in `crls` is reloaded on change instead of only every
+   * `refreshInterval`, and `close()` stops the watchers.
+   * @default {no watching: files are re-read every refreshInterval}
+   */
+  watchFile?: (path: string, onChange: () => void) => () => void;
   /** Clock. @default {() => new Date()} */
   now?: () => Date;
   /** Where warnings (soft-fail admissions, refresh failures) go. @default {createLogger()} */
@@ -169,6 +185,6 @@ export interface RevocationChecker {
   refresh(): Promise<void>;
   /** Diagnostics. */
   state(): RevocationState;
-  /** Stops the refresh timer. */
+  /** Stops the refresh timer and the file watchers. */
   close(): void;
 }

@@ -2,6 +2,8 @@
  * CRL side of the checker: the configured CRL sources plus sources found in
  * certificates' distribution points, refreshed together, and the per-check
  * lookup (O(1) by serial once the CRL's signature has been verified).
+ * Configured CRL files are watched when a watcher is given, so a replaced
+ * file is reloaded at once rather than at the next refresh.
  *
  * @module
  */
@@ -12,6 +14,17 @@ import type { RevocationVerdict } from "./types.ts";
 
 const isHttp = (u: string) => /^https?:\/\//i.test(u);
 
+/** Calls `onChange` when the file at `path` may have changed; returns a function that stops. */
+export type WatchFile = (path: string, onChange: () => void) => () => void;
+
+/** Optional parts of {@link CrlChecker}. */
+export interface CrlCheckerFiles {
+  /** Configured file paths that may be absent (revoke nothing until they appear). @default {[]} */
+  optional?: readonly string[];
+  /** Watches configured CRL files. @default {no watching} */
+  watchFile?: WatchFile;
+}
+
 /** All CRL sources of one checker. */
 export class CrlChecker {
   #deps: CrlSourceDeps;
@@ -20,6 +33,7 @@ export class CrlChecker {
   #minGap: number;
   #sources: CrlSource[] = [];
   #byLocation = new Map<string, CrlSource>();
+  #unwatch: (() => void)[] = [];
 
   constructor(
     locations: string[],
@@ -27,22 +41,52 @@ export class CrlChecker {
     clockSkew: number,
     fromDp: boolean,
     minGap: number,
+    files: CrlCheckerFiles = {},
   ) {
     this.#deps = deps;
     this.#minGap = minGap;
     this.#clockSkew = clockSkew;
     this.#fromDp = fromDp;
-    for (const l of locations) this.#add(l);
+    const optional = new Set(files.optional ?? []);
+    for (const l of locations) {
+      const watched = files.watchFile !== undefined && !isHttp(l);
+      const s = this.#add(l, { optional: optional.has(l), watched });
+      // Watch before the first load, so a file written in between is not missed.
+      if (watched) this.#unwatch.push(files.watchFile!(l, () => void s.reload()));
+    }
   }
 
-  #add(location: string): CrlSource {
+  #add(location: string, options?: { optional: boolean; watched: boolean }): CrlSource {
     let s = this.#byLocation.get(location);
     if (!s) {
-      s = new CrlSource(location, this.#deps);
+      s = new CrlSource(location, this.#deps, options);
       this.#byLocation.set(location, s);
       this.#sources.push(s);
     }
     return s;
+  }
+
+  /** Stops watching files. */
+  close(): void {
+    for (const stop of this.#unwatch.splice(0)) stop();
+  }
+
+  /**
+   * "Good" when no loaded CRL covers `leaf` and an optional CRL file is
+   * absent while every other source is loaded: the CRL that would decide has
+   * not been written yet, so nothing is revoked. Any failed source keeps the
+   * answer "unknown" (fail closed).
+   */
+  #absentVerdict(leaf: CertInfo): RevocationVerdict | undefined {
+    const absent = this.#sources.filter((s) => s.absent);
+    if (absent.length === 0) return undefined;
+    if (this.#sources.some((s) => !s.absent && !s.current)) return undefined;
+    return {
+      status: "good",
+      source: "crl",
+      serial: leaf.serial,
+      detail: `no CRL yet: ${absent.map((s) => `"${s.location}"`).join(", ")} does not exist`,
+    };
   }
 
   /** Loads every source (disk cache first for URLs when nothing is loaded). */
@@ -101,7 +145,10 @@ export class CrlChecker {
       if (v.status !== "unknown") return v;
       unknown = v;
     }
-    return unknown;
+    if (unknown || this.#matching(leaf).length > 0) return unknown;
+    // Distribution points are tried (with I/O) before an absent file says "good".
+    if (this.#fromDp && leaf.crlUrls.some(isHttp)) return undefined;
+    return this.#absentVerdict(leaf);
   }
 
   /** The verdict from CRLs, loading distribution points when no source covers the issuer. */
@@ -117,6 +164,8 @@ export class CrlChecker {
       sources = this.#matching(leaf);
     }
     if (sources.length === 0) {
+      const absent = this.#absentVerdict(leaf);
+      if (absent) return absent;
       const tried = this.#sources.filter((s) => s.lastError).map((s) => s.lastError);
       return {
         status: "unknown",

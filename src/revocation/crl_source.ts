@@ -2,6 +2,9 @@
  * One CRL location (file or URL) and its last good CRL. A refresh that fails
  * or yields garbage, a CRL signed by another key, or an older CRL number is
  * logged and ignored: the last good CRL stays in force until it expires.
+ * An optional file (a folder convention such as `serve --certs DIR`'s
+ * `DIR/ca.crl`) that does not exist yet is "absent": it revokes nothing until
+ * it appears, instead of being a failure.
  *
  * @module
  */
@@ -28,8 +31,20 @@ export interface CrlSourceDeps {
   /** CA certificates to verify against at load time, when one matches the CRL issuer. */
   issuers: CertInfo[];
   store?: BlobStore;
-  /** Called after a CRL that differs from the loaded one (number, size or thisUpdate) is accepted. */
+  /**
+   * Called after a CRL that differs from the loaded one (number, size or
+   * thisUpdate) is accepted, and after the first CRL a source loads once it
+   * has started (a file that appeared, a source that recovered).
+   */
   onChange?: () => void;
+}
+
+/** Per-source settings. */
+export interface CrlSourceOptions {
+  /** A file that may not exist: absent means "nothing revoked yet", not a failure. @default {false} */
+  optional?: boolean;
+  /** Whether the file is watched for changes (only said in the log). @default {false} */
+  watched?: boolean;
 }
 
 /** Public state of one CRL source. */
@@ -50,9 +65,17 @@ export interface CrlSourceState {
   loadedAt?: Date;
   /** The last refresh failure, kept until a refresh succeeds. */
   lastError?: string;
+  /** An optional file that does not exist (yet) and revokes nothing; absent when false. */
+  absent?: boolean;
 }
 
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
+
+/** ENOENT from node:fs, NotFound from Deno: the file is not there (as opposed to unreadable). */
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown } | undefined;
+  return e?.code === "ENOENT" || e?.name === "NotFound";
+}
 
 /** A CRL location with its current CRL. */
 export class CrlSource {
@@ -62,12 +85,20 @@ export class CrlSource {
   verifiedIssuer?: CertInfo;
   loadedAt?: Date;
   lastError?: string;
+  /** An optional file found missing at the last attempt, with nothing loaded. */
+  absent = false;
   #deps: CrlSourceDeps;
+  #optional: boolean;
+  #watched: boolean;
   #inflight?: Promise<void>;
+  #again?: Promise<void>;
+  #attempts = 0;
 
-  constructor(location: string, deps: CrlSourceDeps) {
+  constructor(location: string, deps: CrlSourceDeps, options: CrlSourceOptions = {}) {
     this.location = location;
     this.#deps = deps;
+    this.#optional = options.optional === true && !isUrl(location);
+    this.#watched = options.watched === true;
   }
 
   #lastAttempt = -Infinity;
@@ -76,9 +107,24 @@ export class CrlSource {
   refresh(): Promise<void> {
     this.#inflight ??= (async () => {
       this.#lastAttempt = this.#deps.now().getTime();
+      this.#attempts++;
       await this.#load();
     })().finally(() => this.#inflight = undefined);
     return this.#inflight;
+  }
+
+  /**
+   * Loads after a change notice (a file watcher). Unlike {@link refresh}, a
+   * load already under way may have read the file before the change, so one
+   * more load is queued after it (shared by every notice meanwhile).
+   */
+  reload(): Promise<void> {
+    if (!this.#inflight) return this.refresh();
+    this.#again ??= this.#inflight.then(() => {
+      this.#again = undefined;
+      return this.refresh();
+    });
+    return this.#again;
   }
 
   /** Starts a refresh unless one ran less than `minGap` ms ago (for stale CRLs seen on the hot path). */
@@ -100,17 +146,22 @@ export class CrlSource {
 
   async #load(): Promise<void> {
     const { fetcher, readFile, logger } = this.#deps;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | undefined;
     try {
       bytes = isUrl(this.location)
         ? await fetcher.get(this.location)
         : await readFile(this.location).catch((err) => {
+          if (this.#optional && !this.current && isNotFound(err)) return undefined;
           throw new RevocationError(
             "revocation_fetch_failed",
             `Cannot read CRL "${this.location}": ${(err as Error).message}`,
             { cause: err },
           );
         });
+      if (bytes === undefined) {
+        this.#markAbsent();
+        return;
+      }
       if (this.current && bytesEqual(bytes, this.current.der)) {
         this.lastError = undefined;
         return;
@@ -122,13 +173,33 @@ export class CrlSource {
         );
       }
     } catch (err) {
-      this.lastError = (err as Error).message;
+      const message = (err as Error).message;
+      const code = (err as { code?: string }).code;
+      const repeated = message === this.lastError;
+      this.lastError = message;
+      this.absent = false;
       const kept = this.current ? "keeping the last good CRL" : "no CRL loaded";
-      logger.warn(`CRL refresh failed, ${kept}: ${this.lastError}`, {
-        source: this.location,
-        code: (err as { code?: string }).code,
-      });
+      // A local file read but refused (garbage, other key, older number) is an
+      // operator's mistake, like a refused certificate reload: error. A URL
+      // that fails is often transient: warn. The same failure again (the
+      // refresh interval, several change notices for one write) is not news.
+      const level = repeated
+        ? "debug"
+        : code === "crl_invalid" && !isUrl(this.location)
+        ? "error"
+        : "warn";
+      logger[level](`CRL refresh failed, ${kept}: ${message}`, { source: this.location, code });
     }
+  }
+
+  #markAbsent(): void {
+    this.lastError = undefined;
+    if (this.absent) return;
+    this.absent = true;
+    this.#deps.logger.info(
+      `CRL file "${this.location}" does not exist yet: nothing is revoked until it appears`,
+      { source: this.location, watched: this.#watched },
+    );
   }
 
   async #accept(bytes: Uint8Array, from: string): Promise<void> {
@@ -155,6 +226,7 @@ export class CrlSource {
     }
     this.loadedAt = this.#deps.now();
     this.lastError = undefined;
+    this.absent = false;
     // An unchanged CRL re-read on the refresh interval is not news.
     this.#deps.logger[changed ? "info" : "debug"]("CRL loaded", {
       source: this.location,
@@ -163,7 +235,8 @@ export class CrlSource {
       crlNumber: crl.crlNumber?.toString(),
       nextUpdate: crl.nextUpdate?.toISOString(),
     });
-    if (changed && cur) this.#deps.onChange?.();
+    // The first CRL at start is no change; one that appears (or recovers) later is.
+    if (changed && (cur || this.#attempts > 1)) this.#deps.onChange?.();
   }
 
   /** Verifies the current CRL against `issuer` (once per issuer key) and remembers it. */
@@ -185,6 +258,7 @@ export class CrlSource {
       entries: c?.size ?? 0,
       loadedAt: this.loadedAt,
       lastError: this.lastError,
+      ...(this.absent ? { absent: true } : {}),
     };
   }
 }
