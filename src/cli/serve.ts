@@ -15,6 +15,7 @@ import { serveStdioMcp } from "../mcp/bridge_stdio_server.ts";
 import { type OptionsConfig, parseCommandArgs } from "./args.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
+import { commandArgs, envObject, exit, onSignal, type StopSignal } from "../runtime/process.ts";
 import { watchCertificates, watchFileChanges } from "./serve_watch.ts";
 import { isRevocationChecker } from "../tls/server_admission_options.ts";
 import { checkCertsPermissions } from "./file_permissions.ts";
@@ -206,7 +207,7 @@ export function serve(
     }
     const { config, options: serveOptions, logger, stdio } = await resolveServeConfig({
       configFile: values.config === undefined ? undefined : String(values.config),
-      env: Deno.env.toObject(),
+      env: envObject(),
       cliOverrides,
       ...(refresh === undefined ? {} : { certsCrlRefreshMs: Math.round(refresh * 1000) }),
       logWrite: (line) => io.stderr(`${line}\n`),
@@ -312,21 +313,22 @@ function announceEnforced(o: ServeMcpOptions, logger: Logger): void {
 }
 
 function waitForStop(signal: AbortSignal | undefined): { stopped: Promise<void>; dispose(): void } {
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const signals: StopSignal[] = ["SIGINT", "SIGTERM"];
+  const offs: (() => void)[] = [];
   let resolve!: () => void;
   const stopped = new Promise<void>((r) => (resolve = r));
   const dispose = () => {
-    for (const s of signals) Deno.removeSignalListener(s, stop);
+    for (const off of offs.splice(0)) off();
     signal?.removeEventListener("abort", stop);
   };
   const stop = () => {
     dispose();
     resolve();
   };
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  for (const s of signals) offs.push(onSignal(s, stop));
   if (signal?.aborted) stop();
   else signal?.addEventListener("abort", stop, { once: true });
   return { stopped, dispose };
 }
 
-if (import.meta.main) Deno.exit(await serve(Deno.args));
+if (import.meta.main) exit(await serve(commandArgs()));

@@ -7,7 +7,10 @@
  *
  * @module
  */
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { onSignal } from "../runtime/process.ts";
+import { type DirectoryWatch, watchDirectory } from "../runtime/watch.ts";
 import type { Logger } from "../log/logger.ts";
 import type { TlsMaterial } from "../mcp/server_reload.ts";
 import type { PinStore } from "../pins/pin_store.ts";
@@ -56,7 +59,7 @@ export function watchCertificates(o: WatchCertificatesOptions): () => void {
   const reloadTls = async () => {
     let material: TlsMaterial;
     try {
-      const read = (f: string) => Deno.readTextFile(join(dir, f));
+      const read = (f: string) => readFile(join(dir, f), "utf8");
       const [cert, key, ca] = await Promise.all(
         ["server.crt", "server.key", "ca.crt"].map(read),
       );
@@ -102,40 +105,29 @@ export function watchCertificates(o: WatchCertificatesOptions): () => void {
     act(names);
   };
 
-  let watcher: Deno.FsWatcher | undefined;
+  let watcher: DirectoryWatch | undefined;
   try {
-    watcher = Deno.watchFs(dir, { recursive: false });
+    watcher = watchDirectory(dir, (name) => {
+      if (!TLS_FILES.has(name) && name !== PIN_FILE) return;
+      changed.add(name);
+      clearTimeout(timer);
+      timer = setTimeout(flush, debounceMs);
+    });
   } catch (e) {
     logger.warn("cannot watch the certificate directory; reload with SIGHUP", {
       dir,
       error: (e as Error).message,
     });
   }
-  (async () => {
-    if (!watcher) return;
-    try {
-      for await (const event of watcher) {
-        const names = event.paths.map((p) => basename(p))
-          .filter((n) => TLS_FILES.has(n) || n === PIN_FILE);
-        if (names.length === 0 || event.kind === "access") continue;
-        for (const n of names) changed.add(n);
-        clearTimeout(timer);
-        timer = setTimeout(flush, debounceMs);
-      }
-    } catch { /* closed */ }
-  })();
 
-  const onHangup = () => {
+  const offHangup = onSignal("SIGHUP", () => {
     logger.info("SIGHUP: reloading TLS material and pins", { dir });
     act(new Set([...TLS_FILES, ...(o.pins ? [PIN_FILE] : [])]));
-  };
-  Deno.addSignalListener("SIGHUP", onHangup);
+  });
   return () => {
     clearTimeout(timer);
-    Deno.removeSignalListener("SIGHUP", onHangup);
-    try {
-      watcher?.close();
-    } catch { /* already closed */ }
+    offHangup();
+    watcher?.close();
   };
 }
 
@@ -182,9 +174,17 @@ export function watchFileChanges(
   const { logger, debounceMs = 200 } = options;
   const dir = dirname(path);
   const name = basename(path);
-  let watcher: Deno.FsWatcher;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let watcher: DirectoryWatch;
   try {
-    watcher = Deno.watchFs(dir, { recursive: false });
+    watcher = watchDirectory(dir, (changed) => {
+      if (changed !== name) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = undefined;
+        onChange();
+      }, debounceMs);
+    });
   } catch (e) {
     logger.warn("cannot watch the file's directory; it is re-read on the refresh interval only", {
       file: path,
@@ -192,23 +192,8 @@ export function watchFileChanges(
     });
     return () => {};
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  (async () => {
-    try {
-      for await (const event of watcher) {
-        if (event.kind === "access" || !event.paths.some((p) => basename(p) === name)) continue;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          timer = undefined;
-          onChange();
-        }, debounceMs);
-      }
-    } catch { /* closed */ }
-  })();
   return () => {
     clearTimeout(timer);
-    try {
-      watcher.close();
-    } catch { /* already closed */ }
+    watcher.close();
   };
 }

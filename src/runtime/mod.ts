@@ -26,4 +26,5 @@ export {
   writeStdout,
 } from "./process.ts";
 export { unrefTimer } from "./timers.ts";
+export { type DirectoryWatch, watchDirectory } from "./watch.ts";
 export { type ChildStatus, type PipedChild, spawnPiped, type SpawnPipedOptions } from "./child.ts";
