@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { main } from "./main.ts";
+import { main } from "./dispatch.ts";
 import { commandArgs, exit } from "../runtime/process.ts";
 
 exit(await main(commandArgs()));

@@ -102,17 +102,37 @@ interface SyncWriter {
   writeSync(p: Uint8Array): number;
 }
 
+/** A reader that went away (`mcp-mtls ... | head`) is not an error of ours. */
+function isBrokenPipe(e: unknown): boolean {
+  const err = e as { code?: string; name?: string };
+  return err?.code === "EPIPE" || err?.name === "BrokenPipe";
+}
+
+let pipeGuard = false;
+
 function writeTo(fd: 1 | 2, text: string): void {
   const deno = (globalThis as { Deno?: { stdout: SyncWriter; stderr: SyncWriter } }).Deno;
-  if (deno) {
-    // Synchronous, so a line written just before exit() is never lost.
-    const stream = fd === 1 ? deno.stdout : deno.stderr;
-    let bytes = encoder.encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
-    return;
+  try {
+    if (deno) {
+      // Synchronous, so a line written just before exit() is never lost.
+      const stream = fd === 1 ? deno.stdout : deno.stderr;
+      let bytes = encoder.encode(text);
+      while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+      return;
+    }
+    if (!pipeGuard) {
+      pipeGuard = true;
+      for (const s of [process.stdout, process.stderr]) {
+        s.on("error", (e) => {
+          if (!isBrokenPipe(e)) throw e;
+        });
+      }
+    }
+    // Node.js and Bun write to files, pipes and terminals synchronously on POSIX.
+    (fd === 1 ? process.stdout : process.stderr).write(text);
+  } catch (e) {
+    if (!isBrokenPipe(e)) throw e;
   }
-  // Node.js and Bun write to files, pipes and terminals synchronously on POSIX.
-  (fd === 1 ? process.stdout : process.stderr).write(text);
 }
 
 /**
