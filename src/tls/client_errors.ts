@@ -17,10 +17,21 @@
  * | TLS 1.3, no client certificate | `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`, after `secureConnect` |
  * | TLS 1.2, no client certificate | `ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE` ("received fatal alert: CertificateRequired") |
  * | our certificate from another CA, Deno `node:https` server | no alert: the server closes (TLS 1.3: after `secureConnect`; 1.2: `ECONNRESET` as above) |
+ * | alert bad_certificate / certificate_unknown / decrypt_error | `ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE` / `ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN` / `ERR_SSL_SSLV3_ALERT_DECRYPT_ERROR` ("received fatal alert: DecryptError"; Node 20 says `ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR`) |
+ * | our certificate has an unknown critical extension, a duplicated extension or is over 64 KiB (65,649 bytes refused, 64,945 sent) | `ERR_SSL_UNSUPPORTED_PROTOCOL` ("unsupported protocol"), raised after TCP connect but before a TLS byte is sent, as for a key that does not match or a TLS version rustls lacks |
+ *
+ * Which alert a server sends for a client certificate it refuses (measured,
+ * TLS 1.2, certificates from a trusted CA): a Deno (rustls) server sends
+ * certificate_unknown for an unknown critical extension or a duplicated
+ * extension, and decrypt_error for a signature it cannot verify (wrong key,
+ * RSA-1024); `openssl s_server` sends certificate_unknown, unknown_ca,
+ * bad_certificate and decrypt_error for those four, in that order. So
+ * certificate_unknown, bad_certificate and decrypt_error mean
+ * `bad_certificate`, not `unknown_ca`.
  *
  * @module
  */
-import { MtlsError, PeerRejectedError, type ReasonCode } from "../errors.ts";
+import { CertificateError, MtlsError, PeerRejectedError, type ReasonCode } from "../errors.ts";
 
 /** Alerts the server sends when it refuses us, by the code Deno gives them. */
 const ALERTS: Record<string, { reason: ReasonCode; alert: string }> = {
@@ -29,8 +40,14 @@ const ALERTS: Record<string, { reason: ReasonCode; alert: string }> = {
     alert: "certificate_required",
   },
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { reason: "unknown_ca", alert: "unknown_ca" },
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: "unknown_ca", alert: "bad_certificate" },
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: { reason: "unknown_ca", alert: "certificate_unknown" },
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: "bad_certificate", alert: "bad_certificate" },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: {
+    reason: "bad_certificate",
+    alert: "certificate_unknown",
+  },
+  // The server could not verify our CertificateVerify (Deno's and Node's names).
+  ERR_SSL_SSLV3_ALERT_DECRYPT_ERROR: { reason: "bad_certificate", alert: "decrypt_error" },
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: { reason: "bad_certificate", alert: "decrypt_error" },
   ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: {
     reason: "bad_key_usage",
     alert: "unsupported_certificate",
@@ -105,7 +122,8 @@ export function alertError(err: unknown, ctx: ErrorContext): PeerRejectedError |
   if (!entry && code === "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE" && !ctx.hasCert) {
     entry = { reason: "no_client_cert", alert: "handshake_failure" };
   }
-  if (!entry) return undefined;
+  // Without a certificate we made no signature: decrypt_error is about something else.
+  if (!entry || (entry.alert === "decrypt_error" && !ctx.hasCert)) return undefined;
   if (entry.reason === "protocol_version") {
     return new PeerRejectedError(
       "protocol_version",
@@ -115,6 +133,8 @@ export function alertError(err: unknown, ctx: ErrorContext): PeerRejectedError |
   }
   const what = entry.reason === "no_client_cert"
     ? "requires a client certificate and we presented none"
+    : entry.alert === "decrypt_error"
+    ? "refused our client certificate: it could not verify our signature with its key"
     : "refused our client certificate";
   return new PeerRejectedError(
     entry.reason,
@@ -130,6 +150,18 @@ export function handshakeVerdict(err: unknown, ctx: ErrorContext): HandshakeVerd
   const alert = alertError(err, ctx);
   if (alert) return { kind: "error", error: alert };
   if (code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE") return { kind: "diagnose_leaf", code };
+  // Thrown before any byte is sent; our versions are validated to 1.2/1.3 and the
+  // key to match, so with a certificate it is the certificate rustls will not use.
+  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" && ctx.hasCert) {
+    const said = `${code}: ${(err as Error)?.message}`;
+    const message = "Our client certificate cannot be used: the TLS stack refused it before " +
+      `sending anything to "${ctx.peer}" ("${said}"); it refuses a certificate with an unknown ` +
+      "critical extension or a duplicated extension, and one over 64 KiB";
+    return {
+      kind: "error",
+      error: new CertificateError("invalid_certificate", message, { cause: err }),
+    };
+  }
   const reason = VERIFY[code];
   if (reason) return { kind: "error", error: verifyError(reason, code, err, ctx) };
   if (code === "ECONNRESET" || code === "EPIPE") return { kind: "diagnose_reset", code };
