@@ -20,6 +20,13 @@
  *    and in `result._meta` or `error.data` of its responses to the child's
  *    own requests), so the child can trust it.
  *
+ * Both carry the {@link PeerIdentity} admission computed, the same value the
+ * authorization rules, pins and logs use: names are never read from the
+ * certificate a second way here, and a certificate with several CNs or
+ * several URI SANs beside a SPIFFE ID never gets this far (it is refused at
+ * admission with `ambiguous_identity`), so `MCP_MTLS_PEER_CN` and
+ * `MCP_MTLS_PEER_SPIFFE_ID` are never one of two names.
+ *
  * @module
  */
 import { identityLabel, type PeerIdentity } from "../policy/identity.ts";

@@ -5,6 +5,7 @@
  */
 import { CertificateError, MtlsError } from "../errors.ts";
 import { certificateFingerprint, spkiPin } from "./fingerprints.ts";
+import { canonicalIpAddress } from "./ip_address.ts";
 import type { KeyType } from "./key_type.ts";
 import { needsRenewal } from "./needs_renewal.ts";
 import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
@@ -33,7 +34,7 @@ export interface CertificateInfo {
   subject: string;
   /** Issuer DN. */
   issuer: string;
-  /** DNS, IP, URI and email SANs (other kinds are left out). */
+  /** DNS, IP (canonical RFC 5952 text), URI and email SANs (other kinds are left out). */
   subjectAltNames: SubjectAltName[];
   /** Serial number, lowercase hex. */
   serialNumber: string;
@@ -148,7 +149,10 @@ function subjectAltNames(c: X509Certificate): SubjectAltName[] {
   }
   const out: SubjectAltName[] = [];
   for (const name of ext?.names.items ?? []) {
-    if (name.type === "dns" || name.type === "ip" || name.type === "email") {
+    if (name.type === "ip") {
+      // The one text form every reader uses (RFC 5952; x509 writes ::ffff:1.2.3.4 in hex).
+      out.push({ type: "ip", value: canonicalIpAddress(name.value) ?? name.value });
+    } else if (name.type === "dns" || name.type === "email") {
       out.push({ type: name.type, value: name.value });
     } else if (name.type === "url") {
       out.push({ type: "uri", value: name.value });

@@ -4,6 +4,7 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
+import { uncompressedIpAddress } from "./ip_address.ts";
 import type { KeyType } from "./key_type.ts";
 import type { ExtendedKeyUsageName, LeafOptions } from "./options.ts";
 import {
@@ -63,7 +64,11 @@ export function planLeaf(role: Role, options: LeafOptions): LeafPlan {
       if (sans.length) {
         list.push(
           new SubjectAlternativeNameExtension(
-            sans.map((s) => ({ type: s.type === "uri" ? "url" as const : s.type, value: s.value })),
+            sans.map((s) => ({
+              type: s.type === "uri" ? "url" as const : s.type,
+              // x509 misreads mixed notation (::ffff:1.2.3.4): give it plain hex groups.
+              value: s.type === "ip" ? uncompressedIpAddress(s.value) : s.value,
+            })),
             false,
           ),
         );

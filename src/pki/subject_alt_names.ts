@@ -5,6 +5,7 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
+import { canonicalIpAddress } from "./ip_address.ts";
 
 /**
  * One subject alternative name.
@@ -18,7 +19,7 @@ import { CertificateError } from "../errors.ts";
 export interface SubjectAltName {
   /** `dns` (host name), `ip` (IPv4 or IPv6), `uri` (e.g. a SPIFFE ID) or `email`. */
   type: "dns" | "ip" | "uri" | "email";
-  /** The name; IP addresses in their canonical text form. */
+  /** The name; IP addresses in their canonical text form (see `canonicalIpAddress`). */
   value: string;
 }
 
@@ -29,10 +30,14 @@ const EMAIL = /^[^\s@",]+@[^\s@",]+$/;
 /**
  * Parses a comma-separated list of `dns:`, `ip:`, `uri:` and `email:` names.
  * Whitespace around entries is ignored; an empty string gives an empty list.
+ * A SPIFFE ID (`uri:spiffe://...`) must be the only URI: the SPIFFE
+ * X.509-SVID standard (§2) allows exactly one URI SAN, and servers refuse a
+ * certificate with more as `ambiguous_identity`.
  *
  * @param spec e.g. `"dns:localhost,ip:127.0.0.1,ip:::1,uri:spiffe://example.org/agent"`
- * @returns the names, IPv6 addresses in canonical (compressed, lowercase) form
- * @throws {CertificateError} `invalid_argument` naming the first bad entry
+ * @returns the names, IP addresses in canonical (RFC 5952) form
+ * @throws {CertificateError} `invalid_argument` naming the first bad entry, or
+ * the URIs when a SPIFFE ID is not the only one
  *
  * @example Parsing the CLI syntax
  * ```ts
@@ -43,7 +48,16 @@ const EMAIL = /^[^\s@",]+@[^\s@",]+$/;
  */
 export function parseSubjectAltNames(spec: string): SubjectAltName[] {
   if (spec.trim() === "") return [];
-  return spec.split(",").map((entry) => parseEntry(entry.trim()));
+  const names = spec.split(",").map((entry) => parseEntry(entry.trim()));
+  const uris = names.filter((n) => n.type === "uri");
+  if (uris.length > 1 && uris.some((u) => u.value.slice(0, 7).toLowerCase() === "spiffe:")) {
+    throw new CertificateError(
+      "invalid_argument",
+      `Invalid SANs "${uris.map((u) => `uri:${u.value}`).join(", ")}": ` +
+        "a SPIFFE ID must be the only URI SAN of a certificate (SPIFFE X.509-SVID §2)",
+    );
+  }
+  return names;
 }
 
 function parseEntry(entry: string): SubjectAltName {
@@ -80,16 +94,12 @@ export function isDnsName(value: string): boolean {
   return labels.every((label) => DNS_LABEL.test(label)) && !IPV4.test(value);
 }
 
-/** The canonical text of an IPv4 or IPv6 address, or `undefined` when it is neither. */
+/**
+ * The canonical text of an IPv4 or IPv6 address, or `undefined` when it is
+ * neither: {@link canonicalIpAddress}, the one form every reader uses.
+ */
 export function canonicalIp(value: string): string | undefined {
-  if (IPV4.test(value)) return value;
-  if (!value.includes(":") || /[[\]/%]/.test(value)) return undefined;
-  try {
-    // The URL parser is a strict, runtime-neutral IPv6 parser that also canonicalizes.
-    return new URL(`http://[${value}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
+  return canonicalIpAddress(value);
 }
 
 function isUri(value: string): boolean {

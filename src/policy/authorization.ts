@@ -5,6 +5,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { canonicalIpAddress } from "../pki/ip_address.ts";
 import { compileGlob } from "./glob.ts";
 import type { PeerIdentity } from "./identity.ts";
 
@@ -12,7 +13,12 @@ import type { PeerIdentity } from "./identity.ts";
  * One rule. `identity` selects peers by one of:
  * - `spiffe://trust.domain/path*` — the SPIFFE ID (glob),
  * - `cn:GLOB` — the subject common name,
- * - `san:GLOB` — any SAN value (DNS, IP, URI or email), or `dns:`/`ip:`/`uri:`/`email:GLOB` for one kind,
+ * - `san:GLOB` — any SAN value (DNS, IP, URI or email), or `dns:`/`ip:`/`uri:`/`email:GLOB`
+ *   for one kind (an IP address is compared in its canonical text, RFC 5952
+ *   with IPv4-mapped addresses as `::ffff:1.2.3.4`, so `ip:1:0:0:2:0:0:0:3`,
+ *   `ip:1::2:0:0:0:3` and `ip:1:0:0:2::3` are the same rule; a glob such as
+ *   `ip:10.0.0.*` is matched against that text; an `ip:` value that is
+ *   neither an address nor a glob is refused when the rules are compiled),
  * - `fingerprint:HEX` — the certificate SHA-256 (hex, colons and case ignored),
  * - `*` — every peer, including an anonymous one (client auth `optional`/`none`).
  *
@@ -97,12 +103,22 @@ function compileIdentity(selector: string, key: string): IdentityMatcher {
       return (id) => id?.fingerprint === want;
     }
     case "san": {
-      const m = compileGlob(value, { ignoreCase: true });
+      const m = compileGlob(canonicalIpAddress(value) ?? value, { ignoreCase: true });
       return (id) =>
         id !== undefined && Object.values(id.subjectAltNames).some((list) => list.some(m));
     }
+    case "ip": {
+      const ip = canonicalIpAddress(value);
+      if (ip === undefined && !value.includes("*")) {
+        throw new ConfigError(
+          `Option "${key}" must be an IPv4 or IPv6 address (or a glob with *) after "ip:", got "${selector}"`,
+          { key },
+        );
+      }
+      const m = compileGlob(ip ?? value, { ignoreCase: true });
+      return (id) => id !== undefined && id.subjectAltNames.ip.some(m);
+    }
     case "dns":
-    case "ip":
     case "uri":
     case "email": {
       const m = compileGlob(value, { ignoreCase: kind !== "uri" });

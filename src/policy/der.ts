@@ -11,6 +11,7 @@
  */
 
 import { CertificateError } from "../errors.ts";
+import { ipAddressText } from "../pki/ip_address.ts";
 import {
   children,
   content,
@@ -44,11 +45,34 @@ function oid(bytes: Uint8Array, t: Tlv): string {
 
 const text = new TextDecoder();
 
+/**
+ * A DirectoryString (RFC 5280 §4.1.2.4) as text, by its tag: BMPString is
+ * UTF-16BE and UniversalString UTF-32BE, so a CN "admin" reads "admin"
+ * whichever string type the CA chose (as `node:crypto` prints it); the other
+ * string types are decoded as UTF-8, as this reader always did.
+ */
+function directoryString(tag: number, bytes: Uint8Array): string {
+  if (tag === 0x1e && bytes.length % 2 === 0) {
+    return new TextDecoder("utf-16be").decode(bytes);
+  }
+  if (tag === 0x1c && bytes.length % 4 === 0) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 4) {
+      const cp = view.getUint32(i);
+      out += cp <= 0x10ffff ? String.fromCodePoint(cp) : "\ufffd";
+    }
+    return out;
+  }
+  return text.decode(bytes);
+}
+
+/** An iPAddress SAN in the one canonical text form; 4 or 16 bytes (RFC 5280 §4.2.1.6). */
 function ipText(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join(".");
-  const words: string[] = [];
-  for (let i = 0; i + 1 < b.length; i += 2) words.push(((b[i] << 8) | b[i + 1]).toString(16));
-  return words.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+  if (b.length !== 4 && b.length !== 16) {
+    throw invalid(`iPAddress SAN of ${b.length} bytes (expected 4 or 16)`);
+  }
+  return ipAddressText(b);
 }
 
 /**
@@ -63,7 +87,10 @@ function ipText(b: Uint8Array): string {
 export interface SubjectAltNames {
   /** dNSName entries. */
   dns: string[];
-  /** iPAddress entries, dotted IPv4 or compressed IPv6. */
+  /**
+   * iPAddress entries: dotted IPv4, or RFC 5952 IPv6 with IPv4-mapped
+   * addresses as `::ffff:1.2.3.4` (see `ipAddressText` in `../pki/ip_address.ts`).
+   */
   ip: string[];
   /** uniformResourceIdentifier entries (SPIFFE IDs live here). */
   uri: string[];
@@ -81,8 +108,19 @@ export interface SubjectAltNames {
  * ```
  */
 export interface CertificateFields {
-  /** Subject common name, or `undefined`. */
+  /**
+   * Subject common name when the subject has exactly one CN attribute;
+   * `undefined` when it has none or several (see `commonNames`), so a
+   * caller never silently picks one of two names.
+   */
   commonName?: string;
+  /** Every subject CN attribute value, in certificate order. */
+  commonNames: string[];
+  /**
+   * Whether a CN attribute shares a multi-valued RDN (`CN=a+O=b`) with other
+   * attributes: software disagrees on how to order and print those.
+   */
+  commonNameInMultiValuedRdn: boolean;
   /** Every SAN, by kind. */
   subjectAltNames: SubjectAltNames;
   /** Extended key usage OIDs, or `undefined` when the extension is absent. */
@@ -142,6 +180,8 @@ function readFields(der: Uint8Array): CertificateFields {
   const base = items[0]?.tag === 0xa0 ? 1 : 0;
   const subject = items[base + 4];
   const fields: CertificateFields = {
+    commonNames: [],
+    commonNameInMultiValuedRdn: false,
     subjectAltNames: { dns: [], ip: [], uri: [], email: [] },
     isCa: false,
     criticalExtensions: [],
@@ -149,14 +189,18 @@ function readFields(der: Uint8Array): CertificateFields {
     hasPolicyConstraints: false,
   };
   if (subject) {
+    // Every CN is kept: which one "wins" must never depend on order (issue 10).
     for (const rdn of children(der, subject)) {
-      for (const atv of children(der, rdn)) {
+      const atvs = children(der, rdn);
+      for (const atv of atvs) {
         const [type, value] = children(der, atv);
         if (type && value && oid(der, type) === OID_CN) {
-          fields.commonName = text.decode(content(der, value));
+          fields.commonNames.push(directoryString(value.tag, content(der, value)));
+          if (atvs.length > 1) fields.commonNameInMultiValuedRdn = true;
         }
       }
     }
+    if (fields.commonNames.length === 1) fields.commonName = fields.commonNames[0];
   }
   const extsWrapper = items.find((t) => t.tag === 0xa3);
   if (!extsWrapper) return fields;
