@@ -120,6 +120,16 @@ function checkCommonName(commonName: string): string {
       `Invalid common name "${commonName}": expected 1 to 64 characters`,
     );
   }
+  // A control character (a line break above all) makes the printed subject
+  // ambiguous ("agent\nCN=admin" prints like two CNs), and the server refuses
+  // such a certificate as ambiguous_identity: never issue one.
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(commonName)) {
+    throw new CertificateError(
+      "invalid_argument",
+      `Invalid common name ${JSON.stringify(commonName)}: control characters are not allowed`,
+    );
+  }
   return commonName;
 }
 
