@@ -30,7 +30,8 @@ export function sendJsonRpcError(
   const body = JSON.stringify({
     jsonrpc: "2.0",
     error: { code, message, ...(extra.reason ? { data: { reason: extra.reason } } : {}) },
-    id: extra.id ?? null,
+    // Only a JSON-RPC id (string or number) is echoed: anything else the client sent is not one.
+    id: typeof extra.id === "string" || typeof extra.id === "number" ? extra.id : null,
   });
   res.writeHead(status, {
     "content-type": "application/json",
@@ -99,7 +100,9 @@ export function jsonRpcMessages(body: unknown): JsonRpcLike[] {
 }
 
 /**
- * The first `tools/call` in `body` that `mayCall` refuses, if any.
+ * The first `tools/call` in `body` that `mayCall` refuses, if any. A call
+ * whose `params.name` is not a string names no tool and is refused (the
+ * server answers those earlier with invalid params, see `invalidParams`).
  *
  * @example
  * ```ts
@@ -112,7 +115,9 @@ export function deniedToolCall(
   body: unknown,
   mayCall: (tool: string) => boolean,
 ): JsonRpcLike | undefined {
-  return jsonRpcMessages(body).find((m) =>
-    m.method === "tools/call" && !mayCall(String(m.params?.name))
-  );
+  return jsonRpcMessages(body).find((m) => {
+    if (m.method !== "tools/call") return false;
+    const name = typeof m.params === "object" && m.params !== null ? m.params.name : undefined;
+    return typeof name !== "string" || !mayCall(name);
+  });
 }

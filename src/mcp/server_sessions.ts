@@ -1,7 +1,9 @@
 /**
  * Stateful MCP sessions: one SDK transport and `McpServer` per session, each
- * bound to the client certificate (fingerprint) that opened it, closed when
- * idle for too long.
+ * bound to the client certificate (fingerprint) that opened it, counted per
+ * identity, per connection and overall ({@link createSessionLedger}), and
+ * closed when idle for too long. A session is idle only while none of its
+ * requests is in flight: an open GET stream keeps it alive.
  *
  * @module
  */
@@ -15,22 +17,26 @@ import type { ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
 import type { PeerState } from "../tls/server.ts";
 import { jsonRpcMessages, sendJsonRpcError } from "./server_http.ts";
+import { createSessionLedger, type SessionSlot } from "./session_ledger.ts";
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   fingerprint?: string;
-  /** `performance.now()` when the last request in this session started. */
-  lastSeen: number;
+  slot: SessionSlot;
 }
 
 /** Options of {@link createSessionStore}. */
 export interface SessionStoreOptions {
   /** False in stateless mode: no sweep timer is started. */
   enabled: boolean;
-  /** Most open sessions; more are refused with `rate_limited`. */
+  /** Most open sessions; at the cap an idle session of the biggest holder gives way, else 503 `rate_limited`. */
   maxSessions: number;
-  /** Idle time after which a session is closed. */
+  /** Most open sessions of one identity; at the cap its least recently used idle one gives way, else 429 `rate_limited`. */
+  maxSessionsPerIdentity: number;
+  /** Most open sessions opened on one connection; more are refused (429 `rate_limited`). */
+  maxSessionsPerConnection: number;
+  /** Idle time (no request in flight, no GET stream) after which a session is closed. */
   sessionIdleMs: number;
   /** Answer POSTed requests with one JSON body instead of an SSE stream (`enableJsonResponse`). */
   jsonResponse: boolean;
@@ -45,6 +51,7 @@ export interface SessionStoreOptions {
     status: number,
     reason: string,
     detail: string,
+    id?: unknown,
   ): void;
 }
 
@@ -65,25 +72,58 @@ export interface SessionStore {
 }
 
 /**
+ * Whose sessions these are, for the limits. A trusted certificate: its
+ * fingerprint, the same key a session is bound to, so a certificate can
+ * only ever displace sessions that it alone could use (and each instance
+ * with its own certificate, as SPIFFE issues them, has its own quota). An
+ * anonymous peer, or a certificate no trusted CA vouches for (demo policy:
+ * anyone can mint more), proves nothing: it shares the quota of its address,
+ * as the connection limits do. `label` names the owner in messages and logs.
+ */
+function ownerOf(state: PeerState): { key: string; label: string } {
+  if (state.identity && state.trusted) {
+    return { key: `sha256:${state.identity.fingerprint}`, label: identityLabel(state.identity) };
+  }
+  const colon = state.peer.lastIndexOf(":");
+  const address = colon > 0 ? state.peer.slice(0, colon) : state.peer;
+  return { key: `address:${address}`, label: `address ${address}` };
+}
+
+/**
  * Creates the session store.
  *
  * @example
  * ```ts ignore
- * const sessions = createSessionStore({ enabled: true, maxSessions: 1000, sessionIdleMs: 1_800_000, jsonResponse: false, logger, buildServer, refuse });
+ * const sessions = createSessionStore({
+ *   enabled: true, maxSessions: 1000, maxSessionsPerIdentity: 16, maxSessionsPerConnection: 16,
+ *   sessionIdleMs: 600_000, jsonResponse: false, logger, buildServer, refuse,
+ * });
  * ```
  */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
-  const { maxSessions, sessionIdleMs, jsonResponse, logger, buildServer, refuse } = options;
+  const { sessionIdleMs, jsonResponse, logger, buildServer, refuse } = options;
   const sessions = new Map<string, Session>();
+
+  /** Forgets a session the ledger released and closes it (its onclose then finds nothing to do). */
+  function drop(slot: SessionSlot, msg: string, fields: Record<string, unknown>) {
+    const session = slot.id === undefined ? undefined : sessions.get(slot.id);
+    if (!session) return;
+    sessions.delete(slot.id!);
+    logger.info(msg, { session: slot.id, client: slot.label, ...fields });
+    session.transport.close().catch(() => {});
+  }
+
+  const ledger = createSessionLedger({
+    maxSessions: options.maxSessions,
+    maxSessionsPerIdentity: options.maxSessionsPerIdentity,
+    maxSessionsPerConnection: options.maxSessionsPerConnection,
+    evict: (slot, limit) => drop(slot, "session evicted", { limit }),
+  });
   const sweep = options.enabled
     ? setInterval(() => {
-      const cutoff = performance.now() - sessionIdleMs;
-      for (const [id, s] of sessions) {
-        if (s.lastSeen < cutoff) {
-          logger.info("session expired", { session: id, idleMs: sessionIdleMs });
-          sessions.delete(id);
-          s.transport.close().catch(() => {});
-        }
+      for (const slot of ledger.idleSince(performance.now() - sessionIdleMs)) {
+        ledger.release(slot);
+        drop(slot, "session expired", { idleMs: sessionIdleMs });
       }
     }, Math.min(Math.max(sessionIdleMs / 2, 10), 60_000))
     : undefined;
@@ -94,31 +134,60 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     state: PeerState,
     mayCall: ToolPermission,
     body: unknown,
+    id: unknown,
   ) {
-    if (sessions.size >= maxSessions) {
-      refuse(res, state, 503, "rate_limited", `More than ${maxSessions} open sessions`);
+    const owner = ownerOf(state);
+    const slot = ledger.reserve(owner.key, req.socket, owner.label);
+    if ("status" in slot) {
+      refuse(res, state, slot.status, "rate_limited", slot.detail, id);
       return;
     }
+    // Set once built; the close handler below is registered first.
+    const built: { session?: Session } = {};
+    // Counted from now, so concurrent initializes cannot overshoot a limit while this one builds.
+    res.once("close", () => {
+      ledger.end(slot);
+      // Refused by the SDK (or the client left) before the session existed: give the place back.
+      if (slot.id === undefined && ledger.release(slot)) {
+        built.session?.transport.close().catch(() => {});
+      }
+    });
     const server = await buildServer(state, mayCall);
-    const fingerprint = state.identity?.fingerprint;
+    if (slot.released) {
+      // The client went away while its server was being built.
+      await server.close();
+      return;
+    }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: jsonResponse,
-      onsessioninitialized: (id: string) => {
-        sessions.set(id, { transport, server, fingerprint, lastSeen: performance.now() });
+      onsessioninitialized: (sid: string) => {
+        if (slot.released) {
+          // The client went away before the SDK got here.
+          queueMicrotask(() => transport.close().catch(() => {}));
+          return;
+        }
+        slot.id = sid;
+        sessions.set(sid, session);
         logger.info("session opened", {
           peer: state.peer,
-          session: id,
+          session: sid,
           client: state.identity ? identityLabel(state.identity) : "anonymous",
         });
       },
     });
+    const session: Session = { transport, server, fingerprint: state.identity?.fingerprint, slot };
+    built.session = session;
     let closed = false;
     transport.onclose = () => {
       if (closed) return;
       closed = true;
-      const id = transport.sessionId;
-      if (id && sessions.delete(id)) logger.info("session closed", { session: id });
+      const sid = transport.sessionId;
+      ledger.release(slot);
+      if (sid && sessions.get(sid) === session) {
+        sessions.delete(sid);
+        logger.info("session closed", { session: sid });
+      }
       server.close().catch(() => {});
     };
     await server.connect(transport);
@@ -133,9 +202,10 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const header = req.headers["mcp-session-id"];
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (!sessionId) {
-        const isInitialize = req.method === "POST" &&
-          jsonRpcMessages(body).some((m) => m.method === "initialize");
-        if (isInitialize) return await open(req, res, state, mayCall, body);
+        const init = req.method === "POST"
+          ? jsonRpcMessages(body).find((m) => m.method === "initialize")
+          : undefined;
+        if (init) return await open(req, res, state, mayCall, body, init.id);
         sendJsonRpcError(res, 400, -32000, "Bad Request: no valid session ID provided");
         return;
       }
@@ -149,7 +219,9 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         refuse(res, state, 403, "identity_denied", detail);
         return;
       }
-      session.lastSeen = performance.now();
+      // Busy until the response ends: a GET stream keeps its session from being idle.
+      ledger.begin(session.slot);
+      res.once("close", () => ledger.end(session.slot));
       await session.transport.handleRequest(req, res, body);
     },
     async close() {
