@@ -6,7 +6,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, isMtlsError } from "../errors.ts";
 import { type PeerIdentity, peerIdentity } from "./identity.ts";
 import { VerdictCache } from "./verdict_cache.ts";
 import {
@@ -16,6 +16,7 @@ import {
   type Refusal,
   verifyChainDetailed,
 } from "./verify_chain.ts";
+import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
 
 /**
  * What a custom policy hook sees: the verified chain (leaf first, trusted CA
@@ -102,17 +103,26 @@ export interface CompiledPolicy {
     intermediates: readonly X509Certificate[],
   ): CertificateVerdict;
   /**
-   * {@link CompiledPolicy.checkCertificate} for a connection: an accepted
-   * verdict is remembered per leaf certificate (bytes), so the same client
-   * reconnecting skips reading its intermediates (`intermediates` is called
-   * only on a miss) and the chain checks. The validity period of the chain is
-   * checked again on every call; refusals are never remembered. A new policy
-   * (a reload) starts with nothing remembered. A leaf issued directly by a
-   * trusted CA is checked without reading the intermediates at all.
+   * {@link CompiledPolicy.checkCertificate} for a connection, with the same
+   * verdict as `checkCertificate(leaf, intermediates())`, only faster: an
+   * accepted verdict is remembered per leaf certificate (bytes) and the
+   * intermediates it was reached with, so the same client reconnecting with
+   * the same chain skips the chain checks. A verdict never depends on what
+   * earlier connections presented: the same leaf without the intermediates
+   * it was admitted with is checked, and refused, afresh. The validity period
+   * of the chain is checked again on every call; refusals are never
+   * remembered. A new policy (a reload) starts with nothing remembered. A
+   * trusted leaf issued directly by a trusted CA is checked, and found again,
+   * without reading the intermediates at all (`intermediates` is called at
+   * most once, and only when needed). `firstIntermediate`, when given,
+   * returns the first certificate the client sent after its leaf, or
+   * `undefined` when it cannot tell cheaply: with it, a returning client
+   * with one intermediate is found again without reading them all.
    */
   checkPresented(
     leaf: X509Certificate,
     intermediates: () => readonly X509Certificate[],
+    firstIntermediate?: () => X509Certificate | undefined,
   ): CertificateVerdict;
   /** The custom hook, when there is one. */
   readonly hook?: CustomPolicy["verify"];
@@ -209,19 +219,23 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
     name: custom ? "custom" : base,
     acceptsUntrusted,
     hook: custom?.verify,
-    checkPresented(leaf, intermediates) {
+    checkPresented(leaf, intermediates, firstIntermediate) {
+      let read: readonly X509Certificate[] | undefined;
+      const presented = () => (read ??= intermediates());
       const der = cache ? leaf.raw : undefined;
-      const hit = der && cache!.get(der, now().getTime());
+      const hit = der && cache!.get(der, now().getTime(), presented, firstIntermediate);
       if (hit) return hit;
       // A leaf issued straight by a trusted CA needs no intermediates: try that
       // first, because reading what the client sent costs more than the check.
+      // Only a trusted acceptance is final there (no intermediate can change
+      // it); anything else is decided with what the client presented.
       let v: CertificateVerdict | undefined;
       if (anchors.some((a) => leaf.checkIssued(a))) {
         v = policy.checkCertificate(leaf, []);
-        if ("reason" in v && v.reason === "unknown_ca") v = undefined;
+        if ("reason" in v || !v.trusted) v = undefined;
       }
-      v ??= policy.checkCertificate(leaf, intermediates());
-      if (der && !("reason" in v)) cache!.set(der, v);
+      v ??= policy.checkCertificate(leaf, presented());
+      if (der && !("reason" in v)) cache!.set(der, v, read);
       return v;
     },
     checkCertificate(leaf, intermediates) {
@@ -230,6 +244,10 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
       try {
         identity = peerIdentity(leaf);
       } catch (cause) {
+        // An ambiguous identity (two CNs, two SPIFFE IDs) is refused by every policy.
+        if (isMtlsError(cause, "ambiguous_identity")) {
+          return { reason: "ambiguous_identity", message: cause.message };
+        }
         return { reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` };
       }
       const { result: r, anchored } = verifyChainDetailed(leaf, intermediates, {
@@ -243,7 +261,10 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
       // merely an unknown CA. Demo accepts only untrusted leaves that are
       // themselves sound client certificates.
       if (!acceptsUntrusted || r.reason !== "unknown_ca" || anchored) return { ...r, identity };
+      // An untrusted leaf's key still proves who connects (pins, TOFU), so it
+      // must be as strong as a trusted one's; its signature, likewise.
       const usage = checkClientUsage(leaf) ?? checkCriticalExtensions(leaf) ??
+        checkSignatureStrength("Certificate", leaf) ?? checkKeyStrength("Certificate", leaf) ??
         checkValidity([leaf], at);
       if (usage) return { ...usage, identity };
       return { identity, chain: [leaf], trusted: false };

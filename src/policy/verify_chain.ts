@@ -12,6 +12,7 @@
 import type { X509Certificate } from "node:crypto";
 import type { ReasonCode } from "../errors.ts";
 import { type CertificateFields, readCertificateFields } from "./der.ts";
+import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
 
 /** id-kp-clientAuth */
 export const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -87,6 +88,19 @@ export interface VerifyChainOptions {
  *   extendedKeyUsage has neither clientAuth nor anyExtendedKeyUsage, cannot
  *   vouch for a client certificate (`bad_key_usage`).
  *
+ * Strength (see `signature_strength.ts`), judged before any signature is
+ * verified, so a chain that reaches a trusted CA gets the precise code even
+ * when the runtime cannot verify the algorithm (MD5, DSA); a weak chain that
+ * reaches no trusted CA stays `unknown_ca`:
+ * - a SHA-1, MD5, MD4 or MD2 signature on the leaf or an intermediate
+ *   (`weak_signature`); the trust anchor's self-signature is not relied on and
+ *   is exempt;
+ * - an RSA key under 2048 bits, or a DSA key, on any certificate of the chain,
+ *   the trust anchor included (`weak_key`), as OpenSSL at security level 2.
+ *   A strong issuer that verifies is preferred to a weak one of the same name,
+ *   so a strong anchor beside a weak one (a key rollover) still verifies its
+ *   own leaves.
+ *
  * @example Verifying a presented chain
  * ```ts ignore
  * import { verifyClientChain } from "@mtls/mcp/policy";
@@ -123,7 +137,9 @@ export function verifyChainDetailed(
   if (usage) return { result: usage, anchored: false };
   const chain = buildChain(leaf, intermediates, options);
   if ("reason" in chain) return { result: chain, anchored: false };
-  const refused = checkChainConstraints(chain.chain) ?? checkValidity(chain.chain, options.now);
+  // The CAs' keys were judged while the chain was built; the leaf's is judged here.
+  const refused = checkKeyStrength("Certificate", leaf) ?? checkChainConstraints(chain.chain) ??
+    checkValidity(chain.chain, options.now);
   return { result: refused ?? chain, anchored: true };
 }
 
@@ -331,20 +347,83 @@ function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
+/** Whether `parent`'s subject (and key identifier, when present) names it as `child`'s issuer. */
+function namesIssuer(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent);
+  } catch {
+    return false;
+  }
+}
+
+// Key verdicts of the trust anchors, which live as long as the policy: judged once.
+const anchorKeys = new WeakMap<X509Certificate, Refusal | null>();
+
+function anchorKeyStrength(anchor: X509Certificate): Refusal | undefined {
+  let v = anchorKeys.get(anchor);
+  if (v === undefined) anchorKeys.set(anchor, v = checkKeyStrength("Trusted CA", anchor) ?? null);
+  return v ?? undefined;
+}
+
+/** One link of a chain being built: `cur`'s issuer, and why the link is refused if it is weak. */
+interface Link {
+  issuer: X509Certificate;
+  anchor: boolean;
+  weak?: Refusal;
+}
+
+/**
+ * The certificate that signed `cur`: the trusted CAs are tried first, then
+ * the presented intermediates. Strength is judged before any signature is
+ * verified. A link is weak when `cur`'s own signature algorithm is, or the
+ * issuer's key is; such a link is taken by name alone (MD5 and DSA signatures
+ * cannot even be verified here) and only to name the refusal once the chain
+ * reaches a trusted CA. A strong link that verifies is always preferred, so a
+ * strong anchor of the same name as a weak one (a key rollover) still
+ * verifies its own leaves.
+ */
+function findIssuer(
+  cur: X509Certificate,
+  role: string,
+  anchors: readonly X509Certificate[],
+  intermediates: readonly X509Certificate[],
+  chain: readonly X509Certificate[],
+): Link | undefined {
+  const named = anchors.filter((a) => namesIssuer(cur, a));
+  const firstIntermediate = named.length;
+  for (const i of intermediates) {
+    if (i.ca && !chain.includes(i) && namesIssuer(cur, i)) named.push(i);
+  }
+  if (named.length === 0) return undefined;
+  const weakSignature = checkSignatureStrength(role, cur);
+  let weakLink: Link | undefined;
+  for (let k = 0; k < named.length; k++) {
+    const anchor = k < firstIntermediate;
+    const weak = weakSignature ??
+      (anchor ? anchorKeyStrength(named[k]) : checkKeyStrength("Intermediate CA", named[k]));
+    if (weak) weakLink ??= { issuer: named[k], anchor, weak };
+    else if (issuedBy(cur, named[k])) return { issuer: named[k], anchor };
+  }
+  return weakLink;
+}
+
 function buildChain(
   leaf: X509Certificate,
   intermediates: readonly X509Certificate[],
   { anchors, maxChainDepth }: VerifyChainOptions,
 ): ChainResult {
   const chain = [leaf];
+  // The weakness nearest the leaf, reported only if the chain reaches a trusted
+  // CA: a weak chain that leads nowhere is just untrusted (`unknown_ca`).
+  let weak: Refusal | undefined;
   for (let cur = leaf;;) {
-    const anchor = anchors.find((a) => issuedBy(cur, a));
-    if (anchor) {
-      chain.push(anchor);
-      return { chain };
+    const role = cur === leaf ? "Certificate" : "Intermediate CA";
+    const link = findIssuer(cur, role, anchors, intermediates, chain);
+    if (link?.anchor) {
+      chain.push(link.issuer);
+      return weak ?? link.weak ?? { chain };
     }
-    const next = intermediates.find((i) => i.ca && !chain.includes(i) && issuedBy(cur, i));
-    if (!next) {
+    if (!link) {
       const selfSigned = chain.length === 1 && issuedBy(leaf, leaf);
       return {
         reason: "unknown_ca",
@@ -360,8 +439,9 @@ function buildChain(
           `Certificate chain of "${leaf.subject}" is longer than maxChainDepth ${maxChainDepth}`,
       };
     }
-    chain.push(next);
-    cur = next;
+    weak ??= link.weak;
+    chain.push(link.issuer);
+    cur = link.issuer;
   }
 }
 
