@@ -84,7 +84,13 @@ if (mode === "mtls" || mode === "plain" || mode === "json") {
     jsonResponse: mode === "json",
     // No per-address connection rate limit (default 50/min): every load connection comes from
     // 127.0.0.1, and the references have none either.
-    limits: { maxConnections: 4096, maxSessions: 4096, connectionsPerAddress: false },
+    // One certificate for every load client: no per-identity session cap (16 by default) either.
+    limits: {
+      maxConnections: 4096,
+      maxSessions: 4096,
+      maxSessionsPerIdentity: 4096,
+      connectionsPerAddress: false,
+    },
   });
   const url = mode === "plain" ? server.url.replace(/^https:/, "http:") : server.url;
   console.log(JSON.stringify({ url }));

@@ -9,11 +9,24 @@
  * @module
  */
 import { z } from "zod";
+import { hostEntryProblem, originEntryProblem } from "../mcp/host_check.ts";
 
 const posInt = z.number().int().min(1);
 /** A list of strings; a single string is taken as a list of one. */
 const list = () =>
   z.preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().min(1)));
+
+/** A list whose entries `problem` checks (the same check as `serveMcp`'s options); a single string is a list of one. */
+const checkedList = (problem: (entry: unknown) => string | undefined) =>
+  z.preprocess(
+    (v) => (typeof v === "string" ? [v] : v),
+    z.array(
+      z.string().min(1).superRefine((v, ctx) => {
+        const why = problem(v);
+        if (why) ctx.addIssue({ code: "custom", message: why });
+      }),
+    ),
+  );
 
 /** Keys that held a secret in other tools; refused with a pointer to the env/file variants. */
 export const SECRET_KEYS: readonly string[] = ["passphrase", "password", "keyPassword"];
@@ -54,6 +67,12 @@ const limits = z.strictObject({
   idleTimeoutMs: posInt.default(30_000).describe(
     "Close a connection idle this long, ms",
   ),
+  headersTimeoutMs: posInt.default(10_000).describe(
+    "Request headers must arrive within this of the request's first byte (else 408), ms",
+  ),
+  requestTimeoutMs: posInt.default(30_000).describe(
+    "Whole request (headers, body) must arrive within this of its first byte (else 408), ms",
+  ),
   maxBodyBytes: posInt.default(1_048_576).describe("Largest request body; bigger gets HTTP 413"),
   maxConnections: posInt.default(1024).describe("Most concurrent TCP connections"),
   maxConnectionsPerAddress: posInt.optional().describe(
@@ -63,10 +82,26 @@ const limits = z.strictObject({
     z.strictObject({ limit: posInt.default(50), windowMs: posInt.default(60_000) }),
     z.literal(false),
   ]).default({ limit: 50, windowMs: 60_000 }).describe(
-    "New connections per address per window (closed at accept beyond it), or false for no limit",
+    "Per address per window: connections costing TLS work without a trusted cert, or false",
   ),
-  maxSessions: posInt.default(1000).describe("Most open stateful sessions"),
-  sessionIdleMs: posInt.default(1_800_000).describe("Close a session idle this long, ms"),
+  connectionsPerIdentity: z.union([
+    z.strictObject({ limit: posInt.default(50), windowMs: posInt.default(60_000) }),
+    z.literal(false),
+  ]).optional().describe(
+    "New connections per client certificate per window, or false; default: connectionsPerAddress",
+  ),
+  maxSessions: posInt.default(1000).describe(
+    "Most open stateful sessions; at the cap an idle one of the biggest holder gives way, else 503",
+  ),
+  maxSessionsPerIdentity: posInt.default(16).describe(
+    "Most open sessions per identity (anonymous: per address); its oldest idle one gives way, else 429",
+  ),
+  maxSessionsPerConnection: posInt.optional().describe(
+    "Most open sessions opened on one connection (more get 429); default: maxSessionsPerIdentity",
+  ),
+  sessionIdleMs: posInt.default(600_000).describe(
+    "Close a session with no request in flight and no GET stream this long, ms",
+  ),
 }).prefault({});
 
 const pins = z.strictObject({
@@ -156,6 +191,12 @@ export const serveConfigSchema = z.strictObject({
   ),
   jsonResponse: z.boolean().default(false).describe(
     "One application/json body per POSTed request, not SSE (cheaper; drops what a tool sends mid-call)",
+  ),
+  allowedHosts: checkedList(hostEntryProblem).optional().describe(
+    "Hosts accepted besides the server's own names: `host[:port]`, `*.domain`, or `*` (any)",
+  ),
+  allowedOrigins: checkedList(originEntryProblem).optional().describe(
+    "Origins accepted besides `https://` + an accepted host: `http(s)://host[:port]`, or `*` (any)",
   ),
   limits,
   pins: pins.optional(),

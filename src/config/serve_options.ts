@@ -17,6 +17,7 @@ import { encodePem } from "../pki/pem.ts";
 import { exportPrivateKeyPem } from "../pki/private_key.ts";
 import { PinStore } from "../pins/pin_store.ts";
 import type { HealthConfig, ServeConfig } from "./types.ts";
+import { getEnv } from "../runtime/process.ts";
 
 /**
  * Options of `serveMcp` built from a config: {@link ServeMcpOptions} plus the
@@ -48,7 +49,7 @@ export interface ConfiguredServeOptions extends ServeMcpOptions {
 export interface ServeOptionsFromConfigOptions {
   /** Logger for the server. @default {createLogger(config.log)} */
   logger?: Logger;
-  /** Where `tls.passphraseEnv` is looked up. @default {Deno.env} */
+  /** Where `tls.passphraseEnv` is looked up. @default {the process environment} */
   env?: Record<string, string | undefined>;
   /**
    * Reload interval of `certs`/ca.crl when `revocation.refreshInterval` is not
@@ -258,7 +259,7 @@ export async function serveOptionsFromConfig(
   config: ServeConfig,
   options: ServeOptionsFromConfigOptions = {},
 ): Promise<ConfiguredServeOptions> {
-  const envGet = options.env ? (n: string) => options.env![n] : (n: string) => Deno.env.get(n);
+  const envGet = options.env ? (n: string) => options.env![n] : getEnv;
   const { tls, certs } = config;
   const { cert, key } = await serverCredentials(config, envGet);
   let ca: string[] | undefined;
@@ -305,6 +306,8 @@ export async function serveOptionsFromConfig(
     out.pins = await openPins(pins, out.logger!, pins === config.pins ? "pins.store" : "certs");
   }
   if (config.jsonResponse) out.jsonResponse = true;
+  if (config.allowedHosts) out.allowedHosts = [...config.allowedHosts];
+  if (config.allowedOrigins) out.allowedOrigins = [...config.allowedOrigins];
   if (config.detailedTls) out.detailedTls = true;
   if (config.expiryWarningDays !== undefined) out.expiryWarningDays = config.expiryWarningDays;
   if (config.health) out.health = { ...config.health };

@@ -59,17 +59,30 @@ export interface LimitsConfig {
   handshakeTimeoutMs: number;
   /** Ms a connection may stay idle. @default {30000} */
   idleTimeoutMs: number;
+  /** Ms from a request's first byte to the end of its headers. @default {10000} */
+  headersTimeoutMs: number;
+  /** Ms from a request's first byte to the end of its body (the response is not bounded). @default {30000} */
+  requestTimeoutMs: number;
   /** Largest request body in bytes. @default {1048576} */
   maxBodyBytes: number;
   /** Most concurrent TCP connections. @default {1024} */
   maxConnections: number;
   /** Most concurrent connections from one address. @default {maxConnections} */
   maxConnectionsPerAddress?: number;
-  /** New connections per address per window, or `false`. @default {{ limit: 50, windowMs: 60000 }} */
+  /**
+   * Connections per address per window that cost TLS work without a trusted
+   * certificate, or `false`. @default {{ limit: 50, windowMs: 60000 }}
+   */
   connectionsPerAddress: { limit: number; windowMs: number } | false;
+  /** New admitted connections per client certificate per window, or `false`. @default {connectionsPerAddress} */
+  connectionsPerIdentity?: { limit: number; windowMs: number } | false;
   /** Most open stateful sessions. @default {1000} */
   maxSessions: number;
-  /** Ms before an idle session is closed. @default {1800000} */
+  /** Most open sessions of one identity (anonymous: of one address). @default {16} */
+  maxSessionsPerIdentity: number;
+  /** Most open sessions opened on one connection. @default {maxSessionsPerIdentity} */
+  maxSessionsPerConnection?: number;
+  /** Ms before an idle session (no request in flight, no GET stream) is closed. @default {600000} */
   sessionIdleMs: number;
 }
 
@@ -204,6 +217,16 @@ export interface ServeConfig {
    * (see `ServeMcpOptions.jsonResponse`). @default {false}
    */
   jsonResponse: boolean;
+  /**
+   * `Host` headers accepted besides the server's own names (see
+   * `ServeMcpOptions.allowedHosts`). @default {none: the own names only}
+   */
+  allowedHosts?: string[];
+  /**
+   * `Origin` headers accepted besides `https://` + an accepted host (see
+   * `ServeMcpOptions.allowedOrigins`). @default {none: the own origins only}
+   */
+  allowedOrigins?: string[];
   /** Protective limits. */
   limits: LimitsConfig;
   /** Client pinning. @default {none} */

@@ -1,8 +1,9 @@
 /**
- * Limits that keep a server standing: a keyed rate limiter (connections per
- * client address, requests per certificate fingerprint; default 50 per 60 s,
- * as the C# seed), a concurrency limiter (overall and per key), and a refusal
- * log throttle so a flood is logged once per window rather than per attempt.
+ * Limits that keep a server standing: a keyed rate limiter (failed handshakes
+ * per client address, connections per certificate fingerprint; default 50 per
+ * 60 s, as the C# seed), a concurrency limiter (overall and per key), and a
+ * refusal log throttle so a flood is logged once per window rather than per
+ * attempt.
  *
  * Runtime-neutral: plain data, an injectable clock, O(1) per call, memory
  * bounded however many distinct keys arrive.

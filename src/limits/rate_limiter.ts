@@ -63,6 +63,12 @@ export interface RateDecision {
 export interface RateLimiter {
   /** Counts one attempt for `key` and says whether it is allowed. O(1). */
   take(key: string): RateDecision;
+  /**
+   * Takes `key` could still make in the window now, without counting one:
+   * for a caller that reserves budget before it knows whether to spend it.
+   * O(limit).
+   */
+  remaining(key: string): number;
   /** Forgets `key` (its budget is full again). */
   reset(key: string): void;
   /** Number of keys tracked now (at most `maxKeys`). */
@@ -152,6 +158,14 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
         return ALLOWED;
       }
       return { allowed: false, retryAfterMs: oldest + windowMs - t };
+    },
+    remaining(key: string): number {
+      const b = buckets.use(key);
+      if (b === undefined) return limit;
+      const t = now();
+      let used = 0;
+      for (const at of b.times) if (t - at < windowMs) used++;
+      return limit - used;
     },
     reset(key: string): void {
       buckets.delete(key);

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, isMtlsError } from "../errors.ts";
 import { compileAuthorization, type ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
 import { createMetrics } from "../log/metrics.ts";
@@ -18,12 +18,14 @@ import { listenMtls, type PeerState } from "../tls/server.ts";
 import { createServerAdmission } from "../tls/server_admission.ts";
 import { resolveTlsServerOptions } from "../tls/server_options.ts";
 import { deniedToolCall, readBody, sendJsonRpcError } from "./server_http.ts";
+import { invalidParams } from "./server_params.ts";
 import {
   type McpServerFactory,
   resolveServeOptions,
   type ServeMcpOptions,
 } from "./server_options.ts";
 import { startServerOps } from "./server_ops.ts";
+import { compileHostCheck } from "./host_check.ts";
 import type { ObservableMcpServer } from "./server_types.ts";
 import { hideDeniedTools } from "./server_tools.ts";
 import { createSessionStore } from "./server_sessions.ts";
@@ -127,6 +129,8 @@ export async function serveMcp(
   const sessions = createSessionStore({
     enabled: o.sessions === "stateful",
     maxSessions: o.maxSessions,
+    maxSessionsPerIdentity: o.maxSessionsPerIdentity,
+    maxSessionsPerConnection: o.maxSessionsPerConnection,
     sessionIdleMs: o.sessionIdleMs,
     jsonResponse: o.jsonResponse,
     logger,
@@ -134,7 +138,29 @@ export async function serveMcp(
     refuse: refuseRequest,
   });
 
+  // DNS-rebinding protection (host_check.ts). The port is the bound one once listening.
+  let listenPort = o.port;
+  const compileHosts = (cert: string) => {
+    const { hostname, allowedHosts, allowedOrigins } = o;
+    const check = compileHostCheck({
+      hostname,
+      port: () => listenPort,
+      cert,
+      allowedHosts,
+      allowedOrigins,
+    });
+    for (const warning of check.warnings) logger.warn(warning, { allowedHosts, allowedOrigins });
+    return check;
+  };
+  let hostCheck = compileHosts(options.tls.cert);
+
   async function handle(req: IncomingMessage, res: ServerResponse, state: PeerState) {
+    // First, on every path: a rebound browser request learns nothing, not even a 404.
+    const misdirected = hostCheck.check(req.rawHeaders);
+    if (misdirected) {
+      refuseRequest(res, state, 403, "origin_denied", misdirected.message);
+      return;
+    }
     const path = (req.url ?? "/").split("?")[0];
     if (path !== o.path) {
       sendJsonRpcError(res, 404, -32000, `Not found: "${path}"; the MCP endpoint is "${o.path}"`);
@@ -180,12 +206,19 @@ export async function serveMcp(
         sendJsonRpcError(res, 400, -32700, "Parse error: request body is not JSON");
         return;
       }
+      // The params read below (tool name) and by the session store (initialize) must be
+      // well formed first: a malformed one is the client's error (400), never a 500.
+      const invalid = invalidParams(body);
+      if (invalid) {
+        sendJsonRpcError(res, 400, -32602, invalid.message, { id: invalid.id });
+        return;
+      }
       // Checked here, before the SDK sees the call, so a denied call is refused with
       // identity_denied even for a tool the SDK would report as unknown.
       const denied = deniedToolCall(body, mayCall);
       if (denied) {
         const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
-        const detail = `Tool "${String(denied.params?.name)}" is not allowed for ${who}`;
+        const detail = `Tool "${denied.params?.name}" is not allowed for ${who}`;
         refuseRequest(res, state, 403, "identity_denied", detail, denied.id);
         return;
       }
@@ -238,6 +271,9 @@ export async function serveMcp(
       maxConnections: o.maxConnections,
       maxConnectionsPerAddress: o.maxConnectionsPerAddress,
       connectionsPerAddress: o.connectionsPerAddress,
+      connectionsPerIdentity: o.connectionsPerIdentity,
+      headersTimeoutMs: o.headersTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
       admission,
       idleTimeoutMs: o.idleTimeoutMs,
       logger,
@@ -247,6 +283,8 @@ export async function serveMcp(
       onRequest(req, res, state) {
         res.once("close", () => metrics.request(res.statusCode, refusedBy.get(res)));
         const p = handle(req, res, state).catch((cause) => {
+          // The listener answered 408 and logged the refusal; the body read failed with it.
+          if (isMtlsError(cause, "request_timeout")) return;
           logger.error("request failed", { peer: state.peer, error: String(cause) });
           sendJsonRpcError(res, 500, -32603, "Internal error");
         });
@@ -258,6 +296,7 @@ export async function serveMcp(
     admission?.close();
     throw e;
   }
+  listenPort = listener.address.port;
   let ops;
   try {
     ops = await startServerOps({
@@ -288,6 +327,7 @@ export async function serveMcp(
     policy: policy.name,
     clientAuth: tls.clientAuth,
     sessions: o.sessions,
+    allowedHosts: hostCheck.hosts,
   });
 
   let closing: Promise<void> | undefined;
@@ -299,7 +339,11 @@ export async function serveMcp(
     },
     healthUrl: ops.healthUrl,
     metrics: () => metrics.snapshot(),
-    reloadTls: ops.reloadTls,
+    async reloadTls(material) {
+      await ops.reloadTls(material);
+      // A new certificate may name new hosts (or drop some).
+      if (material.cert !== undefined) hostCheck = compileHosts(material.cert);
+    },
     close() {
       closing ??= (async () => {
         ops.draining();

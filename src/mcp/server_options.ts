@@ -16,6 +16,7 @@ import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/
 import { validateAdmissionOptions } from "../tls/server_admission_options.ts";
 import type { TlsServerOptions } from "../tls/server_options.ts";
 import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from "./health.ts";
+import { hostEntryProblem, originEntryProblem } from "./host_check.ts";
 
 /**
  * What a server factory is told about the session it builds a server for.
@@ -59,6 +60,20 @@ export interface ServerLimits {
   handshakeTimeoutMs?: number;
   /** Close a connection with no request in progress for this many ms (slow or idle clients). @default {30000} */
   idleTimeoutMs?: number;
+  /**
+   * A request's headers must have arrived this many ms after its first byte;
+   * else it is answered 408 and the connection closed (`request_timeout`).
+   * Real clients send their headers in one packet. @default {10000}
+   */
+  headersTimeoutMs?: number;
+  /**
+   * A request, headers and body, must have arrived this many ms after its
+   * first byte; else 408 and the connection closed (`request_timeout`).
+   * Bounds only receiving the request: a long tool call or an open SSE
+   * stream is not cut. The default lets a `maxBodyBytes` (1 MiB) body arrive
+   * at 35 KB/s. @default {30000}
+   */
+  requestTimeoutMs?: number;
   /** Largest request body in bytes; bigger ones get HTTP 413. @default {1048576} */
   maxBodyBytes?: number;
   /** Most concurrent TCP connections. @default {1024} */
@@ -66,17 +81,60 @@ export interface ServerLimits {
   /** Most concurrent TCP connections from one client address; more are closed at accept (`rate_limited`). @default {maxConnections} */
   maxConnectionsPerAddress?: number;
   /**
-   * New TCP connections allowed per client address in any `windowMs`
-   * (a sliding window, as the C# seed's 50 per 60 s). Extra connections are
-   * closed at accept, before any TLS work, with reason `rate_limited`, logged
-   * once per window per address with the count held back. `false` turns it off.
-   * Clients should keep connections alive (the MCP client does).
+   * Connections per client address in any `windowMs` (a sliding window, the
+   * C# seed's 50 per 60 s) that cost TLS work without being admitted with a
+   * trusted certificate: they sent a byte, then failed the handshake, were
+   * refused, or were admitted anonymously. Handshakes in progress count while
+   * they last. Beyond it, new connections from the address are closed at
+   * accept, before any TLS work, with reason `rate_limited`, logged once per
+   * window per address with the count held back. A bare connect that sends
+   * nothing spends nothing (when the address is full, its oldest silent
+   * connection is closed to make room), and clients admitted with a trusted
+   * certificate are limited by `connectionsPerIdentity` instead, so nobody
+   * without a certificate can lock them out. `false` turns it off.
    * @default {{ limit: 50, windowMs: 60_000 }}
    */
   connectionsPerAddress?: { limit?: number; windowMs?: number } | false;
-  /** Most open stateful sessions. @default {1000} */
+  /**
+   * New connections admitted with a trusted certificate, per certificate
+   * (SHA-256 fingerprint) in any `windowMs`. Extra ones are closed after the
+   * handshake with reason `rate_limited`, logged once per window per
+   * certificate. `false` turns it off. Clients should keep connections alive
+   * (the MCP client does).
+   * @default {the value of connectionsPerAddress}
+   */
+  connectionsPerIdentity?: { limit?: number; windowMs?: number } | false;
+  /**
+   * Most open stateful sessions. When reached, an idle session of the
+   * identity holding the most sessions is closed to make room (so no identity
+   * can deny sessions to another); only when none is idle is the new one
+   * refused (HTTP 503, `rate_limited`). @default {1000}
+   */
   maxSessions?: number;
-  /** Close a stateful session when no request has started in it for this many ms. @default {1800000} */
+  /**
+   * Most open stateful sessions of one identity: one trusted client
+   * certificate (by fingerprint, the key its sessions are bound to), else
+   * (anonymous, or an untrusted certificate under the demo policy) the
+   * client's address. When reached, that identity's least recently used
+   * idle session is closed (logged at info, `session evicted`) to make room;
+   * only when all of them are busy (a request in flight or an open GET
+   * stream) is the new one refused (HTTP 429, `rate_limited`). Raise it for a gateway, or a fleet, that shares one
+   * certificate. @default {16}
+   */
+  maxSessionsPerIdentity?: number;
+  /**
+   * Most open stateful sessions opened on one connection; more are refused
+   * (HTTP 429, `rate_limited`), so a client that opens sessions in a loop on
+   * one connection is told so instead of churning its own sessions.
+   * @default {maxSessionsPerIdentity}
+   */
+  maxSessionsPerConnection?: number;
+  /**
+   * Close a stateful session idle this many ms: no request in flight and no
+   * open GET stream since the last one ended. A connected SDK client keeps
+   * its GET stream open, so this only ends sessions whose client left
+   * without a DELETE, or that make no call for this long. @default {600000}
+   */
   sessionIdleMs?: number;
 }
 
@@ -124,6 +182,26 @@ export interface ServeMcpOptions {
    * @default {false}
    */
   jsonResponse?: boolean;
+  /**
+   * `Host` header values accepted besides the server's own names
+   * (DNS-rebinding protection): `host` (on the server's port), `host:port`
+   * (`mcp.example.com:443` behind a proxy on the default port; a Host without
+   * a port means 443), `[::1]:8443`, `*.domain` (one label), or `*` (any Host;
+   * logged as a warning at start). The own names, always accepted on the
+   * listen port: the server certificate's DNS and IP names, the listen
+   * address unless it is `0.0.0.0`/`::`, and `localhost`, `127.0.0.1`,
+   * `[::1]` when listening on loopback. Other Hosts get HTTP 403
+   * `origin_denied`, on every path. @default {[]}
+   */
+  allowedHosts?: string[];
+  /**
+   * `Origin` header values accepted besides `https://` + each accepted host:
+   * `http(s)://host[:port]` (no path), or `*` (any origin; logged as a warning
+   * at start). A request without `Origin` (non-browser clients) is judged by
+   * its Host alone; `Origin: null` is always refused. Others get HTTP 403
+   * `origin_denied`. @default {[]}
+   */
+  allowedOrigins?: string[];
   /** Protective limits. */
   limits?: ServerLimits;
   /**
@@ -197,13 +275,20 @@ export interface ResolvedServeOptions {
   path: string;
   sessions: "stateful" | "stateless";
   jsonResponse: boolean;
+  allowedHosts: string[];
+  allowedOrigins: string[];
   handshakeTimeoutMs: number;
   maxBodyBytes: number;
   idleTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
   connectionsPerAddress: { limit: number; windowMs: number } | false;
+  connectionsPerIdentity: { limit: number; windowMs: number } | false;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   maxSessions: number;
+  maxSessionsPerIdentity: number;
+  maxSessionsPerConnection: number;
   sessionIdleMs: number;
   logger: Logger;
   detailedTls: boolean;
@@ -219,19 +304,37 @@ function positiveInt(value: number, key: string, max = Number.MAX_SAFE_INTEGER):
   return value;
 }
 
+/** A list option whose every entry passes `problem`, copied. */
+function entries(
+  value: unknown,
+  key: string,
+  problem: (entry: unknown) => string | undefined,
+): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new ConfigError(`Option "${key}" must be a list of strings, got "${value}"`, { key });
+  }
+  for (const entry of value) {
+    const why = problem(entry);
+    if (why) throw new ConfigError(`Option "${key}" has "${entry}": ${why}`, { key });
+  }
+  return [...value];
+}
+
 function connectionRate(
   value: ServerLimits["connectionsPerAddress"],
+  key = "limits.connectionsPerAddress",
 ): { limit: number; windowMs: number } | false {
   if (value === false) return false;
   if (value !== undefined && (typeof value !== "object" || value === null)) {
     throw new ConfigError(
-      `Option "limits.connectionsPerAddress" must be { limit, windowMs } or false, got "${value}"`,
-      { key: "limits.connectionsPerAddress" },
+      `Option "${key}" must be { limit, windowMs } or false, got "${value}"`,
+      { key },
     );
   }
   return {
-    limit: positiveInt(value?.limit ?? 50, "limits.connectionsPerAddress.limit"),
-    windowMs: positiveInt(value?.windowMs ?? 60_000, "limits.connectionsPerAddress.windowMs"),
+    limit: positiveInt(value?.limit ?? 50, `${key}.limit`),
+    windowMs: positiveInt(value?.windowMs ?? 60_000, `${key}.windowMs`),
   };
 }
 
@@ -318,12 +421,18 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
   }
   validateAdmissionOptions({ pins: options.pins, revocation: options.revocation, clientAuth });
   const maxConnections = positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections");
+  const maxSessionsPerIdentity = positiveInt(
+    limits.maxSessionsPerIdentity ?? 16,
+    "limits.maxSessionsPerIdentity",
+  );
   return {
     hostname,
     port,
     path,
     sessions,
     jsonResponse,
+    allowedHosts: entries(options.allowedHosts, "allowedHosts", hostEntryProblem),
+    allowedOrigins: entries(options.allowedOrigins, "allowedOrigins", originEntryProblem),
     handshakeTimeoutMs: positiveInt(
       limits.handshakeTimeoutMs ?? 10_000,
       "limits.handshakeTimeoutMs",
@@ -336,8 +445,19 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
       "limits.maxConnectionsPerAddress",
     ),
     connectionsPerAddress: connectionRate(limits.connectionsPerAddress),
+    // By default a certificate gets what an address got before it had its own limit.
+    connectionsPerIdentity: limits.connectionsPerIdentity === undefined
+      ? connectionRate(limits.connectionsPerAddress)
+      : connectionRate(limits.connectionsPerIdentity, "limits.connectionsPerIdentity"),
+    headersTimeoutMs: positiveInt(limits.headersTimeoutMs ?? 10_000, "limits.headersTimeoutMs"),
+    requestTimeoutMs: positiveInt(limits.requestTimeoutMs ?? 30_000, "limits.requestTimeoutMs"),
     maxSessions: positiveInt(limits.maxSessions ?? 1000, "limits.maxSessions"),
-    sessionIdleMs: positiveInt(limits.sessionIdleMs ?? 1_800_000, "limits.sessionIdleMs"),
+    maxSessionsPerIdentity,
+    maxSessionsPerConnection: positiveInt(
+      limits.maxSessionsPerConnection ?? maxSessionsPerIdentity,
+      "limits.maxSessionsPerConnection",
+    ),
+    sessionIdleMs: positiveInt(limits.sessionIdleMs ?? 600_000, "limits.sessionIdleMs"),
     logger,
     detailedTls,
     expiryWarningDays,

@@ -23,7 +23,9 @@ import type { PeerIdentity } from "../policy/identity.ts";
 import type { CompiledPolicy } from "../policy/policy.ts";
 import type { Refusal } from "../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
-import { createAcceptGate } from "./server_accept.ts";
+import { type AcceptTicket, createAcceptGate } from "./server_accept.ts";
+import { type CertificateKey, createIdentityGate, presentedKey } from "./server_identity_gate.ts";
+import { type ConnectionClock, watchConnection } from "./server_timeouts.ts";
 import type { ReasonCode } from "../errors.ts";
 import { coalesceWrites } from "./coalesce_writes.ts";
 import { compileAdmit, type PeerState, presentedIntermediates } from "./server_admit.ts";
@@ -56,11 +58,22 @@ export interface ListenMtlsOptions {
   /** Most concurrent connections from one address; extra ones are closed with reason `rate_limited`. @default {maxConnections} */
   maxConnectionsPerAddress?: number;
   /**
-   * New connections per client address per window; extra ones are closed at
-   * TCP accept, before any TLS work, with reason `rate_limited`.
-   * `false` turns the rate limit off. @default {false}
+   * Connections per client address per window that cost TLS work without
+   * being admitted with a trusted certificate: they sent a byte, then failed,
+   * were refused, or were admitted anonymously. Connections still in their
+   * handshake count while they last. Beyond it, new connections from the
+   * address are closed at TCP accept, before any TLS work, with reason
+   * `rate_limited` (an older one that has sent nothing is closed instead, to
+   * make room). `false` turns it off. @default {false}
    */
   connectionsPerAddress?: { limit: number; windowMs: number } | false;
+  /**
+   * New connections admitted with a trusted certificate, per certificate
+   * (SHA-256 fingerprint) per window; extra ones are closed after the
+   * handshake with reason `rate_limited`. They do not spend the address's
+   * budget. `false` turns it off. @default {connectionsPerAddress}
+   */
+  connectionsPerIdentity?: { limit: number; windowMs: number } | false;
   /**
    * Steps after the chain policy (pins, revocation), from
    * `createServerAdmission`. HTTP requests of a connection wait for its
@@ -84,6 +97,19 @@ export interface ListenMtlsOptions {
    * (5 s by default) and advertises in the `Keep-Alive` response header.
    */
   idleTimeoutMs: number;
+  /**
+   * A request's headers must have arrived this many ms after its first byte;
+   * else it is answered 408 and the connection closed (`request_timeout`).
+   * @default {10000}
+   */
+  headersTimeoutMs?: number;
+  /**
+   * A request, headers and body, must have arrived this many ms after its
+   * first byte; else 408 and closed (`request_timeout`). The response is not
+   * bounded: a long tool call or an SSE stream runs as long as it needs.
+   * @default {30000}
+   */
+  requestTimeoutMs?: number;
   /** Logger. */
   logger: Logger;
   /** Counters of handshakes and open connections. @default {none} */
@@ -124,12 +150,6 @@ export interface MtlsListener {
   close(): Promise<void>;
 }
 
-/** Per-connection idle timer and number of requests in progress. */
-interface IdleTimer {
-  timer: ReturnType<typeof setTimeout> | undefined;
-  active: number;
-}
-
 function peerOf(socket: Socket | undefined): string {
   if (!socket?.remoteAddress) return "unknown";
   const host = socket.remoteAddress.includes(":")
@@ -151,11 +171,24 @@ function peerOf(socket: Socket | undefined): string {
  */
 export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListener> {
   const { logger, maxConnections, onRequest, admission } = options;
+  const observe = createConnectionObserver({
+    logger,
+    metrics: options.metrics,
+    detailedTls: options.detailedTls,
+  });
+  // The gates log once per window per key; the counter counts each refusal.
+  const onRefused = () => observe.counted("rate_limited");
   const gate = createAcceptGate({
     rate: options.connectionsPerAddress ?? false,
     maxConnections,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? maxConnections,
+    onRefused,
   }, logger);
+  const identities = createIdentityGate({
+    rate: options.connectionsPerIdentity ?? options.connectionsPerAddress ?? false,
+    onRefused,
+  }, logger);
+  const tickets = new WeakMap<Socket, AcceptTicket>();
   const states = new WeakMap<object, PeerState>();
   /** Connections whose admission verdict (revocation) is still being fetched. */
   const pending = new WeakMap<object, Promise<PeerState | undefined>>();
@@ -164,12 +197,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   const peers = new WeakMap<object, string>();
   /** TCP sockets the accept gate refused; node:tls still reports their aborted handshake. */
   const gated = new WeakSet<Socket>();
-  const idleTimers = new WeakMap<object, IdleTimer>();
-  const observe = createConnectionObserver({
-    logger,
-    metrics: options.metrics,
-    detailedTls: options.detailedTls,
-  });
+  const clocks = new WeakMap<object, ConnectionClock>();
   const refuse = observe.refused;
   let admit = compileAdmit({ tls: options.tls, policy: options.policy, admission, logger, refuse });
 
@@ -183,19 +211,24 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   server.on("connection", (socket: Socket) => {
     const peer = peerOf(socket);
-    const release = gate.admit(socket.remoteAddress ?? "unknown", peer);
-    if (!release) {
-      observe.counted("rate_limited"); // the gate logs once per window, the counter counts each
+    const close = () => {
       gated.add(socket);
       socket.destroy();
-      return;
-    }
+    };
+    // bytesRead counts what the TLS layer read; the TCP socket emits no "data" of its own.
+    const ticket = gate.admit(socket.remoteAddress ?? "unknown", {
+      peer,
+      received: () => socket.bytesRead,
+      close,
+    });
+    if (!ticket) return close();
+    tickets.set(socket, ticket);
     observe.accepted(socket);
     peers.set(socket, peer);
     raw.add(socket);
     socket.once("close", () => {
       raw.delete(socket);
-      release();
+      ticket.release();
     });
   });
 
@@ -211,7 +244,10 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     const { reason, detail } = classifyHandshakeError(err);
     if (reason === "handshake_failed") {
       observe.counted(reason);
-      logger.info("handshake abandoned by client", { peer, reason, detail });
+      // A peer that sent nothing (a bare connect, a port probe) cost no TLS work and
+      // no longer spends any budget, so it must not set the info log's volume either.
+      const level = parent?.bytesRead === 0 ? "debug" : "info";
+      logger[level]("handshake abandoned by client", { peer, reason, detail });
     } else refuse(peer, reason, detail);
     s?.destroy();
     parent?.destroy();
@@ -221,9 +257,18 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     const parent = (s as unknown as { _parent?: Socket })._parent;
     const peer = (parent && peers.get(parent)) ?? peerOf(s);
     observe.handshake(s, parent, peer);
+    const ticket = parent && tickets.get(parent);
+    // Checked before the chain: a certificate over its limit was admitted (so verified)
+    // that many times this window, and only its key holder can present it again.
+    const key = options.tls.clientAuth === "none" ? undefined : presentedKey(s);
+    if (key && !identities.allows(key, peer)) {
+      ticket?.authenticated();
+      s.destroy();
+      return;
+    }
     const verdict = admit(s, peer);
     if (!verdict) {
-      s.destroy();
+      s.destroy(); // spends the address's budget when the socket closes
       return;
     }
     secure.add(s);
@@ -232,7 +277,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       // Requests that arrive meanwhile wait in the "request" handler.
       const waiting = verdict.then((state) => {
         pending.delete(s);
-        if (!state || s.destroyed) {
+        if (!state || s.destroyed || !counted(state, key, ticket)) {
           s.destroy();
           return undefined;
         }
@@ -242,27 +287,48 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       pending.set(s, waiting);
       return;
     }
+    if (!counted(verdict, key, ticket)) {
+      s.destroy();
+      return;
+    }
     admitted(s, verdict);
   });
 
-  function admitted(s: TLSSocket, state: PeerState) {
-    const idle: IdleTimer = { timer: undefined, active: 0 };
-    idleTimers.set(s, idle);
-    armIdle(s, idle);
-    s.once("close", () => clearTimeout(idle.timer));
-    states.set(s, state);
-    observe.admitted(s, state);
+  /**
+   * Settles an admitted connection's budgets: with a trusted certificate it is
+   * counted against that certificate (false when over its limit); without one
+   * it spends a unit of its address's budget.
+   */
+  function counted(
+    state: PeerState,
+    key: CertificateKey | undefined,
+    ticket: AcceptTicket | undefined,
+  ): boolean {
+    if (!state.identity || !state.trusted || !key) {
+      ticket?.unauthenticated();
+      return true;
+    }
+    ticket?.authenticated();
+    return identities.admitted(key, state.peer);
   }
 
-  function armIdle(s: TLSSocket, idle: IdleTimer) {
-    clearTimeout(idle.timer);
-    idle.timer = setTimeout(() => {
-      logger.debug("idle connection closed", {
-        peer: states.get(s)?.peer,
-        idleMs: options.idleTimeoutMs,
-      });
-      s.destroy();
-    }, options.idleTimeoutMs);
+  function admitted(s: TLSSocket, state: PeerState) {
+    states.set(s, state);
+    clocks.set(
+      s,
+      watchConnection(s, {
+        idleTimeoutMs: options.idleTimeoutMs,
+        headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+        onIdle: () =>
+          logger.debug("idle connection closed", {
+            peer: state.peer,
+            idleMs: options.idleTimeoutMs,
+          }),
+        onRequestTimeout: (detail) => refuse(state.peer, "request_timeout", detail),
+      }),
+    );
+    observe.admitted(s, state);
   }
 
   // Without this, Node-style servers answer "100 Continue" to every request, and
@@ -285,16 +351,12 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   function handleRequest(req: IncomingMessage, res: ServerResponse) {
     const state = states.get(req.socket);
-    const idle = idleTimers.get(req.socket);
-    if (!state || !idle || req.socket.destroyed) {
+    const clock = clocks.get(req.socket);
+    if (!state || !clock || req.socket.destroyed) {
       req.socket.destroy();
       return;
     }
-    clearTimeout(idle.timer);
-    idle.active++;
-    res.once("close", () => {
-      if (--idle.active === 0 && !req.socket.destroyed) armIdle(req.socket as TLSSocket, idle);
-    });
+    clock.requestStarted(req, res);
     coalesceWrites(res, req.socket);
     onRequest(req, res, state);
   }
@@ -358,6 +420,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     close() {
       closing ??= new Promise<void>((resolve) => {
         gate.close();
+        identities.close();
         server.close(() => resolve());
         for (const s of secure) s.destroy();
         for (const s of raw) s.destroy();

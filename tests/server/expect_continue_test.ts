@@ -16,7 +16,7 @@ function firstStatusLine(port: number, contentLength: number): Promise<string> {
       key: fx.alice.key,
     }, () => {
       s.write(
-        "POST /mcp HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\n" +
+        `POST /mcp HTTP/1.1\r\nHost: localhost:${port}\r\ncontent-type: application/json\r\n` +
           "accept: application/json, text/event-stream\r\n" +
           `content-length: ${contentLength}\r\nexpect: 100-continue\r\n\r\n`,
       );

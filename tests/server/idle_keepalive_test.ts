@@ -15,10 +15,12 @@ async function readResponse(conn: Deno.TlsConn): Promise<string | null> {
   }
 }
 
-const REQUEST = new TextEncoder().encode(
-  "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
-    "accept: application/json, text/event-stream\r\ncontent-length: 2\r\n\r\n{}",
-);
+/** A POST without a session; Host names the port, as every HTTP client sends it (DNS-rebinding check). */
+const request = (port: number) =>
+  new TextEncoder().encode(
+    `POST /mcp HTTP/1.1\r\nhost: localhost:${port}\r\ncontent-type: application/json\r\n` +
+      "accept: application/json, text/event-stream\r\ncontent-length: 2\r\n\r\n{}",
+  );
 
 Deno.test("server keeps an idle keep-alive connection open for idleTimeoutMs, not Deno's 5 s default, then closes it", async () => {
   const { server, log } = await startServer(fx, { limits: { idleTimeoutMs: 8000 } });
@@ -30,12 +32,12 @@ Deno.test("server keeps an idle keep-alive connection open for idleTimeoutMs, no
     key: fx.alice.key,
   });
   try {
-    await conn.write(REQUEST);
+    await conn.write(request(server.address.port));
     const first = await readResponse(conn);
     assert.match(first ?? "", /^HTTP\/1\.1 400/, "a POST without a session is answered (400)");
     assert.match(first ?? "", /keep-alive: timeout=8/i, "the advertised idle timeout is ours");
     await new Promise((r) => setTimeout(r, 6500));
-    await conn.write(REQUEST);
+    await conn.write(request(server.address.port));
     const second = await readResponse(conn);
     assert.match(
       second ?? "(closed)",

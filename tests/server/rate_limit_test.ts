@@ -2,30 +2,36 @@ import assert from "node:assert/strict";
 import { isMtlsError } from "../../src/errors.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { serveMcp } from "../../src/mcp/server.ts";
-import { collectingLogger, type Fixtures, makeFixtures, run, startServer } from "./_fixtures.ts";
+import { resolveServeOptions, type ServerLimits } from "../../src/mcp/server_options.ts";
+import {
+  collectingLogger,
+  type Credential,
+  type Fixtures,
+  makeFixtures,
+  run,
+  startServer,
+} from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
 
 // A real OpenSSL peer (Node.js 20): N TLS connection attempts from one source
-// address, spread over SPREAD_MS; prints how many completed the handshake.
-// Each admitted connection sends one request and waits for the answer, so the
-// server has seen the whole handshake before the client goes away.
+// address, spread over SPREAD_MS; prints how many were answered (admitted) and
+// how many were closed without an answer (refused, at accept or after the
+// handshake). Each sends one request once its handshake completes and waits.
 const FLOOD = `
 const tls = require("node:tls");
 const fs = require("node:fs");
 const [port, from, n, spreadMs, ca, cert, key] = process.argv.slice(1);
 const opts = { host: "127.0.0.1", port: +port, localAddress: from, ca: fs.readFileSync(ca),
   cert: fs.readFileSync(cert), key: fs.readFileSync(key), servername: "localhost" };
-let handshakes = 0, refused = 0, done = 0;
-const finish = () => { if (++done === +n) console.log(JSON.stringify({ handshakes, refused })); };
+let answered = 0, refused = 0, done = 0;
+const finish = () => { if (++done === +n) console.log(JSON.stringify({ answered, refused })); };
 for (let i = 0; i < +n; i++) {
   setTimeout(() => {
     let ok = false;
     const s = tls.connect(opts, () => {
-      ok = true;
-      handshakes++;
-      s.write("GET /health HTTP/1.1\\r\\nhost: localhost\\r\\n\\r\\n"); // answered 404 once admitted
-      s.once("data", () => s.destroy());
+      s.write("GET /health HTTP/1.1\\r\\nhost: localhost:" + port + "\\r\\n\\r\\n"); // answered once admitted
+      s.once("data", () => { ok = true; answered++; s.destroy(); });
     });
     s.on("error", () => {});
     s.on("close", () => { if (!ok) refused++; finish(); });
@@ -33,7 +39,13 @@ for (let i = 0; i < +n; i++) {
 }
 `;
 
-async function flood(port: number, from: string, n: number, spreadMs: number) {
+async function flood(
+  port: number,
+  from: string,
+  n: number,
+  spreadMs: number,
+  cred: Credential = fx.alice,
+) {
   const r = await run("node", [
     "-e",
     FLOOD,
@@ -42,17 +54,21 @@ async function flood(port: number, from: string, n: number, spreadMs: number) {
     String(n),
     String(spreadMs),
     fx.caFile,
-    fx.alice.certFile,
-    fx.alice.keyFile,
+    cred.certFile,
+    cred.keyFile,
   ], { timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { handshakes: number; refused: number };
+  return JSON.parse(r.stdout) as { answered: number; refused: number };
 }
 
-Deno.test("200 connection attempts in a second from one address: only the limit reach the handshake, one refusal line per window, other addresses unaffected", async () => {
-  let policyRuns = 0; // the hook runs once per connection that completed the handshake
+Deno.test("200 connections in a second from one certificate: the limit are admitted, the rest refused before their chain is checked, one refusal line per window, other certificates unaffected", async () => {
+  let policyRuns = 0; // the hook runs once per connection whose chain was checked
   const { server, log } = await startServer(fx, {
-    limits: { connectionsPerAddress: { limit: 20, windowMs: 10_000 } },
+    limits: {
+      // Room for the whole burst in flight: this test is about the certificate's limit.
+      connectionsPerAddress: { limit: 200, windowMs: 10_000 },
+      connectionsPerIdentity: { limit: 20, windowMs: 10_000 },
+    },
     policy: { verify: () => void policyRuns++ },
   });
   let closed = false;
@@ -60,25 +76,31 @@ Deno.test("200 connection attempts in a second from one address: only the limit 
     const t0 = Date.now();
     const first = await flood(server.address.port, "127.0.0.1", 200, 1000);
     const took = Date.now() - t0;
-    assert.deepEqual(first, { handshakes: 20, refused: 180 }, `in ${took} ms`);
+    assert.deepEqual(first, { answered: 20, refused: 180 }, `in ${took} ms`);
     assert.equal(policyRuns, 20);
 
-    const other = await flood(server.address.port, "127.0.0.2", 5, 50);
-    assert.deepEqual(other, { handshakes: 5, refused: 0 }, "127.0.0.2 has its own budget");
-    assert.equal(policyRuns, 25);
+    const sameAddress = await flood(server.address.port, "127.0.0.1", 5, 50, fx.bob);
+    assert.deepEqual(sameAddress, { answered: 5, refused: 0 }, "bob has his own budget");
+    const other = await flood(server.address.port, "127.0.0.2", 5, 50, fx.bob);
+    assert.deepEqual(other, { answered: 5, refused: 0 });
+    assert.equal(policyRuns, 30);
 
     const lines = log.records.filter((r) => r.fields.reason === "rate_limited");
     assert.equal(lines.length, 1, JSON.stringify(lines));
     assert.equal(lines[0].msg, "connection refused");
+    assert.equal(lines[0].level, "warn");
     assert.match(String(lines[0].fields.peer), /^127\.0\.0\.1:\d+$/);
-    assert.match(String(lines[0].fields.detail), /More than 20 connections from "127\.0\.0\.1"/);
+    assert.match(
+      String(lines[0].fields.detail),
+      /More than 20 connections with the certificate "CN=alice" in 10000 ms/,
+    );
 
     await server.close();
     closed = true;
     const summary = log.records.filter((r) => r.msg === "connection refusals suppressed");
     assert.deepEqual(
-      summary.map((r) => [r.fields.address, r.fields.suppressed]),
-      [["127.0.0.1", 179]],
+      summary.map((r) => [r.fields.fingerprint, r.fields.suppressed]),
+      [[lines[0].fields.fingerprint, 179]],
       "the 179 refusals not logged one by one are counted",
     );
   } finally {
@@ -92,8 +114,17 @@ Deno.test("maxConnectionsPerAddress closes extra concurrent connections from one
   });
   const held: Deno.Conn[] = [];
   try {
+    // Two admitted clients: unlike silent connections, they are never closed to make room.
     for (let i = 0; i < 2; i++) {
-      held.push(await Deno.connect({ hostname: "127.0.0.1", port: server.address.port }));
+      const c = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.address.port,
+        caCerts: [fx.ca],
+        cert: fx.alice.cert,
+        key: fx.alice.key,
+      });
+      await c.handshake();
+      held.push(c);
     }
     const third = await Deno.connect({ hostname: "127.0.0.1", port: server.address.port });
     held.push(third);
@@ -104,7 +135,7 @@ Deno.test("maxConnectionsPerAddress closes extra concurrent connections from one
       /More than 2 concurrent connections from "127\.0\.0\.1"/,
     );
     const other = await flood(server.address.port, "127.0.0.2", 1, 0);
-    assert.equal(other.handshakes, 1);
+    assert.equal(other.answered, 1);
   } finally {
     for (const c of held) {
       try {
@@ -115,6 +146,29 @@ Deno.test("maxConnectionsPerAddress closes extra concurrent connections from one
   }
 });
 
+Deno.test("connectionsPerIdentity defaults to connectionsPerAddress, false included", () => {
+  const tls = { cert: fx.server.cert, key: fx.server.key, ca: fx.ca };
+  const resolve = (limits: ServerLimits) => {
+    const o = resolveServeOptions({ tls, limits, logger: collectingLogger() });
+    return [o.connectionsPerAddress, o.connectionsPerIdentity];
+  };
+  const d = { limit: 50, windowMs: 60_000 };
+  assert.deepEqual(resolve({}), [d, d]);
+  assert.deepEqual(resolve({ connectionsPerAddress: { limit: 7 } }), [
+    { limit: 7, windowMs: 60_000 },
+    { limit: 7, windowMs: 60_000 },
+  ]);
+  assert.deepEqual(resolve({ connectionsPerAddress: false }), [false, false]);
+  assert.deepEqual(resolve({ connectionsPerIdentity: { limit: 600 } }), [
+    d,
+    { limit: 600, windowMs: 60_000 },
+  ]);
+  assert.deepEqual(resolve({ connectionsPerAddress: false, connectionsPerIdentity: d }), [
+    false,
+    d,
+  ]);
+});
+
 Deno.test("connection limit options are validated with the key named", async () => {
   const tls = { cert: fx.server.cert, key: fx.server.key, ca: fx.ca };
   const cases: [Record<string, unknown>, string][] = [
@@ -122,6 +176,8 @@ Deno.test("connection limit options are validated with the key named", async () 
     [{ connectionsPerAddress: { windowMs: 1.5 } }, "limits.connectionsPerAddress.windowMs"],
     [{ connectionsPerAddress: true }, "limits.connectionsPerAddress"],
     [{ maxConnectionsPerAddress: -1 }, "limits.maxConnectionsPerAddress"],
+    [{ connectionsPerIdentity: { limit: 0 } }, "limits.connectionsPerIdentity.limit"],
+    [{ connectionsPerIdentity: "many" }, "limits.connectionsPerIdentity"],
   ];
   for (const [limits, key] of cases) {
     await assert.rejects(
