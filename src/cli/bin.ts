@@ -11,6 +11,10 @@
  *
  * @module
  */
+// First, before any module that loads @peculiar/x509: `bun build --compile`
+// evaluates the bundle's modules in its own order, and src/pki/x509.ts importing
+// reflect-metadata first was measured not to be enough there.
+import "reflect-metadata";
 import { main } from "./dispatch.ts";
 import { commandArgs, exit } from "../runtime/process.ts";
 

@@ -10,6 +10,7 @@
 import type { X509Certificate } from "node:crypto";
 import type { LogFields, Logger } from "./logger.ts";
 import type { TrackedCertificate } from "./metrics.ts";
+import { unrefTimer } from "../runtime/timers.ts";
 
 /**
  * A subject as `X509Certificate.subject` gives it (one attribute per line), made single-line.
@@ -156,6 +157,6 @@ export function scheduleExpiryWarnings(
 ): () => void {
   warnExpiring(certs(), days, now(), logger);
   const timer = setInterval(() => warnExpiring(certs(), days, now(), logger), intervalMs);
-  Deno.unrefTimer(timer);
+  unrefTimer(timer);
   return () => clearInterval(timer);
 }

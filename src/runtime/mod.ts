@@ -27,4 +27,5 @@ export {
 } from "./process.ts";
 export { unrefTimer } from "./timers.ts";
 export { type DirectoryWatch, watchDirectory } from "./watch.ts";
+export { createTlsHttpServer, type TlsHttpServer } from "./tls_http_server.ts";
 export { type ChildStatus, type PipedChild, spawnPiped, type SpawnPipedOptions } from "./child.ts";

@@ -13,10 +13,10 @@
  */
 
 import type { X509Certificate } from "node:crypto";
-import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { createTlsHttpServer } from "../runtime/tls_http_server.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServerMetrics } from "../log/metrics.ts";
 import type { PeerIdentity } from "../policy/identity.ts";
@@ -190,24 +190,29 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   }, logger);
   const tickets = new WeakMap<Socket, AcceptTicket>();
   const states = new WeakMap<object, PeerState>();
-  /** Connections whose admission verdict (revocation) is still being fetched. */
-  const pending = new WeakMap<object, Promise<PeerState | undefined>>();
   const raw = new Set<Socket>();
   const secure = new Set<TLSSocket>();
   const peers = new WeakMap<object, string>();
   /** TCP sockets the accept gate refused; node:tls still reports their aborted handshake. */
   const gated = new WeakSet<Socket>();
   const clocks = new WeakMap<object, ConnectionClock>();
+  /** Connections whose admission verdict (revocation) is still being fetched. */
+  const pending = new WeakMap<object, Promise<PeerState | undefined>>();
   const refuse = observe.refused;
   let admit = compileAdmit({ tls: options.tls, policy: options.policy, admission, logger, refuse });
 
-  const server = https.createServer({
+  // One https.Server on Deno and Node.js, a tls.Server feeding an http.Server on
+  // Bun (src/runtime/tls_http_server.ts says why). Requests of a connection whose
+  // verdict is pending wait in the "request" handler.
+  const both = createTlsHttpServer({
     ...options.tls.nodeOptions,
     handshakeTimeout: options.handshakeTimeoutMs,
   });
-  // Our idle timer closes idle connections; without this Deno's own 5 s keep-alive
-  // timeout would close them first, whatever idleTimeoutMs says.
-  server.keepAliveTimeout = options.idleTimeoutMs;
+  const server = both.tls;
+  const web = both.http;
+  // Our idle timer closes idle connections; without this the runtime's own 5 s
+  // keep-alive timeout would close them first, whatever idleTimeoutMs says.
+  web.keepAliveTimeout = options.idleTimeoutMs;
 
   server.on("connection", (socket: Socket) => {
     const peer = peerOf(socket);
@@ -273,6 +278,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     }
     secure.add(s);
     s.once("close", () => secure.delete(s));
+    both.serveHttp(s);
     if (verdict instanceof Promise) {
       // Requests that arrive meanwhile wait in the "request" handler.
       const waiting = verdict.then((state) => {
@@ -334,13 +340,13 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   // Without this, Node-style servers answer "100 Continue" to every request, and
   // a client then uploads a too-large body that is refused mid-stream: the close
   // with unread data resets the connection and the 413 can be lost on the way.
-  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+  web.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers["content-length"]);
     if (!(declared > (options.maxBodyBytes ?? Infinity))) res.writeContinue();
-    server.emit("request", req, res);
+    web.emit("request", req, res);
   });
 
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+  web.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const waiting = pending.get(req.socket);
     if (waiting) {
       waiting.then(() => handleRequest(req, res));
@@ -424,7 +430,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
         server.close(() => resolve());
         for (const s of secure) s.destroy();
         for (const s of raw) s.destroy();
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        web.closeAllConnections?.();
       });
       return closing;
     },

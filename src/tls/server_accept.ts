@@ -26,6 +26,7 @@ import { createConcurrencyLimiter, type Release } from "../limits/concurrency_li
 import { createRateLimiter, type RateLimiter } from "../limits/rate_limiter.ts";
 import { createRefusalLog } from "../limits/refusal_log.ts";
 import type { LogFields, Logger } from "../log/logger.ts";
+import { unrefTimer } from "../runtime/timers.ts";
 
 /**
  * Settings of {@link createAcceptGate}.
@@ -159,7 +160,7 @@ export function createThrottledRefusals(
     }
   };
   let timer: ReturnType<typeof setInterval> | undefined = setInterval(summarize, windowMs);
-  Deno.unrefTimer(timer);
+  unrefTimer(timer);
   return {
     refuse(key, { peer, detail, ...more }) {
       const v = refusals.record(key);
