@@ -3,13 +3,7 @@
 //                "type": "module" and npm/node_modules apply to it)
 //   npm/build/   JavaScript + .d.ts, and the package.json of the npm package
 // Run from anywhere: `node npm/build.mjs` (deno task build:npm does it).
-import {
-  cpSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -13,8 +13,15 @@ import {
   REASON_CODES,
   type ReasonCode,
 } from "../errors.ts";
+import { runtimeName } from "../runtime/detect.ts";
+import { createBunTransport } from "../tls/client_bun_fetch.ts";
 import { createTlsConnector, type TlsConnector } from "../tls/client_connector.ts";
-import { type MtlsClientOptions, resolveClientOptions } from "../tls/client_options.ts";
+import {
+  type ClientTransport,
+  type MtlsClientOptions,
+  resolveClientOptions,
+  type ResolvedClientOptions,
+} from "../tls/client_options.ts";
 
 /**
  * Options of {@link createMtlsFetch}; see {@link MtlsClientOptions} for each field.
@@ -51,8 +58,9 @@ export interface MtlsFetch {
  * `backupPins` or a `pinStore` (optionally `tofu`) checks the server key
  * inside the handshake, and with `revocation` checks the server certificate
  * against CRLs/OCSP right after it: a server that fails any check never
- * receives a request byte. Connections are kept alive and pooled (undici);
- * pins and revocation are checked once per new connection.
+ * receives a request byte. Connections are kept alive and pooled (undici on
+ * Deno and Node.js, `Bun.FetchSession` on Bun); pins and revocation are
+ * checked once per new connection.
  *
  * Failures reject with a {@link PeerRejectedError} carrying a reason code
  * (`unknown_ca`, `expired`, `not_yet_valid`, `hostname_mismatch`,
@@ -138,19 +146,14 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
       notAfter: new Date(o.certificate.validTo).toISOString(),
     });
   }
-  const connector = createTlsConnector(o);
-  const pool = new Agent({
-    connect: connector.connect,
-    keepAliveTimeout: o.keepAliveTimeout,
-    connections: o.connections ?? null,
-    allowH2: false,
-  });
-  // keepAlive: false marks every request `reset` (it asks "connection: close" and
-  // never reuses the socket). undici 7's maxRequestsPerClient: 1 still reuses the
-  // first socket once, so it cannot do this.
-  const agent = o.keepAlive
-    ? pool
-    : pool.compose((dispatch) => (opts, handler) => dispatch({ ...opts, reset: true }, handler));
+  let transport: ClientTransport;
+  try {
+    // The one runtime switch of the client: Bun replaces undici with a stub.
+    transport = runtimeName() === "bun" ? createBunTransport(o) : undiciTransport(o);
+  } catch (e) {
+    o.revocation?.close();
+    throw e;
+  }
   const mtlsFetch = async (input: string | URL | Request, init?: RequestInit) => {
     let url: string | URL;
     let requestInit: RequestInit | undefined = init;
@@ -172,22 +175,7 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
         { key: "url" },
       );
     }
-    // undici frees a connection one macrotask after the response body ends; without
-    // this yield a back-to-back request would open (and handshake) a second connection.
-    await new Promise((resolve) => setImmediate(resolve));
-    let response: Response;
-    try {
-      response = await undiciFetch(url, {
-        ...(requestInit as Record<string, unknown>),
-        ...(requestInit?.body instanceof ReadableStream ? { duplex: "half" } : {}),
-        // Never follow a redirect: it would re-send the request (and its body)
-        // to wherever the server points, which is not the endpoint we were given.
-        redirect: "manual",
-        dispatcher: agent,
-      }) as unknown as Response;
-    } catch (error) {
-      throw explainFetchError(error, connector, String(url));
-    }
+    const response = await transport.send(String(url), requestInit);
     if (response.status >= 300 && response.status < 400) {
       const location = response.headers.get("location") ?? "nowhere";
       await response.body?.cancel();
@@ -203,13 +191,50 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
   };
   const close = async (): Promise<void> => {
     try {
-      await pool.close();
+      await transport.close();
     } finally {
       o.revocation?.close();
       await o.pins?.flush(); // first-use pins reach the file before close() resolves
     }
   };
   return Object.assign(mtlsFetch, { close });
+}
+
+/** The transport on Deno and Node.js: undici's Agent over our TLS connector. */
+function undiciTransport(o: ResolvedClientOptions): ClientTransport {
+  const connector = createTlsConnector(o);
+  const pool = new Agent({
+    connect: connector.connect,
+    keepAliveTimeout: o.keepAliveTimeout,
+    connections: o.connections ?? null,
+    allowH2: false,
+  });
+  // keepAlive: false marks every request `reset` (it asks "connection: close" and
+  // never reuses the socket). undici 7's maxRequestsPerClient: 1 still reuses the
+  // first socket once, so it cannot do this.
+  const agent = o.keepAlive
+    ? pool
+    : pool.compose((dispatch) => (opts, handler) => dispatch({ ...opts, reset: true }, handler));
+  return {
+    async send(url, init) {
+      // undici frees a connection one macrotask after the response body ends; without
+      // this yield a back-to-back request would open (and handshake) a second connection.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await undiciFetch(url, {
+          ...(init as Record<string, unknown>),
+          ...(init?.body instanceof ReadableStream ? { duplex: "half" } : {}),
+          // Never follow a redirect: it would re-send the request (and its body)
+          // to wherever the server points, which is not the endpoint we were given.
+          redirect: "manual",
+          dispatcher: agent,
+        }) as unknown as Response;
+      } catch (error) {
+        throw explainFetchError(error, connector, url);
+      }
+    },
+    close: () => pool.close(),
+  };
 }
 
 /** Unwraps undici's `TypeError("fetch failed")` into our typed error. */

@@ -12,11 +12,17 @@ import type { buildConnector } from "undici";
 import { ConfigError, MtlsError } from "../errors.ts";
 import { alertError, type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
-import { answersTls12, fetchServerLeaf } from "./client_probe.ts";
-import { checkServerLeaf, diagnoseServerLeaf, rejection, subjectOf } from "./client_verify.ts";
+import { diagnoseHandshake, ownValidity } from "./client_probe.ts";
+import {
+  checkServerLeaf,
+  diagnoseServerLeaf,
+  handshakeCheck,
+  rejection,
+  subjectOf,
+} from "./client_verify.ts";
 
-/** Demo policy accepts these stack verdicts (self-signed, unknown CA, Deno's catch-all). */
-const DEMO_ACCEPTS = new Set([
+/** Demo policy accepts these stack verdicts (self-signed, unknown CA, Deno's catch-all); the Bun transport too. */
+export const DEMO_ACCEPTS: ReadonlySet<string> = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
@@ -48,9 +54,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   const versions = o.minVersion === o.maxVersion
     ? o.minVersion
     : `${o.minVersion}..${o.maxVersion}`;
-  const own = o.certificate
-    ? { validFrom: new Date(o.certificate.validFrom), validTo: new Date(o.certificate.validTo) }
-    : {};
+  const own = ownValidity(o);
   const base: tls.ConnectionOptions = {
     cert: o.cert,
     key: o.key,
@@ -110,13 +114,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     const { peer } = ctx;
     let done = false;
     let checked = false;
-    /** Whether this connection met `peer` before the pin store knew it (trust on first use). */
-    let firstUse = false;
-    const pinCheck = (der: Uint8Array): Error | undefined => {
-      if (!o.pins) return undefined;
-      firstUse = !o.pins.knows(peer);
-      return o.pins.check(peer, der, peer);
-    };
+    const checks = handshakeCheck(o, peer);
     const finish = (err: Error | null, socket?: tls.TLSSocket) => {
       if (done) return;
       done = true;
@@ -133,7 +131,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       // Runs inside the handshake, before `secureConnect`, only when the chain verified.
       checkServerIdentity: (host, cert) => {
         checked = true;
-        return identityCheck(o, peer, host, cert) ?? pinCheck(cert.raw);
+        return checks.check(host, cert);
       },
     });
     const timer = setTimeout(() => {
@@ -148,7 +146,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     socket.setNoDelay(true);
     const handOver = () => finish(null, keep(socket, ctx));
     socket.once("secureConnect", () => {
-      const refusal = afterHandshake(socket, ctx, checked, pinCheck);
+      const refusal = afterHandshake(socket, ctx, checked, checks.pins);
       if (refusal) {
         socket.destroy();
         finish(refusal);
@@ -166,7 +164,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       }, (e) => {
         const der = socket.getPeerCertificate(false)?.raw;
         socket.destroy();
-        const forget = o.pins && firstUse && der
+        const forget = o.pins && checks.firstUse && der
           ? o.pins.forgetFirstUse(peer, der)
           : Promise.resolve();
         forget.finally(() => finish(e));
@@ -177,7 +175,8 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     const classify = (err: unknown) => {
       const v = handshakeVerdict(err, ctx);
       if (v.kind === "error") return finish(v.error);
-      diagnose(v.kind, err, hostname, port, servername, ctx).then((e) => finish(e));
+      diagnoseHandshake(v.kind, err, { host: hostname, port, servername, ctx }, o)
+        .then((e) => finish(e));
     };
     // `on`, not `once`: a second error after a failed handshake must not go unhandled.
     socket.on("error", (err) => {
@@ -227,44 +226,6 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     return v ? rejection(v, peer) : pinCheck(cert.raw);
   };
 
-  const diagnose = async (
-    kind: "diagnose_leaf" | "diagnose_reset",
-    err: unknown,
-    host: string,
-    port: number,
-    servername: string | undefined,
-    ctx: ErrorContext,
-  ): Promise<MtlsError> => {
-    if (kind === "diagnose_leaf") {
-      const probe = await fetchServerLeaf(host, port, servername, o);
-      const v = probe.der ? diagnoseServerLeaf(probe.der, ctx.peer) : undefined;
-      return rejection(
-        v ?? {
-          reason: "unknown_ca",
-          message: `Server "${ctx.peer}" certificate does not verify against the trusted CAs ` +
-            `(${(err as Error).message})`,
-        },
-        ctx.peer,
-        err,
-      );
-    }
-    // The server hung up mid-handshake. If it answers a bare TLS 1.2 ClientHello
-    // with a ServerHello, versions are not the problem: it refused our certificate
-    // (TLS 1.2 servers judge it inside the handshake; Deno's just hang up).
-    if (o.minVersion === "TLSv1.2" && await answersTls12(host, port, o.connectTimeout)) {
-      return silentRefusal(ctx, own, err);
-    }
-    return rejection(
-      {
-        reason: "protocol_version",
-        message: `Server "${ctx.peer}" closed the connection during the handshake: ` +
-          `it likely supports no TLS version in ${ctx.versions}`,
-      },
-      ctx.peer,
-      err,
-    );
-  };
-
   const explainSocketFailure = (
     socket: { localPort?: number; remotePort?: number } | undefined,
     cause: unknown,
@@ -280,32 +241,6 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
   };
 
   return { connect, explainSocketFailure };
-}
-
-/** Host name (strict policy) or a warning (demo), then EKU, on the verified leaf (synchronous: inside the handshake, pins next). */
-function identityCheck(
-  o: ResolvedClientOptions,
-  peer: string,
-  host: string,
-  cert: tls.PeerCertificate,
-): Error | undefined {
-  const name = o.serverName ?? host;
-  if (tls.checkServerIdentity(name, cert)) {
-    if (o.policy === "strict") {
-      return rejection({
-        reason: "hostname_mismatch",
-        message: `Server "${peer}" certificate ("${subjectOf(cert.raw)}") is not valid for ` +
-          `"${name}" (it names "${cert.subjectaltname ?? "nothing"}")`,
-      }, peer);
-    }
-    o.logger.warn("demo policy: accepting a server certificate for another host name", {
-      peer,
-      name,
-      subjectAltName: cert.subjectaltname,
-    });
-  }
-  const v = checkServerLeaf(cert.raw, peer);
-  return v ? rejection(v, peer) : undefined;
 }
 
 function isIp(host: string): boolean {

@@ -39,6 +39,11 @@ const ALERTS: Record<string, { reason: ReasonCode; alert: string }> = {
     reason: "no_client_cert",
     alert: "certificate_required",
   },
+  // Bun's node:tls (BoringSSL) names the same alert without the 13.
+  ERR_SSL_TLSV1_ALERT_CERTIFICATE_REQUIRED: {
+    reason: "no_client_cert",
+    alert: "certificate_required",
+  },
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { reason: "unknown_ca", alert: "unknown_ca" },
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: { reason: "bad_certificate", alert: "bad_certificate" },
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: {

@@ -129,7 +129,10 @@ export interface MtlsClientOptions {
    * checker you made (shared, and left running). The verdict is reached
    * after the handshake and before any request is sent: `revoked`, or
    * `revocation_unknown` when no source decides and the failure mode is
-   * `deny`. A fresh cached answer decides without network I/O.
+   * `deny`. A fresh cached answer decides without network I/O. On Bun the
+   * client sees the server leaf only: its issuer must be in `ca` or in the
+   * checker options' `issuers`, and an answer not cached yet costs one
+   * refused handshake and a retry.
    * @default {none: revocation is not checked}
    */
   revocation?: RevocationCheckerOptions | RevocationChecker;
@@ -139,12 +142,28 @@ export interface MtlsClientOptions {
   logger?: Logger;
   /** Keep connections open between requests. @default {true} */
   keepAlive?: boolean;
-  /** How long an idle kept-alive connection stays open, in milliseconds. @default {4000} */
+  /** How long an idle kept-alive connection stays open, in milliseconds (on Bun, rounded up to seconds). @default {4000} */
   keepAliveTimeout?: number;
-  /** Most connections per origin. @default {unlimited} */
+  /** Most connections per origin (not enforced on Bun, which warns). @default {unlimited} */
   connections?: number;
-  /** Time allowed for TCP connect plus TLS handshake, in milliseconds. @default {10000} */
+  /**
+   * Time allowed for TCP connect plus TLS handshake, in milliseconds. On Bun it
+   * bounds a request only while no connection to that server was made yet (or
+   * with `keepAlive: false`): Bun does not say when a request reuses one.
+   * @default {10000}
+   */
   connectTimeout?: number;
+}
+
+/**
+ * How the mTLS fetch sends requests on this runtime (undici's Agent on Deno
+ * and Node.js, Bun's fetch on Bun); the fetch wrapper around it is the same.
+ */
+export interface ClientTransport {
+  /** Sends `init` to the https `url` without following redirects; failures reject with typed errors. */
+  send(url: string, init: RequestInit | undefined): Promise<Response>;
+  /** Waits for requests in flight, then closes every pooled connection; later sends reject. */
+  close(): Promise<void>;
 }
 
 /** Options after validation: PEM text, parsed certificates, defaults applied. */

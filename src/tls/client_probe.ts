@@ -1,14 +1,134 @@
 /**
- * Diagnosis after a failed handshake, when Deno's `node:tls` says too little:
- * the server leaf fetched without verification (and without our certificate),
- * and whether the server answers a plain TLS 1.2 ClientHello at all.
- * Neither sends a request or any identity of ours.
+ * Diagnosis after a failed handshake, when the TLS stack says too little
+ * (Deno's `node:tls` has one code for several verdicts; Bun's fetch turns
+ * every alert into a reset): the server leaf fetched without verification
+ * (and without our certificate), whether the server answers a plain TLS 1.2
+ * ClientHello at all, and a handshake of our own that listens for the
+ * server's alert. None of them sends a request.
  *
  * @module
  */
 import net from "node:net";
 import tls from "node:tls";
+import type { MtlsError } from "../errors.ts";
+import { type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
+import { diagnoseServerLeaf, rejection } from "./client_verify.ts";
+
+/** Where a failed connection went, for diagnosis. */
+export interface ProbeTarget {
+  host: string;
+  port: number;
+  /** SNI sent (none for an IP address). */
+  servername?: string;
+  ctx: ErrorContext;
+}
+
+/** The validity of our own certificate, for {@link silentRefusal}. */
+export function ownValidity(o: ResolvedClientOptions): { validFrom?: Date; validTo?: Date } {
+  return o.certificate
+    ? { validFrom: new Date(o.certificate.validFrom), validTo: new Date(o.certificate.validTo) }
+    : {};
+}
+
+/**
+ * Explains a handshake failure the stack did not name (see
+ * `handshakeVerdict`): a refused leaf by looking at it, a hang-up by asking
+ * whether the server speaks TLS 1.2 at all.
+ */
+export async function diagnoseHandshake(
+  kind: "diagnose_leaf" | "diagnose_reset",
+  err: unknown,
+  t: ProbeTarget,
+  o: ResolvedClientOptions,
+): Promise<MtlsError> {
+  const { ctx } = t;
+  if (kind === "diagnose_leaf") {
+    const probe = await fetchServerLeaf(t.host, t.port, t.servername, o);
+    const v = probe.der ? diagnoseServerLeaf(probe.der, ctx.peer) : undefined;
+    return rejection(
+      v ?? {
+        reason: "unknown_ca",
+        message: `Server "${ctx.peer}" certificate does not verify against the trusted CAs ` +
+          `(${(err as Error).message})`,
+      },
+      ctx.peer,
+      err,
+    );
+  }
+  // The server hung up mid-handshake. If it answers a bare TLS 1.2 ClientHello
+  // with a ServerHello, versions are not the problem: it refused our certificate
+  // (TLS 1.2 servers judge it inside the handshake; Deno's just hang up).
+  if (o.minVersion === "TLSv1.2" && await answersTls12(t.host, t.port, o.connectTimeout)) {
+    return silentRefusal(ctx, ownValidity(o), err);
+  }
+  return rejection(
+    {
+      reason: "protocol_version",
+      message: `Server "${ctx.peer}" closed the connection during the handshake: ` +
+        `it likely supports no TLS version in ${ctx.versions}`,
+    },
+    ctx.peer,
+    err,
+  );
+}
+
+/**
+ * Why a server ended a connection that our stack reported only as a reset:
+ * a handshake of our own, with our certificate and the same verification,
+ * that sends no request and waits briefly after it for the server's verdict
+ * (an alert, or a hang-up: how TLS 1.3 servers refuse a client certificate).
+ * `undefined` when the server kept that connection open: the reset was not
+ * a refusal of us.
+ */
+export function diagnoseReset(
+  err: unknown,
+  t: ProbeTarget,
+  o: ResolvedClientOptions,
+): Promise<MtlsError | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let handshake = false;
+    const done = (e: Promise<MtlsError | undefined> | MtlsError | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(e);
+    };
+    const s = tls.connect({
+      host: t.host,
+      port: t.port,
+      servername: t.servername,
+      cert: o.cert,
+      key: o.key,
+      ca: o.ca,
+      minVersion: o.minVersion,
+      maxVersion: o.maxVersion,
+      ALPNProtocols: ["http/1.1"],
+      rejectUnauthorized: o.policy === "strict",
+      // The request that failed already checked who the server is.
+      checkServerIdentity: () => undefined,
+    });
+    let timer = setTimeout(() => done(undefined), o.connectTimeout);
+    s.once("secureConnect", () => {
+      handshake = true;
+      clearTimeout(timer);
+      // TLS 1.3 servers judge our certificate after our Finished: their alert follows at once.
+      timer = setTimeout(() => done(undefined), Math.min(o.connectTimeout, 1_000));
+    });
+    s.on("error", (e) => {
+      const v = handshakeVerdict(e, t.ctx);
+      if (v.kind === "error") done(v.error);
+      else if (handshake) done(silentRefusal(t.ctx, ownValidity(o), err));
+      else done(diagnoseHandshake(v.kind, e, t, o));
+    });
+    s.once("close", () => {
+      if (handshake) done(silentRefusal(t.ctx, ownValidity(o), err));
+      else done(diagnoseHandshake("diagnose_reset", err, t, o));
+    });
+  });
+}
 
 /**
  * A second handshake, for diagnosis only: verification off and no client

@@ -4,6 +4,13 @@
  * before the connection is given to undici, so no request leaves before the
  * verdict. A fresh cached answer decides without waiting on the network.
  *
+ * Bun's fetch shows `checkServerIdentity` the leaf alone and cannot wait for
+ * a promise there: {@link ServerRevocationCheck.verifyCached} decides from
+ * cached answers (the leaf's issuer taken from the `ca` option or the
+ * checker's `issuers`), or says `pending`, and
+ * {@link ServerRevocationCheck.prefetch} asks the sources before the caller
+ * tries again.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -19,6 +26,16 @@ import type { RevocationVerdict } from "../revocation/types.ts";
 export interface ServerRevocationCheck {
   /** Resolves when the server on `socket` may be used; rejects with `revoked` or `revocation_unknown`. */
   verify(socket: tls.TLSSocket, peer: string): Promise<void>;
+  /** Resolves when the configured CRLs have loaded once (or failed to). */
+  readonly ready: Promise<void>;
+  /**
+   * Synchronous and without I/O, for a stack that shows only the leaf:
+   * `undefined` when the server may be used, `"pending"` when a source must
+   * be asked first ({@link prefetch}); throws `revoked` or `revocation_unknown`.
+   */
+  verifyCached(leaf: Uint8Array, peer: string): "pending" | undefined;
+  /** Asks the sources about `leaf` (and, with intermediates, its chain); the next {@link verifyCached} uses the answers. */
+  prefetch(leaf: Uint8Array, peer: string): Promise<void>;
   /** Stops the checker's refresh timer when the client made it (not for a checker passed in). */
   close(): void;
 }
@@ -58,29 +75,88 @@ export function resolveRevocationOption(
   const given = isChecker(value);
   const checker = given ? value : makeChecker(value, logger);
   // Parsed once: the checker caches parsed certificates by their bytes.
-  const anchors: Link[] = (ca ?? []).map((pem) => {
-    const x509 = new X509Certificate(pem);
-    return { der: new Uint8Array(x509.raw), x509 };
-  });
+  const issuers = given ? [] : (value as RevocationCheckerOptions).issuers ?? [];
+  const anchors = [...(ca ?? []), ...issuers].flatMap(toLink);
+  const fresh = new Map<string, { verdict: RevocationVerdict; at: number }>();
+  /** The certificates to check, each with its issuer: the leaf, and with intermediates the CAs up to the anchor. */
+  const pairs = (chain: Link[]): [Link, Link | undefined][] => {
+    const out: [Link, Link | undefined][] = [];
+    const last = intermediates ? chain.length : 1;
+    for (let n = 0; n < last; n++) {
+      if (n > 0 && isSelfIssued(chain[n].x509)) break; // the trust anchor itself is not checked
+      out.push([chain[n], chain[n + 1]]);
+    }
+    return out;
+  };
+  const leafChain = (leaf: Uint8Array): Link[] => completeChain(toLink(leaf), anchors);
   return {
     async verify(socket, peer) {
-      const chain = peerChain(socket, anchors);
+      const chain = completeChain(sentChain(socket), anchors);
       if (chain.length === 0) {
         throw new PeerRejectedError("revocation_unknown", `Server "${peer}" sent no certificate`, {
           peer,
         });
       }
-      const last = intermediates ? chain.length : 1;
-      for (let n = 0; n < last; n++) {
-        const { x509 } = chain[n];
-        if (n > 0 && isSelfIssued(x509)) break; // the trust anchor itself is not checked
-        await verifyOne(checker, chain[n], chain[n + 1], peer);
+      for (const [subject, issuer] of pairs(chain)) {
+        await verifyOne(checker, subject, issuer, peer);
+      }
+    },
+    ready: checker.ready,
+    verifyCached(leaf, peer) {
+      const chain = leafChain(leaf);
+      if (chain.length === 0) {
+        throw new PeerRejectedError(
+          "revocation_unknown",
+          `Server "${peer}" sent a certificate that cannot be read`,
+          { peer },
+        );
+      }
+      for (const [subject, issuer] of pairs(chain)) {
+        const found = judge(checker, subject, issuer, peer, BUN_NO_ISSUER, () => {
+          const hit = issuer && fresh.get(pairKey(subject, issuer));
+          return hit && Date.now() - hit.at < FRESH_MS ? hit.verdict : undefined;
+        });
+        if (found === "pending") return "pending";
+      }
+      return undefined;
+    },
+    async prefetch(leaf) {
+      for (const [subject, issuer] of pairs(leafChain(leaf))) {
+        if (!issuer || checker.checkCached(subject.der, issuer.der)) continue;
+        let verdict: RevocationVerdict;
+        try {
+          verdict = await checker.check(subject.der, issuer.der);
+        } catch (cause) {
+          verdict = unknown(subject, `the check failed: ${(cause as Error).message}`);
+        }
+        fresh.set(pairKey(subject, issuer), { verdict, at: Date.now() });
+        if (fresh.size > 64) fresh.delete(fresh.keys().next().value!);
       }
     },
     close() {
       if (!given) checker.close();
     },
   };
+}
+
+/** How long an answer fetched for a retry decides without the checker's cache, ms. */
+const FRESH_MS = 10_000;
+
+const BUN_NO_ISSUER = "its issuer is in neither the ca option nor revocation.issuers " +
+  "(on Bun the client sees the server's leaf only, not the chain it sent)";
+
+function pairKey(subject: Link, issuer: Link): string {
+  return `${subject.x509.fingerprint256}/${issuer.x509.fingerprint256}`;
+}
+
+/** Certificates from PEM text or DER/PEM bytes; what does not parse is left out (the checker reports it). */
+function toLink(input: string | Uint8Array): Link[] {
+  try {
+    const x509 = new X509Certificate(typeof input === "string" ? input : Buffer.from(input));
+    return [{ der: new Uint8Array(x509.raw), x509 }];
+  } catch {
+    return [];
+  }
 }
 
 function isChecker(v: object): v is RevocationChecker {
@@ -114,25 +190,43 @@ async function verifyOne(
   issuer: Link | undefined,
   peer: string,
 ): Promise<void> {
-  const what = `Server "${peer}" certificate ("${subject.x509.subject.replaceAll("\n", ", ")}")`;
-  try {
-    if (!issuer) {
-      checker.enforce(
-        unknown(subject, "its issuer is not in the chain sent nor in the ca option"),
-        {
-          peer,
-        },
-      );
-      return;
-    }
-    let verdict: RevocationVerdict | undefined;
+  if (!issuer) {
+    judge(checker, subject, issuer, peer, NO_ISSUER, () => undefined);
+    return;
+  }
+  let verdict = checker.checkCached(subject.der, issuer.der);
+  if (!verdict) {
     try {
-      verdict = checker.checkCached(subject.der, issuer.der) ??
-        await checker.check(subject.der, issuer.der);
+      verdict = await checker.check(subject.der, issuer.der);
     } catch (cause) {
       verdict = unknown(subject, `the check failed: ${(cause as Error).message}`);
     }
+  }
+  judge(checker, subject, issuer, peer, NO_ISSUER, () => verdict);
+}
+
+const NO_ISSUER = "its issuer is not in the chain sent nor in the ca option";
+
+/**
+ * Enforces the verdict on one certificate: the checker's cached answer, else
+ * `known()`; `"pending"` when neither has one. Refusals name the certificate.
+ */
+function judge(
+  checker: RevocationChecker,
+  subject: Link,
+  issuer: Link | undefined,
+  peer: string,
+  noIssuer: string,
+  known: () => RevocationVerdict | undefined,
+): "pending" | undefined {
+  const what = `Server "${peer}" certificate ("${subject.x509.subject.replaceAll("\n", ", ")}")`;
+  try {
+    const verdict = issuer
+      ? checker.checkCached(subject.der, issuer.der) ?? known()
+      : unknown(subject, noIssuer);
+    if (!verdict) return "pending";
     checker.enforce(verdict, { peer });
+    return undefined;
   } catch (e) {
     if (e instanceof PeerRejectedError) {
       throw new PeerRejectedError(e.code, `${what} refused: ${e.message}`, { peer, cause: e });
@@ -150,12 +244,8 @@ function isSelfIssued(x: X509Certificate): boolean {
   return x.subject === x.issuer && x.checkIssued(x);
 }
 
-/**
- * The server chain, leaf first, each followed by its issuer: what the TLS
- * stack reports (Deno includes the trust anchor), completed from `anchors`
- * when it stops short.
- */
-function peerChain(socket: tls.TLSSocket, anchors: readonly Link[]): Link[] {
+/** The server chain as the TLS stack reports it, leaf first (Deno includes the trust anchor). */
+function sentChain(socket: tls.TLSSocket): Link[] {
   type Node = { raw?: Uint8Array; issuerCertificate?: Node };
   let node = socket.getPeerCertificate(true) as unknown as Node | undefined;
   const sent: Link[] = [];
@@ -165,6 +255,14 @@ function peerChain(socket: tls.TLSSocket, anchors: readonly Link[]): Link[] {
     sent.push({ der, x509: new X509Certificate(der) });
     node = node.issuerCertificate;
   }
+  return sent;
+}
+
+/**
+ * The chain, leaf first, each followed by its issuer (checked by signature):
+ * from the certificates `sent`, completed from `anchors` when they stop short.
+ */
+function completeChain(sent: Link[], anchors: readonly Link[]): Link[] {
   if (sent.length === 0) return [];
   const chain: Link[] = [sent[0]];
   const candidates = [...sent.slice(1), ...anchors];

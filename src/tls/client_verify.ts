@@ -1,16 +1,20 @@
 /**
- * Checks the client makes on the server's leaf certificate itself: EKU
- * serverAuth and (for diagnosis) validity dates. Pins are checked by
- * `client_pins.ts`, never on a certificate fetched for diagnosis. They read the
+ * Checks the client makes on the server's leaf certificate itself: host name,
+ * EKU serverAuth, pins (through `client_pins.ts`, never on a certificate
+ * fetched for diagnosis) and, for diagnosis, validity dates. They read the
  * DER the TLS stack hands over; Deno's `node:tls` reports no EKU and maps
- * several verdicts to one code, so we look ourselves.
+ * several verdicts to one code, so we look ourselves. Both transports (the
+ * undici connector and Bun's fetch) run {@link handshakeCheck} from their
+ * `checkServerIdentity`.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
+import tls from "node:tls";
 import { PeerRejectedError, type ReasonCode } from "../errors.ts";
 import { children, content, decodeOid, readTlv } from "../pki/der.ts";
+import type { ResolvedClientOptions } from "./client_options.ts";
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const ANY_EKU = "2.5.29.37.0";
@@ -100,4 +104,63 @@ export function subjectOf(der: Uint8Array): string {
 /** A {@link PeerRejectedError} from a verdict. */
 export function rejection(v: LeafVerdict, peer: string, cause?: unknown): PeerRejectedError {
   return new PeerRejectedError(v.reason, v.message, { peer, cause });
+}
+
+/** The checks of one connection to a server, run inside its handshake. */
+export interface HandshakeCheck {
+  /**
+   * For `checkServerIdentity` (the chain has verified): host name (strict
+   * policy; a warning under demo), EKU, then pins. Synchronous, no I/O.
+   */
+  check(host: string, cert: tls.PeerCertificate): Error | undefined;
+  /** The pins alone (for a connection whose identity was checked another way). */
+  pins(der: Uint8Array): Error | undefined;
+  /** Whether the pin check met `peer` before the pin store knew it (trust on first use). */
+  readonly firstUse: boolean;
+}
+
+/**
+ * The handshake checks of one connection to `peer` (`host:port`, which keys
+ * the pins and names the server in every message).
+ */
+export function handshakeCheck(o: ResolvedClientOptions, peer: string): HandshakeCheck {
+  let firstUse = false;
+  const pins = (der: Uint8Array): Error | undefined => {
+    if (!o.pins) return undefined;
+    firstUse = !o.pins.knows(peer);
+    return o.pins.check(peer, der, peer);
+  };
+  return {
+    check: (host, cert) => identityCheck(o, peer, host, cert) ?? pins(cert.raw),
+    pins,
+    get firstUse() {
+      return firstUse;
+    },
+  };
+}
+
+/** Host name (strict policy) or a warning (demo), then EKU, on the verified leaf. */
+function identityCheck(
+  o: ResolvedClientOptions,
+  peer: string,
+  host: string,
+  cert: tls.PeerCertificate,
+): Error | undefined {
+  const name = o.serverName ?? host;
+  if (tls.checkServerIdentity(name, cert)) {
+    if (o.policy === "strict") {
+      return rejection({
+        reason: "hostname_mismatch",
+        message: `Server "${peer}" certificate ("${subjectOf(cert.raw)}") is not valid for ` +
+          `"${name}" (it names "${cert.subjectaltname ?? "nothing"}")`,
+      }, peer);
+    }
+    o.logger.warn("demo policy: accepting a server certificate for another host name", {
+      peer,
+      name,
+      subjectAltName: cert.subjectaltname,
+    });
+  }
+  const v = checkServerLeaf(cert.raw, peer);
+  return v ? rejection(v, peer) : undefined;
 }
