@@ -40,15 +40,3 @@ export const denoIo: CliIo = {
   stderr: writeStderr,
   env: getEnv,
 };
-
-/**
- * The same as {@link denoIo}, under a name that says what it is on every
- * runtime: the process's real streams and environment.
- *
- * @example
- * ```ts
- * import { processIo } from "@mtls/mcp/cli";
- * processIo.stdout("hello\n");
- * ```
- */
-export const processIo: CliIo = denoIo;
