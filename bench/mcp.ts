@@ -28,7 +28,11 @@
  * bench/profile_summary.ts); BENCH_TESTS=fresh (or memory, resume, keepalive,
  * comma-separated) runs only those measurements.
  *
- * Usage: deno run -A bench/mcp.ts [target ...]   (targets: ours json plain sdk bare bareplain go nginx)
+ * Targets `node` and `bun` run the same server as `ours` on Node.js and Bun, from the npm build
+ * (`deno task build:npm`; bench/_runtime_server.mjs), so a runtime can be chosen by measurement.
+ *
+ * Usage: deno run -A bench/mcp.ts [target ...]
+ *        (targets: ours node bun json plain sdk bare bareplain go nginx)
  */
 import { cpus, loadavg } from "node:os";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
@@ -199,6 +203,37 @@ async function makeCerts(dir: string): Promise<Certs> {
   return {
     dir,
     files: { cert: `${dir}/client.crt`, key: `${dir}/client.key`, ca: `${dir}/ca.crt` },
+  };
+}
+
+/** Our server (target `ours`) on Node.js or Bun, from the npm build. */
+async function startRuntime(runtime: "node" | "bun", certs: Certs): Promise<Target | string> {
+  const entry = `${here}_runtime_server.mjs`;
+  const bun = `${here}../npm/node_modules/.bin/bun`;
+  try {
+    Deno.statSync(`${here}../npm/build/src/mcp/mod.js`);
+    if (runtime === "bun") Deno.statSync(bun);
+  } catch {
+    return "no npm build: run `deno task build:npm` first";
+  }
+  const c = runtime === "node"
+    ? spawn("node", ["--expose-gc", entry, certs.dir])
+    : spawn(bun, [entry, certs.dir]);
+  const lines = lineReader(c);
+  const { url } = JSON.parse(await lines(60_000, `${runtime} server`));
+  return {
+    name: `ours on ${runtime === "node" ? "Node.js" : "Bun"}: serveMcp, mTLS`,
+    url,
+    tls: true,
+    kind: "mcp",
+    pids: () => [c.pid],
+    stop: () => stop(c),
+    async gc() {
+      await sendLine(c, "gc");
+      const [word, heap] = (await lines(10_000, `${runtime} server gc`)).split(" ");
+      if (word !== "gc") throw new Error("gc: no answer");
+      return Number(heap);
+    },
   };
 }
 
@@ -835,6 +870,12 @@ async function main(only: string[]) {
       if (want(name)) {
         plans.push({ target: await startDeno(mode, certs), steps: [...steps], memory });
       }
+    }
+    for (const runtime of ["node", "bun"] as const) {
+      if (!want(runtime)) continue;
+      const t = await startRuntime(runtime, certs);
+      if (typeof t === "string") skipped.push(`${runtime}: ${t}`);
+      else plans.push({ target: t, steps: [...all], memory: true });
     }
     if (want("go")) {
       const go = await startGo(certs, tmp);

@@ -7,7 +7,7 @@
  */
 
 import http from "node:http";
-import type { Socket } from "node:net";
+import { isIP, type Socket } from "node:net";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { type MetricsSnapshot, prometheusText } from "../log/metrics.ts";
@@ -110,6 +110,35 @@ export interface HealthServer {
 }
 
 /**
+ * The `Host` of a health request when it names a DNS host other than
+ * `localhost` or the listener's own configured host name, else `undefined`.
+ * DNS rebinding needs a name the attacker controls, so refusing other names
+ * keeps a web page from reading `/metrics`, while probes that address the
+ * listener by IP (load balancers, Kubernetes) or send no `Host` still work.
+ *
+ * @example
+ * ```ts
+ * import { rebindingHost } from "./health.ts";
+ * rebindingHost("evil.example:9090", "127.0.0.1"); // "evil.example:9090"
+ * rebindingHost("127.0.0.1:9090", "127.0.0.1"); // undefined
+ * ```
+ */
+export function rebindingHost(host: string | undefined, listening: string): string | undefined {
+  if (host === undefined || host === "") return undefined;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return host;
+  }
+  const bare = name.startsWith("[") ? name.slice(1, -1) : name;
+  if (isIP(bare) !== 0 || bare === "localhost" || bare === listening.toLowerCase()) {
+    return undefined;
+  }
+  return host;
+}
+
+/**
  * Starts the health listener and logs, at warn, that it is unauthenticated.
  *
  * @example Using startHealthServer
@@ -125,9 +154,22 @@ export async function startHealthServer(
 ): Promise<HealthServer> {
   let serving = true;
   const sockets = new Set<Socket>();
+  let refusedHosts = 0;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    const refusedHost = rebindingHost(req.headers.host, o.hostname);
+    if (refusedHost !== undefined) {
+      // Logged for the first refusal and then every 100th: a page in a browser retries.
+      if (refusedHosts++ % 100 === 0) {
+        logger.warn("request refused", {
+          peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+          reason: "origin_denied",
+          detail: `Host "${refusedHost}" is not an address of the health listener`,
+          refused: refusedHosts,
+        });
+      }
+      res.writeHead(403, { "content-type": "text/plain" }).end("Forbidden host\n");
+    } else if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
     } else if (path === o.path) {
       res.writeHead(serving ? 200 : 503, { "content-type": "application/json" })

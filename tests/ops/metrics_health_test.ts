@@ -119,4 +119,44 @@ Deno.test("an invalid health option is refused naming the key", async () => {
   );
 });
 
+Deno.test("the health port refuses a request whose Host is another DNS name (DNS rebinding) and serves probes by address", async () => {
+  const { server, log } = await startOpsServer(fx, { health: { port: 0 } });
+  try {
+    const url = new URL(server.healthUrl!);
+    const metrics = `http://127.0.0.1:${url.port}/metrics`;
+    // A page on evil.example whose name now resolves to 127.0.0.1 sends its own Host.
+    const evil = await run("curl", [
+      "-sS",
+      "-i",
+      "--max-time",
+      "5",
+      "-H",
+      `Host: evil.example:${url.port}`,
+      metrics,
+    ]);
+    assert.match(evil.stdout, /^HTTP\/1\.1 403 /);
+    assert.doesNotMatch(evil.stdout, /mcp_mtls_/);
+    const line = log.records.find((r) => r.fields.reason === "origin_denied");
+    assert.equal(line?.level, "warn");
+    assert.equal(
+      line?.fields.detail,
+      `Host "evil.example:${url.port}" is not an address of the health listener`,
+    );
+    for (const host of [`127.0.0.1:${url.port}`, `localhost:${url.port}`, "10.1.2.3"]) {
+      const ok = await run("curl", [
+        "-sS",
+        "-i",
+        "--max-time",
+        "5",
+        "-H",
+        `Host: ${host}`,
+        metrics,
+      ]);
+      assert.match(ok.stdout, /^HTTP\/1\.1 200 /, host);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("fixtures cleanup", () => fx.cleanup());
