@@ -8,14 +8,21 @@
  *   connection after its first response (measured: `resOnFinish` ends the
  *   socket), so keep-alive would be lost.
  * - Bun: `https.createServer` hands out sockets without `getPeerCertificate`,
- *   so a `tls.Server` accepts and an `http.Server` is handed each secure
- *   socket (keep-alive works there, measured on Bun 1.4.4).
+ *   so a `tls.Server` does the TLS and an `http.Server` is handed each secure
+ *   socket (keep-alive works there, measured on Bun 1.4.4). A `net.Server`
+ *   accepts and hands each TCP socket to the `tls.Server`: a `tls.Server`
+ *   listening itself gives its "connection" listeners the TLS socket, whose
+ *   `bytesRead` counts decrypted bytes only, so a failed handshake could not
+ *   be told from a bare connect (the accept gate needs that); handed a TCP
+ *   socket, Bun also sets the TLS socket's `_parent` to it, as Deno and
+ *   Node.js do.
  *
  * @module
  */
 
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import tls from "node:tls";
 import { runtimeName } from "./detect.ts";
 
@@ -30,7 +37,9 @@ import { runtimeName } from "./detect.ts";
  * ```
  */
 export interface TlsHttpServer {
-  /** Accepts connections: `connection`, `tlsClientError`, `secureConnection`, `listen`, `close`, `setSecureContext`. */
+  /** Listens: `listen`, `address`, `close`, `error`. */
+  readonly listener: net.Server;
+  /** Does the TLS: `connection` (the TCP socket), `tlsClientError`, `secureConnection`, `setSecureContext`. */
   readonly tls: tls.Server;
   /** Serves requests: `request`, `checkContinue`, `keepAliveTimeout`, `closeAllConnections`. */
   readonly http: http.Server;
@@ -48,18 +57,20 @@ export interface TlsHttpServer {
  * const srv = createTlsHttpServer({ cert, key });
  * srv.tls.on("secureConnection", (s) => srv.serveHttp(s));
  * srv.http.on("request", (_req, res) => res.end("ok"));
- * srv.tls.listen(8443, "127.0.0.1");
+ * srv.listener.listen(8443, "127.0.0.1");
  * ```
  */
 export function createTlsHttpServer(options: tls.TlsOptions): TlsHttpServer {
   if (runtimeName() === "bun") {
     const web = http.createServer();
+    const secure = tls.createServer(options);
     return {
-      tls: tls.createServer(options),
+      listener: net.createServer((socket) => void secure.emit("connection", socket)),
+      tls: secure,
       http: web,
       serveHttp: (socket) => void web.emit("connection", socket),
     };
   }
   const server = https.createServer(options);
-  return { tls: server, http: server, serveHttp: () => {} };
+  return { listener: server, tls: server, http: server, serveHttp: () => {} };
 }

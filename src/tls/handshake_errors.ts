@@ -21,6 +21,10 @@
  * | refuses our server certificate (alert) | e.g. `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`: "received fatal alert: UnknownCA" |
  * | closes or resets mid-handshake (e.g. Node rejecting our certificate) | `ECONNRESET`: "socket hang up" |
  *
+ * Node.js 20 and Bun 1.4.4 (OpenSSL and BoringSSL) say `ERR_SSL_UNSUPPORTED_PROTOCOL`
+ * to a TLS 1.0/1.1 client: "...:unsupported protocol:..." and
+ * "error:100000f0:SSL routines:OPENSSL_internal:UNSUPPORTED_PROTOCOL".
+ *
  * @module
  */
 
@@ -92,8 +96,8 @@ export function classifyHandshakeError(err: unknown): HandshakeFailure {
   let reason: HandshakeFailure["reason"] = "handshake_failed";
   if (
     has("SignatureAlgorithmsExtensionRequired") || has("protocol version") ||
-    has("PROTOCOL_VERSION") || has("unsupported protocol") || has("NoCipherSuitesInCommon") ||
-    has("no shared cipher") || has("version too low")
+    has("PROTOCOL_VERSION") || has("unsupported protocol") || has("UNSUPPORTED_PROTOCOL") ||
+    has("NoCipherSuitesInCommon") || has("no shared cipher") || has("version too low")
   ) reason = "protocol_version";
   else if (has("UnknownIssuer") || has("unknown ca") || has("UNKNOWN_CA")) reason = "unknown_ca";
   else if (has("Expired") && !has("NotValidYet")) reason = "expired";

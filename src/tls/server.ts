@@ -150,6 +150,15 @@ export interface MtlsListener {
   close(): Promise<void>;
 }
 
+/**
+ * The socket the server's "connection" event saw for a TLS socket: Deno and
+ * Node.js wrap it (`_parent`), Bun emits the TLS socket itself (measured on
+ * Bun 1.4.4), so the maps keyed by it (peer, accept ticket) find it on all three.
+ */
+function connectionOf(s: TLSSocket | undefined): Socket | undefined {
+  return (s as unknown as { _parent?: Socket } | undefined)?._parent ?? s;
+}
+
 function peerOf(socket: Socket | undefined): string {
   if (!socket?.remoteAddress) return "unknown";
   const host = socket.remoteAddress.includes(":")
@@ -239,7 +248,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   server.on("tlsClientError", (err: Error, s?: TLSSocket) => {
     // Deno gives the TLS socket without an address; its `_parent` is the TCP socket.
-    const parent = (s as unknown as { _parent?: Socket } | undefined)?._parent;
+    const parent = connectionOf(s);
     if (parent && gated.has(parent)) {
       // Closed by the accept gate, which logged it (once per window): no line per attempt.
       s?.destroy();
@@ -259,7 +268,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   });
 
   server.on("secureConnection", (s: TLSSocket) => {
-    const parent = (s as unknown as { _parent?: Socket })._parent;
+    const parent = connectionOf(s);
     const peer = (parent && peers.get(parent)) ?? peerOf(s);
     observe.handshake(s, parent, peer);
     const ticket = parent && tickets.get(parent);
@@ -368,13 +377,13 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", reject);
+    both.listener.once("error", reject);
+    both.listener.listen(options.port, options.hostname, () => {
+      both.listener.off("error", reject);
       resolve();
     });
   });
-  const addr = server.address();
+  const addr = both.listener.address();
   const port = typeof addr === "object" && addr ? addr.port : options.port;
 
   // Admission happens once per connection, so when trust changes (new CAs on a
@@ -427,7 +436,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       closing ??= new Promise<void>((resolve) => {
         gate.close();
         identities.close();
-        server.close(() => resolve());
+        both.listener.close(() => resolve());
         for (const s of secure) s.destroy();
         for (const s of raw) s.destroy();
         web.closeAllConnections?.();
