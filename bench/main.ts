@@ -9,7 +9,9 @@
  * - revocation: CRL/OCSP lookups, cold and warm;
  * - handshake_revocation: handshakes/s with revocation off, CRL, OCSP;
  * - mcp: handshakes, keep-alive tools/call and idle memory of our server
- *   against the same server without TLS, the SDK transport, Go and nginx.
+ *   on Deno, Node.js and Bun (the last two from the npm build: run
+ *   `deno task build:npm` first, else they are listed as skipped), against
+ *   the same server without TLS, the SDK transport, Go and nginx.
  *
  * Usage: `deno task bench [name ...]` where name is a file in bench/ without
  * `.ts` (default: all of them).
