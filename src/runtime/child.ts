@@ -6,6 +6,7 @@
  */
 
 import { spawn } from "node:child_process";
+import process from "node:process";
 import { Readable, Writable } from "node:stream";
 
 /**
@@ -100,6 +101,18 @@ export function spawnPiped(
     stdout: Readable.toWeb(child.stdout) as unknown as ReadableStream<Uint8Array>,
     stderr: Readable.toWeb(child.stderr) as unknown as ReadableStream<Uint8Array>,
     status,
-    kill: (signal) => child.kill(signal),
+    kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+        return false;
+      }
+      // process.kill, not child.kill: Deno's child.kill() records the signal as the cause of
+      // the exit even when the child catches it and exits with its own code (measured, 2.9.6).
+      try {
+        process.kill(child.pid, signal);
+        return true;
+      } catch {
+        return false; // exited meanwhile
+      }
+    },
   };
 }
