@@ -30,6 +30,7 @@ import type { ReasonCode } from "../errors.ts";
 import { coalesceWrites } from "./coalesce_writes.ts";
 import { compileAdmit, type PeerState, presentedIntermediates } from "./server_admit.ts";
 import { createConnectionObserver } from "./server_observe.ts";
+import { createConnectionHolders } from "./server_holders.ts";
 import type { ResolvedTlsServerOptions } from "./server_options.ts";
 
 export type { PeerState } from "./server_admit.ts";
@@ -187,11 +188,25 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   });
   // The gates log once per window per key; the counter counts each refusal.
   const onRefused = () => observe.counted("rate_limited");
+  const holders = createConnectionHolders();
   const gate = createAcceptGate({
     rate: options.connectionsPerAddress ?? false,
     maxConnections,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? maxConnections,
     onRefused,
+    evictIdle() {
+      const closed = holders.evictIdle();
+      if (closed) {
+        logger.info("idle connection closed to make room", {
+          peer: closed.peer,
+          holder: closed.holder,
+          held: closed.held,
+          detail: `More than ${maxConnections} concurrent connections: the holder of the most ` +
+            `connections gives an idle one way`,
+        });
+      }
+      return closed !== undefined;
+    },
   }, logger);
   const identities = createIdentityGate({
     rate: options.connectionsPerIdentity ?? options.connectionsPerAddress ?? false,
@@ -329,20 +344,27 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
 
   function admitted(s: TLSSocket, state: PeerState) {
     states.set(s, state);
-    clocks.set(
-      s,
-      watchConnection(s, {
-        idleTimeoutMs: options.idleTimeoutMs,
-        headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
-        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-        onIdle: () =>
-          logger.debug("idle connection closed", {
-            peer: state.peer,
-            idleMs: options.idleTimeoutMs,
-          }),
-        onRequestTimeout: (detail) => refuse(state.peer, "request_timeout", detail),
-      }),
-    );
+    const clock = watchConnection(s, {
+      idleTimeoutMs: options.idleTimeoutMs,
+      headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      onIdle: () =>
+        logger.debug("idle connection closed", {
+          peer: state.peer,
+          idleMs: options.idleTimeoutMs,
+        }),
+      onRequestTimeout: (detail) => refuse(state.peer, "request_timeout", detail),
+    });
+    clocks.set(s, clock);
+    const raw = connectionOf(s);
+    holders.add(s, {
+      holder: state.trusted && state.identity
+        ? `cert:${state.identity.fingerprint}`
+        : `addr:${raw?.remoteAddress ?? state.peer}`,
+      peer: state.peer,
+      idleSince: clock.idleSince,
+      release: () => raw && tickets.get(raw)?.release(),
+    });
     observe.admitted(s, state);
   }
 

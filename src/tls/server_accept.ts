@@ -55,6 +55,13 @@ export interface AcceptGateOptions {
   now?: () => number;
   /** Called once per refused or closed-to-make-room connection (for the counters). @default {none} */
   onRefused?: () => void;
+  /**
+   * At `maxConnections`, when no connection that has sent nothing can give
+   * way: closes an idle admitted connection (of the identity holding the most)
+   * and releases its slot at once; false when there is none.
+   * @default {none: the new connection is refused}
+   */
+  evictIdle?: () => boolean;
 }
 
 /**
@@ -262,6 +269,26 @@ export function createAcceptGate(options: AcceptGateOptions, logger: Logger): Ac
     return false;
   };
 
+  /**
+   * At the server-wide cap: closes the oldest silent connection of the address
+   * with the most connections still in their handshake, so silent connects
+   * from a few addresses cannot hold every slot.
+   */
+  const makeRoomAnywhere = (why: string): boolean => {
+    let best: string | undefined;
+    let most = 0;
+    for (const [address, set] of pending) {
+      if (set.size <= most) continue;
+      for (const p of set) {
+        if (p.conn.received() !== 0) continue;
+        best = address;
+        most = set.size;
+        break;
+      }
+    }
+    return best !== undefined && makeRoom(best, why);
+  };
+
   /** Refuses the new connection, unless an older silent one from the address can make room. */
   const full = (address: string, conn: GateConnection, detail: string) => {
     const why = detail[0].toLowerCase() + detail.slice(1);
@@ -271,7 +298,11 @@ export function createAcceptGate(options: AcceptGateOptions, logger: Logger): Ac
   return {
     admit(address, conn) {
       if (open.active >= maxConnections) {
-        return refuse(address, conn.peer, `More than ${maxConnections} concurrent connections`);
+        const detail = `More than ${maxConnections} concurrent connections`;
+        const why = `more than ${maxConnections} concurrent connections`;
+        if (!makeRoomAnywhere(why) && !options.evictIdle?.()) {
+          return refuse(address, conn.peer, detail);
+        }
       }
       if (open.activeFor(address) >= maxConnectionsPerAddress) {
         const detail =

@@ -62,6 +62,11 @@ export interface ConnectionClockOptions {
 export interface ConnectionClock {
   /** A request's headers have arrived: stop the headers clock, bound its body, pause the idle clock until its response closes. */
   requestStarted(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Since when (`performance.now()` ms) the connection has had no request in
+   * progress and no request arriving; `undefined` while it is busy.
+   */
+  idleSince(): number | undefined;
 }
 
 /** After a 408, how long the client has to read it and close before the socket is destroyed. */
@@ -107,6 +112,7 @@ function closeGently(s: TLSSocket): void {
  */
 export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): ConnectionClock {
   let active = 0;
+  let idleFrom: number | undefined = performance.now();
   let idle: ReturnType<typeof setTimeout> | undefined;
   let headers: ReturnType<typeof setTimeout> | undefined;
   /** When the first byte of the request now arriving came, while no request was in progress. */
@@ -116,6 +122,7 @@ export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): Connec
   const bodies = new Set<ReturnType<typeof setTimeout>>();
 
   const armIdle = () => {
+    idleFrom = performance.now();
     clearTimeout(idle);
     idle = setTimeout(() => {
       o.onIdle();
@@ -165,6 +172,7 @@ export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): Connec
     if (active > 0 || headers !== undefined || tail) return;
     clearTimeout(idle);
     idle = undefined;
+    idleFrom = undefined;
     firstByteAt = performance.now();
     const ms = Math.min(o.headersTimeoutMs, o.requestTimeoutMs);
     headers = setTimeout(() => {
@@ -180,7 +188,9 @@ export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): Connec
   armIdle();
 
   return {
+    idleSince: () => (active === 0 && headers === undefined ? idleFrom : undefined),
     requestStarted(req, res) {
+      idleFrom = undefined;
       clearTimeout(idle);
       clearTimeout(headers);
       headers = undefined;
