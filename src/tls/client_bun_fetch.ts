@@ -30,7 +30,7 @@ import { DEMO_ACCEPTS } from "./client_connector.ts";
 import { codeOf } from "./client_errors.ts";
 import type { ClientTransport, ResolvedClientOptions } from "./client_options.ts";
 import { fetchServerLeaf, type ProbeTarget } from "./client_probe.ts";
-import { diagnoseServerLeaf, handshakeCheck, rejection, subjectOf } from "./client_verify.ts";
+import { diagnoseServerChain, handshakeCheck, rejection, subjectOf } from "./client_verify.ts";
 
 /** The `tls` option of Bun's fetch, as far as we use it. */
 interface BunFetchTls {
@@ -166,7 +166,8 @@ export function createBunTransport(o: ResolvedClientOptions): ClientTransport {
   const acceptUnverified = async (origin: Origin, e: DemoUnverified, url: string) => {
     const { der } = await fetchServerLeaf(origin.host, origin.port, origin.servername, o);
     if (!der) throw await explainBunFetchError(e.error, origin, o, url);
-    const bad = diagnoseServerLeaf(der, origin.ctx.peer);
+    // Nothing vouches for the chain: the leaf is judged alone, as on the other runtimes.
+    const bad = diagnoseServerChain([der], [], origin.ctx.peer);
     if (bad) throw rejection(bad, origin.ctx.peer, e.error);
     o.logger.warn("demo policy: accepting an unverified server certificate", {
       peer: origin.ctx.peer,

@@ -10,14 +10,20 @@
 import tls from "node:tls";
 import type { buildConnector } from "undici";
 import { ConfigError, MtlsError } from "../errors.ts";
-import { alertError, type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
+import {
+  alertError,
+  type ErrorContext,
+  handshakeVerdict,
+  silentRefusal,
+  stackVerdict,
+} from "./client_errors.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
 import { diagnoseHandshake, ownValidity } from "./client_probe.ts";
 import {
-  checkServerLeaf,
-  diagnoseServerLeaf,
+  diagnoseServerChain,
   handshakeCheck,
   rejection,
+  serverPath,
   subjectOf,
 } from "./client_verify.ts";
 
@@ -114,6 +120,9 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     const { peer } = ctx;
     let done = false;
     let checked = false;
+    // What our checks said inside the handshake: with the demo policy the stack
+    // goes on after a refusal (rejectUnauthorized is off), so it is kept here.
+    let verdict: Error | undefined;
     const checks = handshakeCheck(o, peer);
     const finish = (err: Error | null, socket?: tls.TLSSocket) => {
       if (done) return;
@@ -131,7 +140,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       // Runs inside the handshake, before `secureConnect`, only when the chain verified.
       checkServerIdentity: (host, cert) => {
         checked = true;
-        return checks.check(host, cert);
+        return verdict = checks.check(host, cert);
       },
     });
     const timer = setTimeout(() => {
@@ -146,7 +155,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     socket.setNoDelay(true);
     const handOver = () => finish(null, keep(socket, ctx));
     socket.once("secureConnect", () => {
-      const refusal = afterHandshake(socket, ctx, checked, checks.pins);
+      const refusal = verdict ?? afterHandshake(socket, ctx, hostname, checked, checks);
       if (refusal) {
         socket.destroy();
         finish(refusal);
@@ -186,15 +195,21 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     });
   };
 
-  /** Checks left for after the handshake: demo policy and resumed sessions skip `checkServerIdentity`. */
+  /**
+   * Checks left for after the handshake: the stack skips `checkServerIdentity`
+   * for a resumed session and for a chain that did not verify (demo policy).
+   */
   const afterHandshake = (
     socket: tls.TLSSocket,
     ctx: ErrorContext,
+    host: string,
     checked: boolean,
-    pinCheck: (der: Uint8Array) => Error | undefined,
+    checks: ReturnType<typeof handshakeCheck>,
   ): Error | undefined => {
     const { peer } = ctx;
     if (checked && socket.authorized) return undefined;
+    // A resumed session: the same checks as a full handshake, on the chain it resumed.
+    if (socket.authorized) return checks.check(host, socket.getPeerCertificate(true));
     const cert = socket.getPeerCertificate(false);
     if (!cert?.raw) {
       return rejection(
@@ -202,28 +217,28 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
         peer,
       );
     }
-    if (!socket.authorized) {
-      const code = String(socket.authorizationError ?? "");
-      if (o.policy !== "demo" || !DEMO_ACCEPTS.has(code)) {
-        const v = handshakeVerdict(Object.assign(new Error(code), { code }), ctx);
-        return v.kind === "error" ? v.error : rejection({
-          reason: "unknown_ca",
-          message: `Server "${peer}" certificate was not verified ("${code}")`,
-        }, peer);
-      }
-      // Deno's catch-all code also covers expiry and EKU: those stay refused in demo.
-      const bad = diagnoseServerLeaf(cert.raw, peer);
+    const code = String(socket.authorizationError ?? "");
+    if (o.policy !== "demo" || !DEMO_ACCEPTS.has(code)) {
+      // Our rules name what the stack refused, as after a refused handshake.
+      const bad = diagnoseServerChain(serverPath(socket.getPeerCertificate(true)), o.anchors, peer);
       if (bad) return rejection(bad, peer);
-      o.logger.warn("demo policy: accepting an unverified server certificate", {
-        peer,
-        subject: subjectOf(cert.raw),
-        verdict: code,
-      });
-    } else if (o.policy === "demo") {
-      o.logger.warn("demo policy: host name not checked", { peer });
+      const error = Object.assign(new Error(code), { code });
+      const v = handshakeVerdict(error, ctx);
+      return v.kind === "error" ? v.error : stackVerdict(error, ctx) ?? rejection({
+        reason: "unknown_ca",
+        message: `Server "${peer}" certificate was not verified ("${code}")`,
+      }, peer);
     }
-    const v = checkServerLeaf(cert.raw, peer);
-    return v ? rejection(v, peer) : pinCheck(cert.raw);
+    // Deno's catch-all code also covers expiry, EKU and weak keys: those stay refused
+    // in demo, judged on the leaf alone (nothing vouches for the rest of the chain).
+    const bad = diagnoseServerChain([new Uint8Array(cert.raw)], [], peer);
+    if (bad) return rejection(bad, peer);
+    o.logger.warn("demo policy: accepting an unverified server certificate", {
+      peer,
+      subject: subjectOf(cert.raw),
+      verdict: code,
+    });
+    return checks.pins(cert.raw);
   };
 
   const explainSocketFailure = (

@@ -11,6 +11,7 @@
  * | server from an unknown CA | `UNABLE_TO_GET_ISSUER_CERT_LOCALLY` |
  * | self-signed server | `DEPTH_ZERO_SELF_SIGNED_CERT` |
  * | expired, not yet valid, or no serverAuth EKU | `UNABLE_TO_VERIFY_LEAF_SIGNATURE` (one code for all three: we diagnose) |
+ * | server key RSA under 2048 bits | `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, and even an unverified handshake fails (rustls has no RSA under 2048): `unknown_ca` |
  * | host name mismatch | `ERR_TLS_CERT_ALTNAME_INVALID` |
  * | server TLS 1.3 only, we offer at most 1.2 | `ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION` |
  * | server TLS 1.1 at most | `ECONNRESET` ("Client network socket disconnected before secure TLS connection was established") |
@@ -75,12 +76,39 @@ const VERIFY: Record<string, ReasonCode> = {
   CERT_HAS_EXPIRED: "expired",
   CERT_NOT_YET_VALID: "not_yet_valid",
   INVALID_PURPOSE: "bad_key_usage",
+  CA_MD_TOO_WEAK: "weak_signature",
+  EE_KEY_TOO_SMALL: "weak_key",
+  CA_KEY_TOO_SMALL: "weak_key",
+  PATH_LENGTH_EXCEEDED: "unknown_ca",
+  INVALID_CA: "unknown_ca",
+  UNHANDLED_CRITICAL_EXTENSION: "unknown_ca",
   ERR_TLS_CERT_ALTNAME_INVALID: "hostname_mismatch",
   ERR_SSL_UNSUPPORTED_PROTOCOL: "protocol_version",
   ERR_SSL_WRONG_VERSION_NUMBER: "protocol_version",
   ERR_SSL_NO_PROTOCOLS_AVAILABLE: "protocol_version",
   ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: "protocol_version",
 };
+
+/**
+ * The stacks' verdicts on the server chain that our own chain rules
+ * (`client_verify.ts`) explain, with the same code and message on every
+ * runtime: diagnosed from the certificates first, mapped by {@link VERIFY}
+ * when the diagnosis finds nothing. Deno has one code for several of them.
+ */
+const DIAGNOSED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "INVALID_PURPOSE",
+  "CA_MD_TOO_WEAK",
+  "EE_KEY_TOO_SMALL",
+  "CA_KEY_TOO_SMALL",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_CA",
+  "UNHANDLED_CRITICAL_EXTENSION",
+  // Node.js names a few OpenSSL verdicts so, among them a SHA-1 signature in the chain.
+  "UNSPECIFIED",
+]);
 
 const CONNECT_CODES = new Set([
   "ECONNREFUSED",
@@ -154,7 +182,7 @@ export function handshakeVerdict(err: unknown, ctx: ErrorContext): HandshakeVerd
   const code = codeOf(err) ?? "";
   const alert = alertError(err, ctx);
   if (alert) return { kind: "error", error: alert };
-  if (code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE") return { kind: "diagnose_leaf", code };
+  if (DIAGNOSED.has(code)) return { kind: "diagnose_leaf", code };
   // Thrown before any byte is sent; our versions are validated to 1.2/1.3 and the
   // key to match, so with a certificate it is the certificate rustls will not use.
   if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" && ctx.hasCert) {
@@ -190,6 +218,16 @@ export function handshakeVerdict(err: unknown, ctx: ErrorContext): HandshakeVerd
   };
 }
 
+/**
+ * The refusal a stack's verification code maps to (see {@link VERIFY}), for a
+ * diagnosis that found nothing of its own; `undefined` for other codes.
+ */
+export function stackVerdict(err: unknown, ctx: ErrorContext): PeerRejectedError | undefined {
+  const code = codeOf(err) ?? "";
+  const reason = VERIFY[code];
+  return reason ? verifyError(reason, code, err, ctx) : undefined;
+}
+
 function verifyError(
   reason: ReasonCode,
   code: string,
@@ -203,6 +241,8 @@ function verifyError(
     expired: `Server "${ctx.peer}" certificate has expired (${code})`,
     not_yet_valid: `Server "${ctx.peer}" certificate is not valid yet (${code})`,
     bad_key_usage: `Server "${ctx.peer}" certificate is not for server authentication (${code})`,
+    weak_key: `Server "${ctx.peer}" certificate chain has a key too small (${code})`,
+    weak_signature: `Server "${ctx.peer}" certificate chain has a signature too weak (${code})`,
     hostname_mismatch: `Server "${ctx.peer}" certificate does not match the host name: ${detail}`,
     protocol_version: `Server "${ctx.peer}" supports no TLS version in ${ctx.versions} (${code})`,
   };

@@ -171,6 +171,8 @@ export interface ResolvedClientOptions {
   cert?: string;
   key?: string;
   ca?: string[];
+  /** `ca` parsed: the client's chain rules complete a server path with them (empty: the runtime's roots). */
+  anchors: X509Certificate[];
   /** Our own leaf certificate, parsed. */
   certificate?: X509Certificate;
   serverName?: string;
@@ -237,7 +239,8 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
     );
   }
   const { cert, key, certificate } = resolveIdentity(options);
-  const ca = options.ca === undefined ? undefined : resolveCa(options.ca);
+  const trusted = options.ca === undefined ? undefined : resolveCa(options.ca);
+  const ca = trusted?.pems;
   // Last: the pin store starts loading and a revocation checker starts its timer.
   const pins = resolvePinOptions(options, logger);
   const revocation = resolveRevocationOption(
@@ -250,6 +253,7 @@ export function resolveClientOptions(options: MtlsClientOptions): ResolvedClient
     cert,
     key,
     ca,
+    anchors: trusted?.certificates ?? [],
     certificate,
     serverName,
     minVersion,

@@ -46,24 +46,27 @@ export function resolveIdentity(
   return { cert, key, certificate };
 }
 
-/** Every certificate of `ca` as one PEM block each. */
-export function resolveCa(ca: PemInput | PemInput[]): string[] {
+/** Every certificate of `ca` as one PEM block each, and parsed (the client's chain rules read them). */
+export function resolveCa(
+  ca: PemInput | PemInput[],
+): { pems: string[]; certificates: X509Certificate[] } {
   const inputs = Array.isArray(ca) ? ca : [ca];
   const out: string[] = [];
+  const certificates: X509Certificate[] = [];
   for (const input of inputs) {
     const blocks = pemBlocks(toPem(input, "ca", "CERTIFICATE"), "CERTIFICATE");
     if (blocks.length === 0) {
       throw new CertificateError("invalid_pem", 'Option "ca" holds no PEM "CERTIFICATE" block');
     }
     for (const [i, block] of blocks.entries()) {
-      parseCertificate(block, "ca", i + 1);
+      certificates.push(parseCertificate(block, "ca", i + 1));
       out.push(block);
     }
   }
   if (out.length === 0) {
     throw new ConfigError('Option "ca" is an empty list', { key: "ca" });
   }
-  return out;
+  return { pems: out, certificates };
 }
 
 function parseCertificate(pem: string, option: string, index = 1): X509Certificate {

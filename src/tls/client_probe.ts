@@ -11,9 +11,14 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { MtlsError } from "../errors.ts";
-import { type ErrorContext, handshakeVerdict, silentRefusal } from "./client_errors.ts";
+import {
+  type ErrorContext,
+  handshakeVerdict,
+  silentRefusal,
+  stackVerdict,
+} from "./client_errors.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
-import { diagnoseServerLeaf, rejection } from "./client_verify.ts";
+import { diagnoseServerChain, rejection, serverPath } from "./client_verify.ts";
 
 /** Where a failed connection went, for diagnosis. */
 export interface ProbeTarget {
@@ -45,9 +50,10 @@ export async function diagnoseHandshake(
   const { ctx } = t;
   if (kind === "diagnose_leaf") {
     const probe = await fetchServerLeaf(t.host, t.port, t.servername, o);
-    const v = probe.der ? diagnoseServerLeaf(probe.der, ctx.peer) : undefined;
-    return rejection(
-      v ?? {
+    const v = probe.path ? diagnoseServerChain(probe.path, o.anchors, ctx.peer) : undefined;
+    if (v) return rejection(v, ctx.peer, err);
+    return stackVerdict(err, ctx) ?? rejection(
+      {
         reason: "unknown_ca",
         message: `Server "${ctx.peer}" certificate does not verify against the trusted CAs ` +
           `(${(err as Error).message})`,
@@ -133,16 +139,17 @@ export function diagnoseReset(
 /**
  * A second handshake, for diagnosis only: verification off and no client
  * certificate (an unverified server must not learn who we are), closed as
- * soon as it completes. Returns the server leaf when one was seen.
+ * soon as it completes. Returns the server leaf when one was seen, and the
+ * chain as the stack linked it (leaf first).
  */
 export function fetchServerLeaf(
   host: string,
   port: number,
   servername: string | undefined,
   o: ResolvedClientOptions,
-): Promise<{ der?: Uint8Array; error?: unknown }> {
+): Promise<{ der?: Uint8Array; path?: Uint8Array[]; error?: unknown }> {
   return new Promise((resolve) => {
-    let result: { der?: Uint8Array; error?: unknown } = {};
+    let result: { der?: Uint8Array; path?: Uint8Array[]; error?: unknown } = {};
     const s = tls.connect({
       host,
       port,
@@ -156,8 +163,9 @@ export function fetchServerLeaf(
     });
     const timer = setTimeout(() => s.destroy(), Math.min(o.connectTimeout, 3_000));
     s.once("secureConnect", () => {
-      const raw = s.getPeerCertificate(false)?.raw;
-      result = { der: raw ? new Uint8Array(raw) : undefined };
+      const cert = s.getPeerCertificate(true);
+      const path = cert?.raw ? serverPath(cert) : undefined;
+      result = { der: path?.[0], path };
       s.destroy();
     });
     s.on("error", (error) => result.der ? undefined : result = { error });

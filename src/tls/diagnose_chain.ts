@@ -8,10 +8,11 @@
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
-import tls from "node:tls";
 import { compilePinSet } from "../pins/pin_set.ts";
 import { computePins } from "../pins/compute_pins.ts";
 import { readCertificateFields } from "../policy/der.ts";
+import { checkHostName } from "../policy/host_name.ts";
+import { verifyServerChain } from "../policy/verify_server_chain.ts";
 import type { DiagnosisStep } from "./diagnose_report.ts";
 
 /**
@@ -160,6 +161,22 @@ function chainStep(
       },
     };
   }
+  // The client's chain rules (weak keys and signatures, CA constraints); dates are the next step's.
+  const refused = verifyServerChain(path, { anchors, now: c.now });
+  if (refused && refused.reason !== "expired" && refused.reason !== "not_yet_valid") {
+    return {
+      path,
+      step: {
+        name: "Chain",
+        status: "fail",
+        code: refused.reason,
+        summary: refused.message,
+        details,
+        fix: "reissue the certificate the summary names with a strong key and signature, " +
+          "under a CA whose constraints allow it",
+      },
+    };
+  }
   const top = path[path.length - 1];
   return {
     path,
@@ -210,22 +227,19 @@ function expiryStep(path: X509Certificate[], now: Date): DiagnosisStep {
 }
 
 function hostnameStep(leaf: X509Certificate, host: string): DiagnosisStep {
-  const sans = leaf.subjectAltName ?? "";
-  const cn = /(?:^|\n|, )CN=([^\n,]+)/.exec(leaf.subject)?.[1];
-  const mismatch = tls.checkServerIdentity(host, {
-    subject: cn ? { CN: cn } : {},
-    subjectaltname: sans,
-  } as unknown as tls.PeerCertificate);
+  // The client's own rule (RFC 9525): SANs only, whole-label wildcards, IPs against IP SANs.
+  const mismatch = checkHostName(host, readCertificateFields(new Uint8Array(leaf.raw)));
   if (!mismatch) {
     return { name: "Hostname", status: "pass", summary: `"${host}" matches the certificate` };
   }
-  const listed = sans ? sans.replaceAll("IP Address:", "IP:") : `no names (CN "${cn ?? ""}")`;
+  const why = mismatch.notes.length ? `: ${mismatch.notes.join("; ")}` : "";
   const san = `${isIP(host) ? "ip" : "dns"}:${host}`;
   return {
     name: "Hostname",
     status: "fail",
     code: "hostname_mismatch",
-    summary: `server certificate "${name(leaf)}" is for ${listed}, not "${host}"`,
+    summary: `server certificate "${name(leaf)}" is for ${mismatch.names || "no names"}, ` +
+      `not "${host}"${why}`,
     fix: `connect with a name the certificate lists, or reissue the server certificate ` +
       `with "${san}" among its names (e.g. --san ${san})`,
   };

@@ -28,6 +28,7 @@ import {
   startTlsServer,
   type TestServer,
 } from "./_client_fixtures.ts";
+import { type OpensslServerCerts, opensslServerCerts } from "./_client_openssl.ts";
 import { RUNTIME, withTempDir } from "./_env.ts";
 
 /** One request from a fresh client (closed afterwards): the answer's text, or the error. */
@@ -117,6 +118,93 @@ test("createMtlsFetch() refuses a certificate for another host name with hostnam
       ),
     );
     assert.equal(server.requests, 0);
+  });
+});
+
+let opensslMade: Promise<OpensslServerCerts> | undefined;
+
+/** Server certificates our PKI refuses to issue, made by openssl once per process. */
+function opensslCerts(): Promise<OpensslServerCerts> {
+  opensslMade ??= opensslServerCerts({
+    noSan: { subject: "/CN=localhost" },
+    partialWildcard: { subject: "/CN=partial", san: "DNS:ba*.example.com" },
+    rsa1024: { subject: "/CN=rsa1024", san: "DNS:localhost,IP:127.0.0.1", key: "rsa:1024" },
+    sha1: { subject: "/CN=sha1", san: "DNS:localhost,IP:127.0.0.1", digest: "sha1" },
+    clientEku: { subject: "/CN=client-eku", san: "DNS:localhost,IP:127.0.0.1", eku: "clientAuth" },
+  });
+  return opensslMade;
+}
+
+test("createMtlsFetch() refuses a server certificate with no SAN whose subject CN matches (RFC 9525)", async () => {
+  const f = await clientFixtures();
+  const c = await opensslCerts();
+  await withServer(c.leaves.noSan, async (server) => {
+    const error = await once(server.url, { ...f.client, ca: c.ca, serverName: "localhost" });
+    assertRefused(
+      error,
+      "hostname_mismatch",
+      new RegExp(
+        `^Server "${peerOf(server.url)}" certificate \\("CN=localhost"\\) is not valid for ` +
+          `"localhost" \\(it has no subject alternative name; its subject CN "localhost" is ` +
+          `not used \\(RFC 9525 §2\\)\\)$`,
+      ),
+    );
+    assert.equal(server.requests, 0);
+  });
+});
+
+test("createMtlsFetch() refuses a partial-label wildcard ba*.example.com for bar.example.com", async () => {
+  const f = await clientFixtures();
+  const c = await opensslCerts();
+  await withServer(c.leaves.partialWildcard, async (server) => {
+    const error = await once(server.url, { ...f.client, ca: c.ca, serverName: "bar.example.com" });
+    assertRefused(
+      error,
+      "hostname_mismatch",
+      new RegExp(
+        `^Server "${peerOf(server.url)}" certificate \\("CN=partial"\\) is not valid for ` +
+          `"bar\\.example\\.com" \\(it names "DNS:ba\\*\\.example\\.com"; "ba\\*\\.example\\.com" ` +
+          `is ignored: a wildcard must be the whole leftmost label \\(RFC 9525 §6\\.3\\)\\)$`,
+      ),
+    );
+    assert.equal(server.requests, 0);
+  });
+});
+
+test("a server chain the TLS stacks judge differently gets the same code on every runtime (openssl s_server)", async () => {
+  const f = await clientFixtures();
+  const c = await opensslCerts();
+  // Our chain rules decide after (or instead of explaining) the stack's verdict:
+  // Node.js and Bun accept an RSA-1024 server key and Node.js names a SHA-1
+  // chain "UNSPECIFIED", Deno names all three with one code.
+  const cases: [string, string, RegExp][] = [
+    ["sha1", "weak_signature", /refused: Server certificate "CN=sha1" is signed with SHA-1 /],
+    ["clientEku", "bad_key_usage", /\("CN=client-eku"\) lacks extended key usage serverAuth/],
+    // rustls cannot complete even an unverified handshake with an RSA key under 2048
+    // bits, so on Deno the certificate is never seen: unknown_ca.
+    RUNTIME === "deno"
+      ? ["rsa1024", "unknown_ca", /certificate does not verify against the trusted CAs/]
+      : ["rsa1024", "weak_key", /refused: Server certificate "CN=rsa1024" has a 1024-bit RSA key/],
+  ];
+  await withTempDir(async (dir) => {
+    for (const [name, code, message] of cases) {
+      // The weak certificates need OpenSSL's security level 0 on the server side.
+      const server = await startOpenSsl(dir, { ...c.leaves[name], ca: f.ca }, [
+        "-Verify",
+        "1",
+        "-cipher",
+        "DEFAULT:@SECLEVEL=0",
+      ]);
+      try {
+        for (const policy of ["strict", "demo"] as const) {
+          const error = await once(server.url, { ...f.client, ca: c.ca, policy });
+          assertRefused(error, code, message);
+          assert.match((error as Error).message, new RegExp(`^Server "${peerOf(server.url)}" `));
+        }
+      } finally {
+        await server.close();
+      }
+    }
   });
 });
 
