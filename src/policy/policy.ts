@@ -17,6 +17,7 @@ import {
   verifyChainDetailed,
 } from "./verify_chain.ts";
 import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
+import { trustAnchorProblem } from "./trust_anchor.ts";
 
 /**
  * What a custom policy hook sees: the verified chain (leaf first, trusted CA
@@ -184,6 +185,10 @@ export function parseCaCertificates(pems: readonly string[]): X509Certificate[] 
  * Compiles a policy once: parses the CAs and returns the checks the server
  * runs per connection (no parsing of options, no I/O on that path).
  *
+ * @throws {ConfigError} for a CA in `ca` that cannot be a trust anchor: not a
+ * CA, no keyCertSign, an unsupported critical extension or policyConstraints,
+ * a malformed nameConstraints extension (see `trustAnchorProblem`)
+ *
  * @example Compiling the strict policy
  * ```ts
  * import { compilePolicy } from "@mtls/mcp/policy";
@@ -200,6 +205,12 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
     );
   }
   const anchors = parseCaCertificates(options.ca);
+  // Checked when loaded (start and reload), so a CA that could vouch for no
+  // client stops the server with one line instead of refusing every client.
+  for (const anchor of anchors) {
+    const problem = trustAnchorProblem(anchor);
+    if (problem) throw new ConfigError(`Option "tls.ca" holds ${problem}`, { key: "tls.ca" });
+  }
   const custom = typeof option === "object" ? option : undefined;
   if (custom && typeof custom.verify !== "function") {
     throw new ConfigError('Option "policy.verify" must be a function', { key: "policy.verify" });

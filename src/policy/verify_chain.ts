@@ -13,6 +13,7 @@ import type { X509Certificate } from "node:crypto";
 import type { ReasonCode } from "../errors.ts";
 import { type CertificateFields, readCertificateFields } from "./der.ts";
 import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
+import { checkNameConstraints } from "./name_constraints.ts";
 
 /** id-kp-clientAuth */
 export const OID_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -76,14 +77,16 @@ export interface VerifyChainOptions {
  *   non-self-issued intermediate CAs below it (`unknown_ca`);
  * - a critical extension we do not process refuses the chain (`unknown_ca`).
  *   Processed: basicConstraints, keyUsage, extendedKeyUsage, subjectAltName,
- *   subjectKeyIdentifier, authorityKeyIdentifier, and certificatePolicies,
- *   which needs no processing here: no policy is required of the peer
- *   (RFC 5280 §6.1 with initial-policy-set anyPolicy and no explicit policy),
- *   so policies can only reject a path through policyConstraints, which is
- *   refused whenever present;
- * - nameConstraints is NOT implemented: a chain with a nameConstraints
- *   extension, critical or not, is refused (`unknown_ca`) rather than
- *   accepted with the restriction ignored. Likewise policyConstraints;
+ *   subjectKeyIdentifier, authorityKeyIdentifier, nameConstraints, and
+ *   certificatePolicies, which needs no processing here: no policy is
+ *   required of the peer (RFC 5280 §6.1 with initial-policy-set anyPolicy and
+ *   no explicit policy), so policies can only reject a path through
+ *   policyConstraints. The policy tree is NOT implemented: policyConstraints,
+ *   critical or not, refuses the chain (`unknown_ca`) rather than being
+ *   ignored; a critical policyMappings or inhibitAnyPolicy likewise;
+ * - name constraints (RFC 5280 §4.2.1.10) of every CA, the trust anchor
+ *   included, bind every certificate below it: see `name_constraints.ts`
+ *   (`unknown_ca`);
  * - an intermediate or anchor whose keyUsage lacks keyCertSign, or whose
  *   extendedKeyUsage has neither clientAuth nor anyExtendedKeyUsage, cannot
  *   vouch for a client certificate (`bad_key_usage`).
@@ -144,6 +147,7 @@ export function verifyChainDetailed(
 }
 
 const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+const OID_NAME_CONSTRAINTS = "2.5.29.30";
 
 /** Extensions whose meaning the checks here honour (RFC 5280 §4.2). */
 const PROCESSED_EXTENSIONS = new Set([
@@ -153,6 +157,7 @@ const PROCESSED_EXTENSIONS = new Set([
   "2.5.29.17", // subjectAltName
   "2.5.29.14", // subjectKeyIdentifier
   "2.5.29.35", // authorityKeyIdentifier
+  OID_NAME_CONSTRAINTS, // applied to the chain by name_constraints.ts
   "2.5.29.32", // certificatePolicies: no policy is required of the peer (see verifyClientChain)
 ]);
 
@@ -191,9 +196,12 @@ function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
 }
 
 /**
- * The critical-extension rule alone, for one certificate: refuses a critical
- * extension we do not process, and a nameConstraints or policyConstraints
- * extension whether critical or not (a restriction we cannot enforce).
+ * The critical-extension rule alone, for one certificate judged without its
+ * chain: refuses a critical extension we do not process, and a
+ * policyConstraints or nameConstraints extension whether critical or not (a
+ * restriction that cannot be enforced here: no policy tree, and name
+ * constraints need the certificates below; `checkNameConstraints` in
+ * `name_constraints.ts` applies them to a chain).
  *
  * @example
  * ```ts ignore
@@ -202,12 +210,37 @@ function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
  */
 export function checkCriticalExtensions(cert: X509Certificate): Refusal | undefined {
   const fields = fieldsOf(cert);
-  return "reason" in fields ? fields : criticalRefusal(cert, fields);
+  return "reason" in fields ? fields : criticalRefusal(cert, fields, false);
 }
 
-function criticalRefusal(cert: X509Certificate, f: CertificateFields): Refusal | undefined {
-  const name = `"${cert.subject}"`;
+/**
+ * The first critical extension of `f` that we do not process, by name
+ * (`policyMappings (2.5.29.33)`), or `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * unprocessedCriticalExtension(readCertificateFields(der)); // "1.2.3.4" or undefined
+ * ```
+ */
+export function unprocessedCriticalExtension(f: CertificateFields): string | undefined {
   const unknown = f.criticalExtensions.find((id) => !PROCESSED_EXTENSIONS.has(id));
+  return unknown === undefined ? undefined : extensionName(unknown);
+}
+
+/**
+ * Refuses an extension we cannot honour; `nameConstraintsApplied` says the
+ * caller applies name constraints to the chain (else they refuse, as before
+ * they were implemented).
+ */
+function criticalRefusal(
+  cert: X509Certificate,
+  f: CertificateFields,
+  nameConstraintsApplied: boolean,
+): Refusal | undefined {
+  const name = `"${cert.subject}"`;
+  const unknown = f.criticalExtensions.find((id) =>
+    !PROCESSED_EXTENSIONS.has(id) || (id === OID_NAME_CONSTRAINTS && !nameConstraintsApplied)
+  );
   if (unknown !== undefined) {
     return {
       reason: "unknown_ca",
@@ -216,35 +249,34 @@ function criticalRefusal(cert: X509Certificate, f: CertificateFields): Refusal |
       }, which is not supported`,
     };
   }
-  for (
-    const [present, id] of [[f.hasNameConstraints, "2.5.29.30"], [
-      f.hasPolicyConstraints,
-      "2.5.29.36",
-    ]] as const
-  ) {
-    if (present) {
-      return {
-        reason: "unknown_ca",
-        message: `Certificate ${name} has ${
-          extensionName(id)
-        }, which is not supported (a restriction that cannot be enforced)`,
-      };
-    }
+  const unenforced = f.hasNameConstraints && !nameConstraintsApplied
+    ? OID_NAME_CONSTRAINTS
+    : f.hasPolicyConstraints
+    ? "2.5.29.36"
+    : undefined;
+  if (unenforced) {
+    return {
+      reason: "unknown_ca",
+      message: `Certificate ${name} has ${
+        extensionName(unenforced)
+      }, which is not supported (a restriction that cannot be enforced)`,
+    };
   }
   return undefined;
 }
 
 /**
  * RFC 5280 constraints over a built chain (leaf first, trust anchor last):
- * unknown critical extensions and name/policy constraints on every
- * certificate, then keyCertSign, EKU and pathLenConstraint on every CA.
+ * unknown critical extensions and policy constraints on every certificate,
+ * then keyCertSign, EKU and pathLenConstraint on every CA, then the name
+ * constraints of every CA that has them (the others cost nothing).
  */
 function checkChainConstraints(chain: readonly X509Certificate[]): Refusal | undefined {
   const all: CertificateFields[] = [];
   for (const c of chain) {
     const f = fieldsOf(c);
     if ("reason" in f) return f;
-    const refused = criticalRefusal(c, f);
+    const refused = criticalRefusal(c, f, true);
     if (refused) return refused;
     all.push(f);
   }
@@ -283,7 +315,20 @@ function checkChainConstraints(chain: readonly X509Certificate[]): Refusal | und
     }
     if (c.subject !== c.issuer) below++;
   }
-  return undefined;
+  if (!all.some((f, k) => k > 0 && f.hasNameConstraints)) return undefined;
+  return checkNameConstraints(
+    chain.map((c, k) => ({
+      der: new Uint8Array(c.raw),
+      subject: oneLineSubject(c.subject),
+      // CAs recur across clients: read once, remembered by fingerprint.
+      fingerprint: k > 0 ? c.fingerprint256 : undefined,
+    })),
+  );
+}
+
+/** `node:crypto` prints one attribute per line; messages want one line. */
+function oneLineSubject(subject: string): string {
+  return subject.split("\n").join(", ");
 }
 
 /**
