@@ -19,6 +19,7 @@ import type { TLSSocket } from "node:tls";
 import { createRateLimiter, type RateLimiter } from "../limits/rate_limiter.ts";
 import type { Logger } from "../log/logger.ts";
 import { createThrottledRefusals } from "./server_accept.ts";
+import { peerLeaf } from "./server_admit.ts";
 
 /**
  * Settings of {@link createIdentityGate}.
@@ -83,7 +84,7 @@ export function certificateKey(leaf: X509Certificate): CertificateKey {
  */
 export function presentedKey(s: TLSSocket): CertificateKey | undefined {
   try {
-    const leaf = s.getPeerX509Certificate();
+    const leaf = peerLeaf(s);
     return leaf && certificateKey(leaf);
   } catch {
     return undefined;
