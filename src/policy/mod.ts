@@ -45,3 +45,9 @@ export type {
   ToolPermission,
 } from "./authorization.ts";
 export { compileGlob } from "./glob.ts";
+export { checkHostName } from "./host_name.ts";
+export type { HostNameMismatch, PresentedNames } from "./host_name.ts";
+export { checkNameConstraints } from "./name_constraints.ts";
+export type { ChainCertificate, CheckNameConstraintsOptions } from "./name_constraints.ts";
+export { verifyServerChain } from "./verify_server_chain.ts";
+export type { ServerChainOptions } from "./verify_server_chain.ts";

@@ -200,17 +200,23 @@ function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
  * chain: refuses a critical extension we do not process, and a
  * policyConstraints or nameConstraints extension whether critical or not (a
  * restriction that cannot be enforced here: no policy tree, and name
- * constraints need the certificates below; `checkNameConstraints` in
- * `name_constraints.ts` applies them to a chain).
+ * constraints need the certificates below; `checkChainNameConstraints`
+ * applies them to a chain, and a caller that does passes
+ * `nameConstraintsApplied: true`).
  *
  * @example
  * ```ts ignore
  * checkCriticalExtensions(leaf)?.reason; // "unknown_ca" or undefined
  * ```
  */
-export function checkCriticalExtensions(cert: X509Certificate): Refusal | undefined {
+export function checkCriticalExtensions(
+  cert: X509Certificate,
+  options: { nameConstraintsApplied?: boolean } = {},
+): Refusal | undefined {
   const fields = fieldsOf(cert);
-  return "reason" in fields ? fields : criticalRefusal(cert, fields, false);
+  return "reason" in fields
+    ? fields
+    : criticalRefusal(cert, fields, options.nameConstraintsApplied ?? false);
 }
 
 /**
@@ -315,7 +321,24 @@ function checkChainConstraints(chain: readonly X509Certificate[]): Refusal | und
     }
     if (c.subject !== c.issuer) below++;
   }
-  if (!all.some((f, k) => k > 0 && f.hasNameConstraints)) return undefined;
+  return checkChainNameConstraints(chain, all);
+}
+
+/**
+ * The name constraints of every CA of a built chain (leaf first) applied to
+ * the certificates below it; nothing to do (and no parsing) when no CA has
+ * any. Client chains and, in the client, server chains use it alike.
+ *
+ * @example
+ * ```ts ignore
+ * checkChainNameConstraints([leaf, intermediate, root], fields)?.reason; // "unknown_ca" or undefined
+ * ```
+ */
+export function checkChainNameConstraints(
+  chain: readonly X509Certificate[],
+  fields: readonly CertificateFields[],
+): Refusal | undefined {
+  if (!fields.some((f, k) => k > 0 && f.hasNameConstraints)) return undefined;
   return checkNameConstraints(
     chain.map((c, k) => ({
       der: new Uint8Array(c.raw),

@@ -17,9 +17,11 @@
  * - strength, nearest the leaf first: a SHA-1/MD5 signature on any
  *   certificate but a self-signed top (`weak_signature`); an RSA key under
  *   2048 bits or a DSA key on any certificate, the top included (`weak_key`);
- * - every certificate: no critical extension we do not process, and no name
- *   or policy constraints until they are implemented (`unknown_ca`, from
- *   `checkCriticalExtensions`);
+ * - every certificate: no critical extension we do not process, and no
+ *   policy constraints (no policy tree: `unknown_ca`, from
+ *   `checkCriticalExtensions`); name constraints of every CA applied to the
+ *   certificates below it, as for client chains (`unknown_ca`, from
+ *   `checkChainNameConstraints`);
  * - every issuer: a CA (basicConstraints cA), keyUsage (when present) allows
  *   keyCertSign, EKU (when present) allows serverAuth, pathLenConstraint
  *   respected (`unknown_ca` / `bad_key_usage`);
@@ -31,7 +33,12 @@
 import type { X509Certificate } from "node:crypto";
 import { type CertificateFields, readCertificateFields } from "./der.ts";
 import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
-import { checkCriticalExtensions, checkValidity, type Refusal } from "./verify_chain.ts";
+import {
+  checkChainNameConstraints,
+  checkCriticalExtensions,
+  checkValidity,
+  type Refusal,
+} from "./verify_chain.ts";
 
 /** id-kp-serverAuth */
 const OID_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -204,10 +211,10 @@ export function verifyServerChain(
   }
   let below = 0;
   for (const [k, c] of chain.entries()) {
-    const refused = checkCriticalExtensions(c) ??
+    const refused = checkCriticalExtensions(c, { nameConstraintsApplied: true }) ??
       (k === 0 ? undefined : issuerRefusal(c, fields[k], roleOf(k, chain.length, anchored), below));
     if (refused) return refused;
     if (k > 0 && !selfIssued(c)) below++;
   }
-  return checkValidity(chain, options.now);
+  return checkChainNameConstraints(chain, fields) ?? checkValidity(chain, options.now);
 }
