@@ -182,7 +182,17 @@ function extensionName(id: string): string {
   return name ? `${name} (${id})` : id;
 }
 
-function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
+/**
+ * The fields of one certificate of a chain, or an `unknown_ca` refusal saying
+ * it cannot be read (client and server chains alike).
+ *
+ * @example
+ * ```ts ignore
+ * const f = fieldsOf(intermediate);
+ * if ("reason" in f) return f;
+ * ```
+ */
+export function fieldsOf(c: X509Certificate): CertificateFields | Refusal {
   try {
     return readCertificateFields(new Uint8Array(c.raw));
   } catch (cause) {

@@ -31,12 +31,13 @@
  */
 
 import type { X509Certificate } from "node:crypto";
-import { type CertificateFields, readCertificateFields } from "./der.ts";
+import type { CertificateFields } from "./der.ts";
 import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
 import {
   checkChainNameConstraints,
   checkCriticalExtensions,
   checkValidity,
+  fieldsOf,
   type Refusal,
 } from "./verify_chain.ts";
 
@@ -114,19 +115,6 @@ function roleOf(k: number, length: number, anchored: boolean): string {
   return k === length - 1 && anchored ? "Trusted CA" : "Intermediate CA";
 }
 
-function readFields(c: X509Certificate): CertificateFields | Refusal {
-  try {
-    return readCertificateFields(new Uint8Array(c.raw));
-  } catch (cause) {
-    return {
-      reason: "unknown_ca",
-      message: `Certificate "${c.subject}" in the chain cannot be read: ${
-        cause instanceof Error ? cause.message : cause
-      }`,
-    };
-  }
-}
-
 function allowsServerAuth(eku: string[] | undefined): boolean {
   return !eku || eku.includes(OID_SERVER_AUTH) || eku.includes(OID_ANY_EKU);
 }
@@ -189,7 +177,7 @@ export function verifyServerChain(
   const anchored = selfIssued(top);
   const fields: CertificateFields[] = [];
   for (const c of chain) {
-    const f = readFields(c);
+    const f = fieldsOf(c);
     if ("reason" in f) return f;
     fields.push(f);
   }
