@@ -7,75 +7,16 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { McpMtlsServer } from "../../src/mcp/server.ts";
+import { loop, whoami } from "../server/_budget_peers.ts";
 import {
-  clientFetch,
   type Credential,
   type Fixtures,
   makeFixtures,
   refusals,
-  run,
   startServer,
 } from "../server/_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
-
-// A real OpenSSL peer (Node.js 20): N TLS connections from one source address,
-// one after the other, with or without a client certificate. Each sends one
-// request once its handshake completes; prints how many got an HTTP answer.
-const LOOP = `
-const tls = require("node:tls");
-const fs = require("node:fs");
-const [port, from, n, ca, cert, key] = process.argv.slice(1);
-const opts = { host: "127.0.0.1", port: +port, localAddress: from, ca: fs.readFileSync(ca),
-  servername: "localhost", ...(cert ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}) };
-let answered = 0, closed = 0;
-const one = () => new Promise((resolve) => {
-  let got = false;
-  const s = tls.connect(opts, () => {
-    s.write("GET /elsewhere HTTP/1.1\\r\\nhost: localhost:" + port + "\\r\\n\\r\\n");
-    s.once("data", () => { got = true; s.destroy(); });
-  });
-  s.on("error", () => {});
-  s.on("close", () => { got ? answered++ : closed++; resolve(); });
-});
-(async () => {
-  for (let i = 0; i < +n; i++) await one();
-  console.log(JSON.stringify({ answered, closed }));
-})();
-`;
-
-async function loop(port: number, from: string, n: number, cred?: Credential) {
-  const r = await run("node", [
-    "-e",
-    LOOP,
-    String(port),
-    from,
-    String(n),
-    fx.caFile,
-    cred?.certFile ?? "",
-    cred?.keyFile ?? "",
-  ], { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { answered: number; closed: number };
-}
-
-/** initialize + tools/call whoami with the SDK client; the common name whoami reports. */
-async function whoami(server: McpMtlsServer, cred: Credential): Promise<string> {
-  const fetch = clientFetch(fx, cred);
-  const client = new Client({ name: "hostile-budget-test", version: "1.0.0" });
-  try {
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { fetch }));
-    const r = await client.callTool({ name: "whoami", arguments: {} });
-    const text = (r as { content: { text: string }[] }).content[0].text;
-    return JSON.parse(text).identity.commonName;
-  } finally {
-    await client.close();
-    await fetch.close();
-  }
-}
 
 /** `n` TCP connections from `from` that never send a byte; resolves once all are open. */
 async function silent(port: number, from: string, n: number): Promise<net.Socket[]> {
@@ -115,7 +56,7 @@ Deno.test("serveMcp() admits a certificate holder while silent TCP connects fill
   const { server, log } = await startServer(fx, { limits: { maxConnections: 16 } });
   const held = await silent(server.address.port, "127.0.0.2", 16);
   try {
-    assert.equal(await whoami(server, fx.alice), "alice");
+    assert.equal(await whoami(fx, server, fx.alice), "alice");
     // A silent connection gave way, logged at warn with its address.
     const lines = refusals(log, "rate_limited");
     assert.ok(
@@ -137,10 +78,10 @@ Deno.test("serveMcp() locks an address out after 50 failed handshakes without a 
   // pins down what it costs, so a change to it is deliberate.
   const { server, log } = await startServer(fx); // the default: 50 per 60 s
   try {
-    const flood = await loop(server.address.port, "127.0.0.3", 50);
+    const flood = await loop(fx, server.address.port, "127.0.0.3", 50);
     assert.deepEqual(flood, { answered: 0, closed: 50 });
     assert.equal(refusals(log, "no_client_cert").length, 50);
-    const locked = await loop(server.address.port, "127.0.0.3", 3, fx.alice);
+    const locked = await loop(fx, server.address.port, "127.0.0.3", 3, fx.alice);
     assert.deepEqual(locked, { answered: 0, closed: 3 });
     const limited = refusals(log, "rate_limited");
     assert.ok(limited.length >= 1 && limited.every((r) => r.level === "warn"));
@@ -149,7 +90,7 @@ Deno.test("serveMcp() locks an address out after 50 failed handshakes without a 
       /^More than 50 connections from "127\.0\.0\.3" without a trusted certificate in 60000 ms/,
     );
     // Another address, the same certificate: served.
-    const elsewhere = await loop(server.address.port, "127.0.0.4", 3, fx.alice);
+    const elsewhere = await loop(fx, server.address.port, "127.0.0.4", 3, fx.alice);
     assert.equal(elsewhere.answered, 3);
   } finally {
     await server.close();
@@ -164,7 +105,7 @@ Deno.test("serveMcp() serves a second certificate while the first holds every co
   const held: tls.TLSSocket[] = [];
   try {
     for (let i = 0; i < 8; i++) held.push(await idleKeepAlive(server.address.port, fx.alice));
-    assert.equal(await whoami(server, fx.bob), "bob");
+    assert.equal(await whoami(fx, server, fx.bob), "bob");
   } finally {
     for (const s of held) s.destroy();
     await server.close();

@@ -4,76 +4,11 @@
 // still throttled; a certificate that reconnects in a loop is limited by its
 // fingerprint, not by its address.
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { McpMtlsServer } from "../../src/mcp/server.ts";
 import type { ObservableMcpServer } from "../../src/mcp/server.ts";
-import {
-  clientFetch,
-  type Credential,
-  type Fixtures,
-  makeFixtures,
-  refusals,
-  run,
-  startServer,
-} from "./_fixtures.ts";
+import { loop, whoami } from "./_budget_peers.ts";
+import { type Fixtures, makeFixtures, refusals, startServer } from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
-
-// A real OpenSSL peer (Node.js 20): N TLS connections from one source address,
-// one after the other, with or without a client certificate. Each sends one
-// request once its handshake completes; prints how many got an HTTP answer.
-const LOOP = `
-const tls = require("node:tls");
-const fs = require("node:fs");
-const [port, from, n, ca, cert, key] = process.argv.slice(1);
-const opts = { host: "127.0.0.1", port: +port, localAddress: from, ca: fs.readFileSync(ca),
-  servername: "localhost", ...(cert ? { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } : {}) };
-let answered = 0, closed = 0;
-const one = () => new Promise((resolve) => {
-  let got = false;
-  const s = tls.connect(opts, () => {
-    s.write("GET /elsewhere HTTP/1.1\\r\\nhost: localhost:" + port + "\\r\\n\\r\\n");
-    s.once("data", () => { got = true; s.destroy(); });
-  });
-  s.on("error", () => {});
-  s.on("close", () => { got ? answered++ : closed++; resolve(); });
-});
-(async () => {
-  for (let i = 0; i < +n; i++) await one();
-  console.log(JSON.stringify({ answered, closed }));
-})();
-`;
-
-async function loop(port: number, from: string, n: number, cred?: Credential) {
-  const r = await run("node", [
-    "-e",
-    LOOP,
-    String(port),
-    from,
-    String(n),
-    fx.caFile,
-    cred?.certFile ?? "",
-    cred?.keyFile ?? "",
-  ], { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { answered: number; closed: number };
-}
-
-/** initialize + tools/call whoami with the SDK client; the common name whoami reports. */
-async function whoami(server: McpMtlsServer, cred: Credential): Promise<string> {
-  const fetch = clientFetch(fx, cred);
-  const client = new Client({ name: "budget-test", version: "1.0.0" });
-  try {
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { fetch }));
-    const r = await client.callTool({ name: "whoami", arguments: {} });
-    const text = (r as { content: { text: string }[] }).content[0].text;
-    return JSON.parse(text).identity.commonName;
-  } finally {
-    await client.close();
-    await fetch.close();
-  }
-}
 
 const ALICE = "spiffe://example.org/agent";
 const admittedAs = (log: Awaited<ReturnType<typeof startServer>>["log"], identity: string) =>
@@ -86,7 +21,7 @@ Deno.test("serveMcp() admits a good client after 60 bare TCP connects from its a
   try {
     for (let i = 0; i < 60; i++) (await Deno.connect(opts)).close();
     for (let i = 0; i < 60; i++) held.push(await Deno.connect(opts));
-    assert.equal(await whoami(server, fx.alice), "alice");
+    assert.equal(await whoami(fx, server, fx.alice), "alice");
     assert.equal(admittedAs(log, ALICE).length >= 1, true);
     // Silent connections beyond the budget made room: the oldest was closed, logged once.
     const lines = refusals(log, "rate_limited");
@@ -113,7 +48,7 @@ Deno.test("serveMcp() throttles a handshake flood without a certificate from one
   });
   let closed = false;
   try {
-    const flood = await loop(server.address.port, "127.0.0.1", 40);
+    const flood = await loop(fx, server.address.port, "127.0.0.1", 40);
     assert.deepEqual(flood, { answered: 0, closed: 40 });
     // Only the budget reached the TLS handshake and the certificate check.
     assert.equal(refusals(log, "no_client_cert").length, 10);
@@ -125,7 +60,7 @@ Deno.test("serveMcp() throttles a handshake flood without a certificate from one
     );
     assert.equal((server as ObservableMcpServer).metrics().handshakes.refused.rate_limited, 30);
 
-    const other = await loop(server.address.port, "127.0.0.2", 3, fx.alice);
+    const other = await loop(fx, server.address.port, "127.0.0.2", 3, fx.alice);
     assert.deepEqual(other, { answered: 3, closed: 0 }, "127.0.0.2 has its own budget");
     await server.close();
     closed = true;
@@ -148,7 +83,7 @@ Deno.test("serveMcp() limits one certificate reconnecting in a loop by its finge
   });
   let closed = false;
   try {
-    const alice = await loop(server.address.port, "127.0.0.1", 30, fx.alice);
+    const alice = await loop(fx, server.address.port, "127.0.0.1", 30, fx.alice);
     assert.deepEqual(alice, { answered: 5, closed: 25 });
     assert.equal(admittedAs(log, ALICE).length, 5);
     const lines = refusals(log, "rate_limited");
@@ -163,7 +98,7 @@ Deno.test("serveMcp() limits one certificate reconnecting in a loop by its finge
     assert.match(String(fingerprint), /^[0-9a-f]{64}$/);
 
     // The 25 refusals of alice spent nothing of 127.0.0.1's budget.
-    assert.equal(await whoami(server, fx.bob), "bob");
+    assert.equal(await whoami(fx, server, fx.bob), "bob");
     await server.close();
     closed = true;
     const summary = log.records.filter((r) => r.msg === "connection refusals suppressed");
