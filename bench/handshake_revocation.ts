@@ -14,7 +14,7 @@ import { demoServerFactory, serveMcp } from "../src/mcp/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 import type { ServeMcpOptions } from "../src/mcp/server_options.ts";
-import { createServerAdmission } from "../src/tls/server_admission.ts";
+import { createServerAdmission } from "../src/tls/server/admission.ts";
 import { peerIdentity } from "../src/policy/identity.ts";
 import { X509Certificate } from "node:crypto";
 import { freePort, makeOpensslCa, startResponder } from "../tests/revocation/_openssl.ts";

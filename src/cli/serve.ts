@@ -17,7 +17,7 @@ import { type CliIo, denoIo } from "./io.ts";
 import { runCommand } from "./run_command.ts";
 import { commandArgs, envObject, exit, onSignal, type StopSignal } from "../runtime/process.ts";
 import { watchCertificates, watchFileChanges } from "./serve_watch.ts";
-import { isRevocationChecker } from "../tls/server_admission_options.ts";
+import { isRevocationChecker } from "../tls/server/admission_options.ts";
 import { checkCertsPermissions } from "./file_permissions.ts";
 import { dirname } from "node:path";
 

@@ -14,14 +14,14 @@ import {
   type ReasonCode,
 } from "../errors.ts";
 import { runtimeName } from "../runtime/detect.ts";
-import { createBunTransport } from "../tls/client_bun_fetch.ts";
-import { createTlsConnector, type TlsConnector } from "../tls/client_connector.ts";
+import { createBunTransport } from "../tls/client/bun_fetch.ts";
+import { createTlsConnector, type TlsConnector } from "../tls/client/connector.ts";
 import {
   type ClientTransport,
   type MtlsClientOptions,
   resolveClientOptions,
   type ResolvedClientOptions,
-} from "../tls/client_options.ts";
+} from "../tls/client/options.ts";
 
 /**
  * Options of {@link createMtlsFetch}; see {@link MtlsClientOptions} for each field.

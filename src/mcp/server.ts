@@ -15,9 +15,9 @@ import { identityLabel } from "../policy/identity.ts";
 import { createMetrics } from "../log/metrics.ts";
 import { compilePolicy } from "../policy/policy.ts";
 import { assertSupportedRuntime } from "../tls/runtime_check.ts";
-import { listenMtls, type PeerState } from "../tls/server.ts";
-import { createServerAdmission } from "../tls/server_admission.ts";
-import { resolveTlsServerOptions } from "../tls/server_options.ts";
+import { listenMtls, type PeerState } from "../tls/server/listener.ts";
+import { createServerAdmission } from "../tls/server/admission.ts";
+import { resolveTlsServerOptions } from "../tls/server/options.ts";
 import { deniedToolCall, readBody, sendJsonRpcError } from "./server_http.ts";
 import { invalidParams } from "./server_params.ts";
 import {

@@ -13,8 +13,8 @@ import type { PeerIdentity } from "../policy/identity.ts";
 import type { PolicyOption } from "../policy/policy.ts";
 import type { PinStore } from "../pins/pin_store.ts";
 import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
-import { validateAdmissionOptions } from "../tls/server_admission_options.ts";
-import type { TlsServerOptions } from "../tls/server_options.ts";
+import { validateAdmissionOptions } from "../tls/server/admission_options.ts";
+import type { TlsServerOptions } from "../tls/server/options.ts";
 import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from "./health.ts";
 import { hostEntryProblem, originEntryProblem } from "./host_check.ts";
 

@@ -22,12 +22,12 @@ import {
   parseCaCertificates,
   type PolicyOption,
 } from "../policy/policy.ts";
-import type { MtlsListener } from "../tls/server.ts";
+import type { MtlsListener } from "../tls/server/listener.ts";
 import {
   type ResolvedTlsServerOptions,
   resolveTlsServerOptions,
   type TlsServerOptions,
-} from "../tls/server_options.ts";
+} from "../tls/server/options.ts";
 
 /**
  * New TLS material for `reloadTls`; a field left out keeps its current value.

@@ -15,7 +15,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { Logger } from "../log/logger.ts";
 import type { ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
-import type { PeerState } from "../tls/server.ts";
+import type { PeerState } from "../tls/server/listener.ts";
 import { jsonRpcMessages, sendJsonRpcError } from "./server_http.ts";
 import { createSessionLedger, type SessionSlot } from "./session_ledger.ts";
 

@@ -1,6 +1,7 @@
 /**
- * TLS building blocks on `node:tls`: the server side and the client's
- * options, server-certificate checks and error mapping.
+ * TLS building blocks on `node:tls`: the server side (`server/`) and the
+ * client's options, server-certificate checks and error mapping (`client/`).
+ * The doctor, which uses both and the MCP client, is `@mtls/mcp/doctor`.
  *
  * @example Validate client options once
  * ```ts
@@ -16,19 +17,15 @@ export type {
   MtlsClientOptions,
   PemInput,
   TlsClientVersion,
-} from "./client_options.ts";
+} from "./client/options.ts";
 export { assertSupportedRuntime, checkDenoVersion, MINIMUM_DENO } from "./runtime_check.ts";
-export { DEFAULT_CIPHERS, resolveTlsServerOptions } from "./server_options.ts";
+export { DEFAULT_CIPHERS, resolveTlsServerOptions } from "./server/options.ts";
 export type {
   ClientAuthMode,
   ResolvedTlsServerOptions,
   TlsServerOptions,
-} from "./server_options.ts";
-export { classifyHandshakeError } from "./handshake_errors.ts";
-export type { HandshakeFailure } from "./handshake_errors.ts";
-export { listenMtls } from "./server.ts";
-export type { ListenMtlsOptions, MtlsListener, PeerState } from "./server.ts";
-export { diagnoseConnection } from "./diagnose.ts";
-export type { DiagnoseOptions } from "./diagnose.ts";
-export { diagnosisJson, formatDiagnosis } from "./diagnose_report.ts";
-export type { Diagnosis, DiagnosisStep, StepStatus } from "./diagnose_report.ts";
+} from "./server/options.ts";
+export { classifyHandshakeError } from "./server/handshake_errors.ts";
+export type { HandshakeFailure } from "./server/handshake_errors.ts";
+export { listenMtls } from "./server/listener.ts";
+export type { ListenMtlsOptions, MtlsListener, PeerState } from "./server/listener.ts";

@@ -13,7 +13,7 @@ import { PeerRejectedError } from "../../src/errors.ts";
 import { certsInit } from "../../src/cli/certs_init.ts";
 import { readCertificateFields } from "../../src/policy/der.ts";
 import { checkHostName } from "../../src/policy/host_name.ts";
-import { checkServerCertificates } from "../../src/tls/diagnose_chain.ts";
+import { checkServerCertificates } from "../../src/doctor/chain.ts";
 import {
   type OpensslServerCerts,
   opensslServerCerts,

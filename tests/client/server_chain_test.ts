@@ -8,7 +8,7 @@ import { X509Certificate } from "node:crypto";
 import { createMtlsFetch } from "../../src/mcp/mod.ts";
 import { PeerRejectedError } from "../../src/errors.ts";
 import { verifyServerChain } from "../../src/policy/verify_server_chain.ts";
-import { checkServerChain } from "../../src/tls/client_verify.ts";
+import { checkServerChain } from "../../src/tls/client/verify.ts";
 import {
   type OpensslServerCerts,
   opensslServerCerts,

@@ -9,7 +9,7 @@ import { issueCertificate } from "../../src/pki/mod.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type ObservableMcpServer, serveMcp } from "../../src/mcp/server.ts";
 import type { ServeMcpOptions } from "../../src/mcp/server_options.ts";
-import type { TlsServerOptions } from "../../src/tls/server_options.ts";
+import type { TlsServerOptions } from "../../src/tls/server/options.ts";
 import { collectingLogger, type Credential, type Fixtures } from "../server/_fixtures.ts";
 
 /** SHA-256 fingerprint of the certificate the server at `port` presents now. */

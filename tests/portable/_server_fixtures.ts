@@ -14,7 +14,7 @@ import { createMtlsFetch } from "../../src/mcp/client_fetch.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
 import type { ServeMcpOptions } from "../../src/mcp/server_options.ts";
-import type { TlsServerOptions } from "../../src/tls/server_options.ts";
+import type { TlsServerOptions } from "../../src/tls/server/options.ts";
 import {
   type CertificateBundle,
   createRootCa,

@@ -13,7 +13,7 @@ import type { CertificateBundle } from "../../src/pki/mod.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
 import type { McpServerFactory, ServeMcpOptions } from "../../src/mcp/server_options.ts";
-import type { TlsServerOptions } from "../../src/tls/server_options.ts";
+import type { TlsServerOptions } from "../../src/tls/server/options.ts";
 
 /** A certificate and key, as PEM and as files in the fixture directory. */
 export interface Credential {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { coalesceWrites } from "../../src/tls/coalesce_writes.ts";
+import { coalesceWrites } from "../../src/tls/server/coalesce_writes.ts";
 
 /** Counts the writes that reach a real socket's handle (a writev of several chunks counts once). */
 function countHandleWrites(socket: net.Socket): () => number {

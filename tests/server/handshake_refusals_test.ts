@@ -16,7 +16,7 @@ import net from "node:net";
 import { CertificateError } from "../../src/errors.ts";
 import { createMtlsFetch } from "../../src/mcp/client_fetch.ts";
 import type { McpMtlsServer } from "../../src/mcp/server.ts";
-import { classifyHandshakeError } from "../../src/tls/handshake_errors.ts";
+import { classifyHandshakeError } from "../../src/tls/server/handshake_errors.ts";
 import {
   clientFetch,
   collectingLogger,

@@ -17,7 +17,7 @@ import {
   issueCertificate,
   spkiPin,
 } from "../../src/pki/mod.ts";
-import { classifyHandshakeError } from "../../src/tls/handshake_errors.ts";
+import { classifyHandshakeError } from "../../src/tls/server/handshake_errors.ts";
 import { type Fixtures, makeFixtures } from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import tls, { type TLSSocket } from "node:tls";
-import { firstPresentedIntermediate, presentedIntermediates } from "../../src/tls/server_admit.ts";
+import { firstPresentedIntermediate, presentedIntermediates } from "../../src/tls/server/admit.ts";
 import { createIntermediateCa, createRootCa, issueCertificate } from "../../src/pki/mod.ts";
 import { compilePolicy } from "../../src/policy/policy.ts";
 import { VerdictCache } from "../../src/policy/verdict_cache.ts";

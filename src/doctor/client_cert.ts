@@ -8,17 +8,17 @@
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
 import { REASON_CODES, type ReasonCode } from "../errors.ts";
-import { alertError, codeOf, type ErrorContext, silentRefusal } from "./client_errors.ts";
-import type { TlsProbe } from "./diagnose_probe.ts";
-import type { DiagnosisStep } from "./diagnose_report.ts";
-import type { Tls12Flight } from "./diagnose_tls12.ts";
+import { alertError, codeOf, type ErrorContext, silentRefusal } from "../tls/client/errors.ts";
+import type { TlsProbe } from "./probe.ts";
+import type { DiagnosisStep } from "./report.ts";
+import type { Tls12Flight } from "./tls12.ts";
 
 /**
  * What the client-certificate checks start from.
  *
  * @example
  * ```ts
- * import type { ClientCertEvidence } from "./diagnose_client_cert.ts";
+ * import type { ClientCertEvidence } from "./client_cert.ts";
  * const e: ClientCertEvidence = {
  *   peer: "127.0.0.1:8443",
  *   anonymous: { handshake: true, outcome: "closed" },
@@ -72,7 +72,7 @@ function answered(p: TlsProbe): string {
  *
  * @example A server that never asks
  * ```ts
- * import { requestStep } from "./diagnose_client_cert.ts";
+ * import { requestStep } from "./client_cert.ts";
  * const step = requestStep({
  *   peer: "127.0.0.1:8443",
  *   flight: { answered: true, certificateRequest: false, chain: [] },
@@ -172,7 +172,7 @@ function refusal(e: ClientCertEvidence, p: TlsProbe): { reason: ReasonCode; summ
  *
  * @example A server that hangs up on our certificate
  * ```ts
- * import { clientCertStep } from "./diagnose_client_cert.ts";
+ * import { clientCertStep } from "./client_cert.ts";
  * const step = clientCertStep({
  *   peer: "127.0.0.1:8443",
  *   flight: { answered: true, certificateRequest: true, chain: [] },

@@ -14,7 +14,7 @@ import tls from "node:tls";
  *
  * @example
  * ```ts
- * import type { TcpResult } from "./diagnose_probe.ts";
+ * import type { TcpResult } from "./probe.ts";
  * const r: TcpResult = { address: "127.0.0.1", ms: 0.4 };
  * ```
  */
@@ -35,7 +35,7 @@ export interface TcpResult {
  *
  * @example
  * ```ts ignore
- * import { probeTcp } from "./diagnose_probe.ts";
+ * import { probeTcp } from "./probe.ts";
  * console.log(await probeTcp("127.0.0.1", 8443, 3000)); // { address: "127.0.0.1", ms: 0.3 }
  * ```
  */
@@ -70,7 +70,7 @@ export async function probeTcp(host: string, port: number, timeout: number): Pro
  *
  * @example
  * ```ts
- * import type { TlsProbe } from "./diagnose_probe.ts";
+ * import type { TlsProbe } from "./probe.ts";
  * const p: TlsProbe = { handshake: true, protocol: "TLSv1.3", outcome: "answered", status: 200 };
  * ```
  */
@@ -101,7 +101,7 @@ export interface TlsProbe {
  *
  * @example
  * ```ts
- * import type { TlsProbeOptions } from "./diagnose_probe.ts";
+ * import type { TlsProbeOptions } from "./probe.ts";
  * const o: TlsProbeOptions = { host: "127.0.0.1", port: 8443, path: "/mcp", timeout: 3000 };
  * ```
  */
@@ -126,7 +126,7 @@ export interface TlsProbeOptions {
  *
  * @example
  * ```ts ignore
- * import { probeTls } from "./diagnose_probe.ts";
+ * import { probeTls } from "./probe.ts";
  * const p = await probeTls({ host: "127.0.0.1", port: 8443, path: "/mcp", timeout: 3000 });
  * console.log(p.protocol, p.outcome);
  * ```

@@ -16,7 +16,7 @@ import net from "node:net";
  *
  * @example
  * ```ts
- * import type { Tls12Flight } from "./diagnose_tls12.ts";
+ * import type { Tls12Flight } from "./tls12.ts";
  * const seen: Tls12Flight = { answered: true, certificateRequest: true, chain: [] };
  * ```
  */
@@ -108,7 +108,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
  *
  * @example Does a server ask for client certificates?
  * ```ts ignore
- * import { readTls12Flight } from "./diagnose_tls12.ts";
+ * import { readTls12Flight } from "./tls12.ts";
  * const flight = await readTls12Flight("127.0.0.1", 8443, undefined, 3000);
  * console.log(flight.certificateRequest);
  * ```

@@ -10,12 +10,12 @@
 import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import type { Logger } from "../log/logger.ts";
-import type { ServerMetrics } from "../log/metrics.ts";
-import { handshakeFields } from "../log/tls_events.ts";
-import { identityLabel } from "../policy/identity.ts";
-import { presentedChain } from "./server_admit.ts";
-import type { PeerState } from "./server_admit.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { ServerMetrics } from "../../log/metrics.ts";
+import { handshakeFields } from "../../log/tls_events.ts";
+import { identityLabel } from "../../policy/identity.ts";
+import { presentedChain } from "./admit.ts";
+import type { PeerState } from "./admit.ts";
 
 /**
  * Settings of {@link createConnectionObserver}.
@@ -61,9 +61,9 @@ export interface ConnectionObserver {
  *
  * @example Counting a refusal
  * ```ts
- * import { createConnectionObserver } from "./server_observe.ts";
- * import { createMetrics } from "../log/metrics.ts";
- * import { silentLogger } from "../log/logger.ts";
+ * import { createConnectionObserver } from "./observe.ts";
+ * import { createMetrics } from "../../log/metrics.ts";
+ * import { silentLogger } from "../../log/logger.ts";
  * const metrics = createMetrics({ sessions: () => 0 });
  * const observe = createConnectionObserver({ logger: silentLogger, metrics });
  * observe.refused("127.0.0.1:5000", "unknown_ca", "Unknown CA");

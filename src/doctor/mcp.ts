@@ -10,14 +10,14 @@ import { silentLogger } from "../log/logger.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createMtlsFetch, type MtlsFetch } from "../mcp/client_fetch.ts";
-import type { DiagnosisStep } from "./diagnose_report.ts";
+import type { DiagnosisStep } from "./report.ts";
 
 /**
  * Inputs of {@link mcpStep}: the URL and what the client presents and trusts.
  *
  * @example
  * ```ts
- * import type { McpStepInput } from "./diagnose_mcp.ts";
+ * import type { McpStepInput } from "./mcp.ts";
  * const input: McpStepInput = { url: "https://127.0.0.1:8443/mcp", pins: [], timeout: 5000 };
  * ```
  */
@@ -38,7 +38,7 @@ export interface McpStepInput {
  *
  * @example
  * ```ts ignore
- * import { mcpStep } from "./diagnose_mcp.ts";
+ * import { mcpStep } from "./mcp.ts";
  * const step = await mcpStep({ url: "https://127.0.0.1:8443/mcp", cert, key, ca: [ca], pins: [], timeout: 5000 });
  * console.log(step.summary); // initialize answered by "mcp-mtls demo" 0.1.0
  * ```

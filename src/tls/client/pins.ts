@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { ConfigError, MtlsError, type PeerRejectedError } from "../errors.ts";
-import type { Logger } from "../log/logger.ts";
-import { computePins } from "../pins/compute_pins.ts";
-import { compilePinSet, pinMismatchError } from "../pins/pin_set.ts";
-import { parsePin } from "../pins/pin.ts";
-import { PinStore } from "../pins/pin_store.ts";
+import { ConfigError, MtlsError, type PeerRejectedError } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { computePins } from "../../pins/compute_pins.ts";
+import { compilePinSet, pinMismatchError } from "../../pins/pin_set.ts";
+import { parsePin } from "../../pins/pin.ts";
+import { PinStore } from "../../pins/pin_store.ts";
 
 /** The pin options of the client, as the user gives them. */
 export interface ClientPinOptions {

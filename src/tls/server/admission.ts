@@ -8,27 +8,27 @@
  */
 
 import type { X509Certificate } from "node:crypto";
-import { ConfigError, isMtlsError } from "../errors.ts";
-import type { Logger } from "../log/logger.ts";
-import { compilePinSet, type PinMatcher, pinMismatchError } from "../pins/pin_set.ts";
-import { PinStore } from "../pins/pin_store.ts";
-import { identityLabel, type PeerIdentity } from "../policy/identity.ts";
-import type { Refusal } from "../policy/verify_chain.ts";
-import { createRevocationChecker } from "../revocation/checker.ts";
-import type { RevocationChecker } from "../revocation/checker_options.ts";
-import type { RevocationVerdict } from "../revocation/types.ts";
+import { ConfigError, isMtlsError } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { compilePinSet, type PinMatcher, pinMismatchError } from "../../pins/pin_set.ts";
+import { PinStore } from "../../pins/pin_store.ts";
+import { identityLabel, type PeerIdentity } from "../../policy/identity.ts";
+import type { Refusal } from "../../policy/verify_chain.ts";
+import { createRevocationChecker } from "../../revocation/checker.ts";
+import type { RevocationChecker } from "../../revocation/checker_options.ts";
+import type { RevocationVerdict } from "../../revocation/types.ts";
 import {
   isRevocationChecker,
   type ServerPinOptions,
   type ServerRevocationOptions,
-} from "./server_admission_options.ts";
+} from "./admission_options.ts";
 
 export {
   isRevocationChecker,
   type ServerPinOptions,
   type ServerRevocationOptions,
   validateAdmissionOptions,
-} from "./server_admission_options.ts";
+} from "./admission_options.ts";
 
 /** What an admission step sees about a connection whose chain the policy accepted. */
 export interface AdmissionContext {

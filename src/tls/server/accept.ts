@@ -22,18 +22,18 @@
  * @module
  */
 
-import { createConcurrencyLimiter, type Release } from "../limits/concurrency_limiter.ts";
-import { createRateLimiter, type RateLimiter } from "../limits/rate_limiter.ts";
-import { createRefusalLog } from "../limits/refusal_log.ts";
-import type { LogFields, Logger } from "../log/logger.ts";
-import { unrefTimer } from "../runtime/timers.ts";
+import { createConcurrencyLimiter, type Release } from "../../limits/concurrency_limiter.ts";
+import { createRateLimiter, type RateLimiter } from "../../limits/rate_limiter.ts";
+import { createRefusalLog } from "../../limits/refusal_log.ts";
+import type { LogFields, Logger } from "../../log/logger.ts";
+import { unrefTimer } from "../../runtime/timers.ts";
 
 /**
  * Settings of {@link createAcceptGate}.
  *
  * @example
  * ```ts
- * import type { AcceptGateOptions } from "./server_accept.ts";
+ * import type { AcceptGateOptions } from "./accept.ts";
  * const o: AcceptGateOptions = {
  *   rate: { limit: 50, windowMs: 60_000 },
  *   maxConnections: 1024,
@@ -142,8 +142,8 @@ export interface ThrottledRefusals {
  *
  * @example
  * ```ts
- * import { createThrottledRefusals } from "./server_accept.ts";
- * import { silentLogger } from "../log/logger.ts";
+ * import { createThrottledRefusals } from "./accept.ts";
+ * import { silentLogger } from "../../log/logger.ts";
  * const r = createThrottledRefusals(silentLogger, 60_000, "address");
  * r.refuse("10.0.0.1", { peer: "10.0.0.1:5000", detail: "Too many" });
  * r.close();
@@ -205,8 +205,8 @@ interface Pending {
  *
  * @example A budget of one
  * ```ts
- * import { createAcceptGate } from "./server_accept.ts";
- * import { silentLogger } from "../log/logger.ts";
+ * import { createAcceptGate } from "./accept.ts";
+ * import { silentLogger } from "../../log/logger.ts";
  * const gate = createAcceptGate(
  *   { rate: { limit: 1, windowMs: 60_000 }, maxConnections: 10, maxConnectionsPerAddress: 10 },
  *   silentLogger,

@@ -13,14 +13,14 @@ import { computePins } from "../pins/compute_pins.ts";
 import { readCertificateFields } from "../policy/der.ts";
 import { checkHostName } from "../policy/host_name.ts";
 import { verifyServerChain } from "../policy/verify_server_chain.ts";
-import type { DiagnosisStep } from "./diagnose_report.ts";
+import type { DiagnosisStep } from "./report.ts";
 
 /**
  * What the certificate checks start from.
  *
  * @example
  * ```ts
- * import type { ServerCertificates } from "./diagnose_chain.ts";
+ * import type { ServerCertificates } from "./chain.ts";
  * const input: Omit<ServerCertificates, "chain"> = {
  *   anchors: [], anchorSource: "--ca", host: "127.0.0.1", pins: [], now: new Date(),
  * };
@@ -47,7 +47,7 @@ export interface ServerCertificates {
  *
  * @example
  * ```ts
- * import type { ChainSteps } from "./diagnose_chain.ts";
+ * import type { ChainSteps } from "./chain.ts";
  * const byName = (r: ChainSteps) => r.steps.map((s) => s.name); // Chain, Expiry, Hostname, Pin
  * ```
  */
@@ -274,7 +274,7 @@ function pinStep(leaf: Uint8Array, pins: string[]): DiagnosisStep {
  * @example Checking a certificate against the wrong CA
  * ```ts
  * import { createRootCa, issueCertificate } from "../pki/mod.ts";
- * import { checkServerCertificates } from "./diagnose_chain.ts";
+ * import { checkServerCertificates } from "./chain.ts";
  *
  * const ca = await createRootCa({ commonName: "Right CA" });
  * const other = await createRootCa({ commonName: "Other CA" });

@@ -18,7 +18,7 @@
 import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { PeerRejectedError } from "../errors.ts";
+import { PeerRejectedError } from "../../errors.ts";
 
 /**
  * Settings of {@link watchConnection}.
@@ -99,7 +99,7 @@ function closeGently(s: TLSSocket): void {
  *
  * @example Wiring it to a `node:http` server
  * ```ts ignore
- * import { watchConnection } from "./server_timeouts.ts";
+ * import { watchConnection } from "./timeouts.ts";
  * const clock = watchConnection(tlsSocket, {
  *   idleTimeoutMs: 30_000,
  *   headersTimeoutMs: 10_000,

@@ -13,7 +13,7 @@ import type { ErrorCode } from "../errors.ts";
  *
  * @example
  * ```ts
- * import type { StepStatus } from "./diagnose_report.ts";
+ * import type { StepStatus } from "./report.ts";
  * const s: StepStatus = "fail";
  * ```
  */
@@ -24,7 +24,7 @@ export type StepStatus = "pass" | "fail" | "warn" | "skip";
  *
  * @example A failed chain check
  * ```ts
- * import type { DiagnosisStep } from "./diagnose_report.ts";
+ * import type { DiagnosisStep } from "./report.ts";
  * const step: DiagnosisStep = {
  *   name: "Chain",
  *   status: "fail",
@@ -54,7 +54,7 @@ export interface DiagnosisStep {
  *
  * @example
  * ```ts
- * import type { Diagnosis } from "./diagnose_report.ts";
+ * import type { Diagnosis } from "./report.ts";
  * const d: Diagnosis = { url: "https://127.0.0.1:8443/mcp", ok: true, steps: [] };
  * ```
  */
@@ -72,7 +72,7 @@ export interface Diagnosis {
  *
  * @example
  * ```ts
- * import { diagnosis } from "./diagnose_report.ts";
+ * import { diagnosis } from "./report.ts";
  * const d = diagnosis("https://127.0.0.1:8443/mcp", [
  *   { name: "TCP", status: "pass", summary: "connected" },
  * ]);
@@ -88,7 +88,7 @@ export function diagnosis(url: string, steps: DiagnosisStep[]): Diagnosis {
  *
  * @example
  * ```ts
- * import { skipped } from "./diagnose_report.ts";
+ * import { skipped } from "./report.ts";
  * console.log(skipped("Chain", "TLS failed").summary); // "skipped: TLS failed"
  * ```
  */
@@ -105,7 +105,7 @@ const LABEL_WIDTH = 11;
  *
  * @example Rendering two steps
  * ```ts
- * import { formatDiagnosis } from "./diagnose_report.ts";
+ * import { formatDiagnosis } from "./report.ts";
  * const text = formatDiagnosis({
  *   url: "https://127.0.0.1:8443/mcp",
  *   ok: false,
@@ -143,7 +143,7 @@ export function formatDiagnosis(d: Diagnosis): string {
  *
  * @example
  * ```ts
- * import { diagnosisJson } from "./diagnose_report.ts";
+ * import { diagnosisJson } from "./report.ts";
  * const parsed = JSON.parse(diagnosisJson({ url: "https://h/mcp", ok: true, steps: [] }));
  * console.log(parsed.ok); // true
  * ```

@@ -10,15 +10,10 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import type { MtlsError } from "../errors.ts";
-import {
-  type ErrorContext,
-  handshakeVerdict,
-  silentRefusal,
-  stackVerdict,
-} from "./client_errors.ts";
-import type { ResolvedClientOptions } from "./client_options.ts";
-import { diagnoseServerChain, rejection, serverPath } from "./client_verify.ts";
+import type { MtlsError } from "../../errors.ts";
+import { type ErrorContext, handshakeVerdict, silentRefusal, stackVerdict } from "./errors.ts";
+import type { ResolvedClientOptions } from "./options.ts";
+import { diagnoseServerChain, rejection, serverPath } from "./verify.ts";
 
 /** Where a failed connection went, for diagnosis. */
 export interface ProbeTarget {

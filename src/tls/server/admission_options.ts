@@ -6,16 +6,19 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
-import { compilePinSet } from "../pins/pin_set.ts";
-import { PinStore } from "../pins/pin_store.ts";
-import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
+import { ConfigError } from "../../errors.ts";
+import { compilePinSet } from "../../pins/pin_set.ts";
+import { PinStore } from "../../pins/pin_store.ts";
+import type {
+  RevocationChecker,
+  RevocationCheckerOptions,
+} from "../../revocation/checker_options.ts";
 /**
  * Client pinning on the server.
  *
  * @example
  * ```ts
- * import type { ServerPinOptions } from "./server_admission_options.ts";
+ * import type { ServerPinOptions } from "./admission_options.ts";
  * const pins: ServerPinOptions = { store: "certs/pins.json", tofu: true };
  * ```
  */
@@ -41,7 +44,7 @@ export interface ServerPinOptions {
  *
  * @example
  * ```ts
- * import type { ServerRevocationOptions } from "./server_admission_options.ts";
+ * import type { ServerRevocationOptions } from "./admission_options.ts";
  * const r: ServerRevocationOptions = { crls: ["certs/ca.crl"], refreshInterval: 60_000 };
  * ```
  */
@@ -57,7 +60,7 @@ const CHECKER_KEYS: (keyof RevocationChecker)[] = ["verify", "checkCached", "enf
  *
  * @example
  * ```ts
- * import { isRevocationChecker } from "./server_admission_options.ts";
+ * import { isRevocationChecker } from "./admission_options.ts";
  * isRevocationChecker({ crls: [] }); // false
  * ```
  */
@@ -72,7 +75,7 @@ export function isRevocationChecker(value: unknown): value is RevocationChecker 
  *
  * @example
  * ```ts
- * import { validateAdmissionOptions } from "./server_admission_options.ts";
+ * import { validateAdmissionOptions } from "./admission_options.ts";
  * try {
  *   validateAdmissionOptions({ pins: { allow: [] }, clientAuth: "require" });
  * } catch (e) {

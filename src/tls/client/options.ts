@@ -5,13 +5,16 @@
  * @module
  */
 import type { X509Certificate } from "node:crypto";
-import { ConfigError } from "../errors.ts";
-import { createLogger, type Logger } from "../log/logger.ts";
-import type { PinStore } from "../pins/pin_store.ts";
-import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
-import { resolveCa, resolveIdentity } from "./client_pem.ts";
-import { resolvePinOptions, type ServerPinCheck } from "./client_pins.ts";
-import { resolveRevocationOption, type ServerRevocationCheck } from "./client_revocation.ts";
+import { ConfigError } from "../../errors.ts";
+import { createLogger, type Logger } from "../../log/logger.ts";
+import type { PinStore } from "../../pins/pin_store.ts";
+import type {
+  RevocationChecker,
+  RevocationCheckerOptions,
+} from "../../revocation/checker_options.ts";
+import { resolveCa, resolveIdentity } from "./pem.ts";
+import { resolvePinOptions, type ServerPinCheck } from "./pins.ts";
+import { resolveRevocationOption, type ServerRevocationCheck } from "./revocation.ts";
 
 /**
  * Certificate or key material: PEM text, or bytes holding PEM text or DER.

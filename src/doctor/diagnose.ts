@@ -7,14 +7,14 @@
  */
 import { isIP } from "node:net";
 import tls from "node:tls";
-import { codeOf, type ErrorContext, handshakeVerdict } from "./client_errors.ts";
-import { checkServerCertificates } from "./diagnose_chain.ts";
-import { clientCertStep, requestStep } from "./diagnose_client_cert.ts";
-import { mcpStep } from "./diagnose_mcp.ts";
-import { probeTcp, probeTls, type TcpResult, type TlsProbe } from "./diagnose_probe.ts";
-import { type Diagnosis, diagnosis, type DiagnosisStep, skipped } from "./diagnose_report.ts";
-import { revocationStep } from "./diagnose_revocation.ts";
-import { readTls12Flight, type Tls12Flight } from "./diagnose_tls12.ts";
+import { codeOf, type ErrorContext, handshakeVerdict } from "../tls/client/errors.ts";
+import { checkServerCertificates } from "./chain.ts";
+import { clientCertStep, requestStep } from "./client_cert.ts";
+import { mcpStep } from "./mcp.ts";
+import { probeTcp, probeTls, type TcpResult, type TlsProbe } from "./probe.ts";
+import { type Diagnosis, diagnosis, type DiagnosisStep, skipped } from "./report.ts";
+import { revocationStep } from "./revocation.ts";
+import { readTls12Flight, type Tls12Flight } from "./tls12.ts";
 
 /**
  * Options of {@link diagnoseConnection}: what the client presents and
@@ -182,7 +182,7 @@ async function certificateSteps(
  * @example Diagnosing a server
  * ```ts ignore
  * import { diagnoseConnection } from "./diagnose.ts";
- * import { formatDiagnosis } from "./diagnose_report.ts";
+ * import { formatDiagnosis } from "./report.ts";
  * const d = await diagnoseConnection("https://127.0.0.1:8443/mcp", {
  *   cert: await Deno.readTextFile("certs/client.crt"),
  *   key: await Deno.readTextFile("certs/client.key"),

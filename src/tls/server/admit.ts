@@ -8,12 +8,12 @@
 
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import type { Logger } from "../log/logger.ts";
-import type { PeerIdentity } from "../policy/identity.ts";
-import type { CompiledPolicy } from "../policy/policy.ts";
-import type { Refusal } from "../policy/verify_chain.ts";
-import type { ListenMtlsOptions } from "./server.ts";
-import type { ResolvedTlsServerOptions } from "./server_options.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { PeerIdentity } from "../../policy/identity.ts";
+import type { CompiledPolicy } from "../../policy/policy.ts";
+import type { Refusal } from "../../policy/verify_chain.ts";
+import type { ListenMtlsOptions } from "./listener.ts";
+import type { ResolvedTlsServerOptions } from "./options.ts";
 
 /**
  * What the server knows about one connection, computed once after the handshake.

@@ -28,7 +28,7 @@
  * @module
  */
 
-import type { ReasonCode } from "../errors.ts";
+import type { ReasonCode } from "../../errors.ts";
 
 /**
  * A classified handshake failure. `handshake_failed` is used when the client

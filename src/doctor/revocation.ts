@@ -8,14 +8,14 @@
 import { silentLogger } from "../log/logger.ts";
 import { certInfo } from "../revocation/cert_info.ts";
 import { createRevocationChecker } from "../revocation/checker.ts";
-import type { DiagnosisStep } from "./diagnose_report.ts";
+import type { DiagnosisStep } from "./report.ts";
 
 /**
  * Inputs of {@link revocationStep}.
  *
  * @example
  * ```ts
- * import type { RevocationInput } from "./diagnose_revocation.ts";
+ * import type { RevocationInput } from "./revocation.ts";
  * const input: Omit<RevocationInput, "leaf"> = { crls: ["certs/ca.crl"], timeout: 3000 };
  * ```
  */
@@ -38,7 +38,7 @@ export interface RevocationInput {
  * @example A certificate with no revocation information
  * ```ts
  * import { createRootCa, issueCertificate } from "../pki/mod.ts";
- * import { revocationStep } from "./diagnose_revocation.ts";
+ * import { revocationStep } from "./revocation.ts";
  * const ca = await createRootCa();
  * const server = await issueCertificate(ca, "server");
  * const step = await revocationStep({

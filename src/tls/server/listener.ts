@@ -16,24 +16,24 @@ import type { X509Certificate } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { createTlsHttpServer } from "../runtime/tls_http_server.ts";
-import type { Logger } from "../log/logger.ts";
-import type { ServerMetrics } from "../log/metrics.ts";
-import type { PeerIdentity } from "../policy/identity.ts";
-import type { CompiledPolicy } from "../policy/policy.ts";
-import type { Refusal } from "../policy/verify_chain.ts";
+import { createTlsHttpServer } from "../../runtime/tls_http_server.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { ServerMetrics } from "../../log/metrics.ts";
+import type { PeerIdentity } from "../../policy/identity.ts";
+import type { CompiledPolicy } from "../../policy/policy.ts";
+import type { Refusal } from "../../policy/verify_chain.ts";
 import { classifyHandshakeError } from "./handshake_errors.ts";
-import { type AcceptTicket, createAcceptGate } from "./server_accept.ts";
-import { type CertificateKey, createIdentityGate, presentedKey } from "./server_identity_gate.ts";
-import { type ConnectionClock, watchConnection } from "./server_timeouts.ts";
-import type { ReasonCode } from "../errors.ts";
+import { type AcceptTicket, createAcceptGate } from "./accept.ts";
+import { type CertificateKey, createIdentityGate, presentedKey } from "./identity_gate.ts";
+import { type ConnectionClock, watchConnection } from "./timeouts.ts";
+import type { ReasonCode } from "../../errors.ts";
 import { coalesceWrites } from "./coalesce_writes.ts";
-import { compileAdmit, type PeerState, presentedIntermediates } from "./server_admit.ts";
-import { createConnectionObserver } from "./server_observe.ts";
-import { createConnectionHolders } from "./server_holders.ts";
-import type { ResolvedTlsServerOptions } from "./server_options.ts";
+import { compileAdmit, type PeerState, presentedIntermediates } from "./admit.ts";
+import { createConnectionObserver } from "./observe.ts";
+import { createConnectionHolders } from "./holders.ts";
+import type { ResolvedTlsServerOptions } from "./options.ts";
 
-export type { PeerState } from "./server_admit.ts";
+export type { PeerState } from "./admit.ts";
 
 /**
  * Options of {@link listenMtls}.

@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { CertificateError, MtlsError, PeerRejectedError, type ReasonCode } from "../errors.ts";
+import { CertificateError, MtlsError, PeerRejectedError, type ReasonCode } from "../../errors.ts";
 
 /** Alerts the server sends when it refuses us, by the code Deno gives them. */
 const ALERTS: Record<string, { reason: ReasonCode; alert: string }> = {

@@ -16,12 +16,12 @@
 import { Buffer } from "node:buffer";
 import { createHash, X509Certificate } from "node:crypto";
 import type tls from "node:tls";
-import { PeerRejectedError, type ReasonCode } from "../errors.ts";
-import { type CertificateFields, readCertificateFields } from "../policy/der.ts";
-import { checkHostName } from "../policy/host_name.ts";
-import { LruMap } from "../limits/lru.ts";
-import { completeServerPath, verifyServerChain } from "../policy/verify_server_chain.ts";
-import type { ResolvedClientOptions } from "./client_options.ts";
+import { PeerRejectedError, type ReasonCode } from "../../errors.ts";
+import { type CertificateFields, readCertificateFields } from "../../policy/der.ts";
+import { checkHostName } from "../../policy/host_name.ts";
+import { LruMap } from "../../limits/lru.ts";
+import { completeServerPath, verifyServerChain } from "../../policy/verify_server_chain.ts";
+import type { ResolvedClientOptions } from "./options.ts";
 
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const ANY_EKU = "2.5.29.37.0";

@@ -16,11 +16,14 @@
 import { Buffer } from "node:buffer";
 import { X509Certificate } from "node:crypto";
 import type tls from "node:tls";
-import { ConfigError, MtlsError, PeerRejectedError } from "../errors.ts";
-import type { Logger } from "../log/logger.ts";
-import { createRevocationChecker } from "../revocation/checker.ts";
-import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
-import type { RevocationVerdict } from "../revocation/types.ts";
+import { ConfigError, MtlsError, PeerRejectedError } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { createRevocationChecker } from "../../revocation/checker.ts";
+import type {
+  RevocationChecker,
+  RevocationCheckerOptions,
+} from "../../revocation/checker_options.ts";
+import type { RevocationVerdict } from "../../revocation/types.ts";
 
 /** Revocation checking of servers, ready for the connector. */
 export interface ServerRevocationCheck {

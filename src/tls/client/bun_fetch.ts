@@ -24,13 +24,13 @@
  */
 import { isIP } from "node:net";
 import type tls from "node:tls";
-import { ConfigError, MtlsError, PeerRejectedError, RuntimeError } from "../errors.ts";
-import { explainBunFetchError } from "./client_bun_errors.ts";
-import { DEMO_ACCEPTS } from "./client_connector.ts";
-import { codeOf } from "./client_errors.ts";
-import type { ClientTransport, ResolvedClientOptions } from "./client_options.ts";
-import { fetchServerLeaf, type ProbeTarget } from "./client_probe.ts";
-import { diagnoseServerChain, handshakeCheck, rejection, subjectOf } from "./client_verify.ts";
+import { ConfigError, MtlsError, PeerRejectedError, RuntimeError } from "../../errors.ts";
+import { explainBunFetchError } from "./bun_errors.ts";
+import { DEMO_ACCEPTS } from "./connector.ts";
+import { codeOf } from "./errors.ts";
+import type { ClientTransport, ResolvedClientOptions } from "./options.ts";
+import { fetchServerLeaf, type ProbeTarget } from "./probe.ts";
+import { diagnoseServerChain, handshakeCheck, rejection, subjectOf } from "./verify.ts";
 
 /** The `tls` option of Bun's fetch, as far as we use it. */
 interface BunFetchTls {

@@ -54,7 +54,7 @@ export interface ConnectionHolders {
  *
  * @example
  * ```ts
- * import { createConnectionHolders } from "./server_holders.ts";
+ * import { createConnectionHolders } from "./holders.ts";
  * const holders = createConnectionHolders();
  * console.log(holders.evictIdle()); // undefined
  * ```

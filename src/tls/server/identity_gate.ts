@@ -16,17 +16,17 @@
 
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { createRateLimiter, type RateLimiter } from "../limits/rate_limiter.ts";
-import type { Logger } from "../log/logger.ts";
-import { createThrottledRefusals } from "./server_accept.ts";
-import { peerLeaf } from "./server_admit.ts";
+import { createRateLimiter, type RateLimiter } from "../../limits/rate_limiter.ts";
+import type { Logger } from "../../log/logger.ts";
+import { createThrottledRefusals } from "./accept.ts";
+import { peerLeaf } from "./admit.ts";
 
 /**
  * Settings of {@link createIdentityGate}.
  *
  * @example
  * ```ts
- * import type { IdentityGateOptions } from "./server_identity_gate.ts";
+ * import type { IdentityGateOptions } from "./identity_gate.ts";
  * const o: IdentityGateOptions = { rate: { limit: 50, windowMs: 60_000 } };
  * ```
  */
@@ -117,8 +117,8 @@ export interface IdentityGate {
  *
  * @example Two connections per window
  * ```ts
- * import { createIdentityGate } from "./server_identity_gate.ts";
- * import { silentLogger } from "../log/logger.ts";
+ * import { createIdentityGate } from "./identity_gate.ts";
+ * import { silentLogger } from "../../log/logger.ts";
  * const gate = createIdentityGate({ rate: { limit: 2, windowMs: 60_000 } }, silentLogger);
  * const alice = { fingerprint: "ab".repeat(32), subject: "CN=alice" };
  * gate.admitted(alice, "10.0.0.1:1");

@@ -18,10 +18,10 @@
  *
  * @module
  */
-import { MtlsError } from "../errors.ts";
-import { codeOf, handshakeVerdict } from "./client_errors.ts";
-import type { ResolvedClientOptions } from "./client_options.ts";
-import { diagnoseHandshake, diagnoseReset, type ProbeTarget } from "./client_probe.ts";
+import { MtlsError } from "../../errors.ts";
+import { codeOf, handshakeVerdict } from "./errors.ts";
+import type { ResolvedClientOptions } from "./options.ts";
+import { diagnoseHandshake, diagnoseReset, type ProbeTarget } from "./probe.ts";
 
 /**
  * The typed error for what Bun's fetch raised on a request to `url` at

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../../errors.ts";
 
 /**
  * Whether the server asks for a client certificate:

@@ -9,23 +9,17 @@
  */
 import tls from "node:tls";
 import type { buildConnector } from "undici";
-import { ConfigError, MtlsError } from "../errors.ts";
+import { ConfigError, MtlsError } from "../../errors.ts";
 import {
   alertError,
   type ErrorContext,
   handshakeVerdict,
   silentRefusal,
   stackVerdict,
-} from "./client_errors.ts";
-import type { ResolvedClientOptions } from "./client_options.ts";
-import { diagnoseHandshake, ownValidity } from "./client_probe.ts";
-import {
-  diagnoseServerChain,
-  handshakeCheck,
-  rejection,
-  serverPath,
-  subjectOf,
-} from "./client_verify.ts";
+} from "./errors.ts";
+import type { ResolvedClientOptions } from "./options.ts";
+import { diagnoseHandshake, ownValidity } from "./probe.ts";
+import { diagnoseServerChain, handshakeCheck, rejection, serverPath, subjectOf } from "./verify.ts";
 
 /** Demo policy accepts these stack verdicts (self-signed, unknown CA, Deno's catch-all); the Bun transport too. */
 export const DEMO_ACCEPTS: ReadonlySet<string> = new Set([

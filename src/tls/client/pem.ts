@@ -6,8 +6,8 @@
  */
 import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
-import { CertificateError, ConfigError } from "../errors.ts";
-import type { MtlsClientOptions, PemInput } from "./client_options.ts";
+import { CertificateError, ConfigError } from "../../errors.ts";
+import type { MtlsClientOptions, PemInput } from "./options.ts";
 
 /** `cert` and `key` as PEM, checked to belong together; nothing when neither is given. */
 export function resolveIdentity(
