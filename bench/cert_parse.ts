@@ -19,17 +19,17 @@ import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 
 const N = 300;
 const ca = await createRootCa({ commonName: "Bench CA" });
-const leaves: Uint8Array[] = [];
+const leaves: Uint8Array<ArrayBuffer>[] = [];
 for (let i = 0; i < N; i++) {
   const b = await issueCertificate(ca, "client", {
     commonName: `agent-${i}`,
     subjectAltNames: `dns:a${i}.example,uri:spiffe://bench/agent-${i}`,
   });
-  leaves.push(new Uint8Array(b.certificate.rawData));
+  leaves.push(b.certificate.der.slice());
 }
-const caDer = new Uint8Array(ca.certificate.rawData);
+const caDer = ca.certificate.der.slice();
 
-function time(f: (der: Uint8Array) => unknown): number {
+function time(f: (der: Uint8Array<ArrayBuffer>) => unknown): number {
   for (const d of leaves.slice(0, 50)) f(d.slice()); // warm the JIT on copies
   const copies = leaves.map((d) => d.slice()); // distinct buffers: no identity cache hits
   const t0 = performance.now();

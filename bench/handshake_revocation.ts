@@ -16,8 +16,8 @@ import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 import type { ServeMcpOptions } from "../src/mcp/server_options.ts";
 import { createServerAdmission } from "../src/tls/server/admission.ts";
 import { peerIdentity } from "../src/policy/identity.ts";
-import { X509Certificate } from "node:crypto";
-import { freePort, makeOpensslCa, startResponder } from "../tests/revocation/_openssl.ts";
+import { readCertificate } from "../src/cert/certificate.ts";
+import { makeOpensslCa, startResponder } from "../tests/revocation/_openssl.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 4);
 const ROUNDS = Number(Deno.args[1] ?? 2);
@@ -82,13 +82,16 @@ try {
     subjectAltNames: "dns:localhost,ip:127.0.0.1",
     exportable: true,
   });
-  const port = freePort();
-  const ca = await makeOpensslCa(root, "BenchClientCA", { ocsp: `http://127.0.0.1:${port}` });
-  const client = await ca.issue("client");
+  // The responder binds an ephemeral port first; leaves issued after name it.
+  const ca = await makeOpensslCa(root, "BenchClientCA");
   const signer = await ca.issueResponder("responder");
+  const ocsp = await startResponder(ca, signer);
+  responder = ocsp;
+  await ca.setOcspUrl(ocsp.url);
+  const client = await ca.issue("client");
   await revokeMany(`${ca.dir}/index.txt`, CRL_ENTRIES);
   const crlPath = await ca.gencrl();
-  responder = await startResponder(ca, port, signer);
+  await ocsp.sync();
   const files = {
     ca: `${root}/server-ca.crt`,
     cert: client.path,
@@ -141,11 +144,13 @@ try {
     }
   }
   // The admission step alone (what the handshake path adds), without TLS noise.
-  // A fresh leaf object per call, as each connection brings its own; the CA object is shared, as in the policy.
-  const leafDer = await Deno.readFile(client.path);
-  const anchor = new X509Certificate(await Deno.readFile(ca.caPath));
+  // Each connection brings its own bytes, read into the model at the TLS
+  // boundary (a returning client's DER is found by its SHA-256, as in peerLeaf);
+  // the CA is read once, as in the policy.
+  const leafDer = client.der;
+  const anchor = readCertificate(await Deno.readFile(ca.caPath));
   const n = 5_000;
-  const leaves = Array.from({ length: n }, () => new X509Certificate(leafDer));
+  const leaves = Array.from({ length: n }, () => readCertificate(leafDer.slice()));
   const identity = peerIdentity(leaves[0]);
   const perCall = new Map<string, number>();
   for (const [name, extra] of modes.slice(1)) {

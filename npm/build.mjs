@@ -3,7 +3,7 @@
 //                "type": "module" and npm/node_modules apply to it)
 //   npm/build/   JavaScript + .d.ts, and the package.json of the npm package
 // Run from anywhere: `node npm/build.mjs` (deno task build:npm does it).
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,12 @@ try {
 } catch {
   console.error("npm build: TypeScript reported errors (above)");
   process.exit(1);
+}
+// tsc emits no hand-written declarations (src/**/*.d.ts), but the JS it emits keeps
+// the `// @ts-types` comments that point at them, and Deno follows those when it
+// reads the build (bench/_runtime_server.mjs imports it): copy them beside the JS.
+for (const file of readdirSync(join(stage, "src"), { recursive: true })) {
+  if (String(file).endsWith(".d.ts")) cpSync(join(stage, "src", file), join(build, "src", file));
 }
 
 // The package's entry points are deno.json's exports, with .ts -> .js.

@@ -44,6 +44,9 @@ export const REASON_CODES = [
   "bad_certificate",
   "origin_denied",
   "request_timeout",
+  // added by the gateway (issue 13): the upstream MCP server behind `serve --upstream`
+  "upstream_unavailable",
+  "upstream_timeout",
 ] as const;
 
 /**

@@ -47,6 +47,8 @@ Deno.test("REASON_CODES is the design contract's list", () => {
     "revocation_unknown",
     "revoked",
     "unknown_ca",
+    "upstream_timeout",
+    "upstream_unavailable",
     "weak_key",
     "weak_signature",
   ]);

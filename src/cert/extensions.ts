@@ -229,6 +229,13 @@ export function readExtensions(der: Uint8Array, wrapper: Tlv | undefined): Certi
         break;
       case O.keyUsage: {
         const bits = inner();
+        // X.690 §8.6.2.2: the unused-bits octet is 0 to 7 (OpenSSL refuses the
+        // certificate in verification otherwise), so refuse it when read.
+        if (bits.tag !== 0x03 || bits.end === bits.valueStart) {
+          throw invalid("keyUsage is not a BIT STRING");
+        }
+        const unused = der[bits.valueStart];
+        if (unused > 7) throw invalid(`keyUsage BIT STRING claims ${unused} unused bits`);
         const set = new Set<number>();
         // BIT STRING: the first content octet counts unused bits; bit 0 is 0x80 of the next.
         for (let i = 0; i < (bits.end - bits.valueStart - 1) * 8; i++) {

@@ -29,4 +29,4 @@ export type {
 } from "./extensions.ts";
 export type { PublicKeyInfo } from "./public_key.ts";
 export type { SignatureAlgorithm } from "./algorithms.ts";
-export { namesIssuer, sameName, signedBy } from "./verify_signature.ts";
+export { namesIssuer, sameName, signedBy, verifySignature } from "./verify_signature.ts";

@@ -1,6 +1,7 @@
 /**
  * Signature checks on the model: whether a certificate names a candidate as
- * its issuer, and whether the candidate's key signed it. Synchronous
+ * its issuer, and whether the candidate's key signed it; and the same check
+ * for any signed structure (CRLs, OCSP responses). Synchronous
  * (`node:crypto`), so the chain validator can run inside a handshake
  * callback; the same on Deno, Node.js and Bun.
  *
@@ -16,6 +17,7 @@ import { constants, createPublicKey, type KeyObject, verify } from "node:crypto"
 import type { Certificate } from "./certificate.ts";
 import type { DistinguishedName } from "./names.ts";
 import type { PublicKeyInfo } from "./public_key.ts";
+import type { SignatureAlgorithm } from "./algorithms.ts";
 
 const KEYS = new WeakMap<PublicKeyInfo, KeyObject | null>();
 
@@ -42,10 +44,58 @@ const HASH: Record<string, string> = {
 };
 
 /**
+ * Whether `signature` over `data` was made by `key` under `algorithm`: the
+ * one signature check of the project (certificates through
+ * {@link signedBy}, CRLs, OCSP responses). The key's type must fit the
+ * algorithm; signatures are as X.509 carries them (DER for ECDSA and DSA).
+ * `false` for a bad signature, an unsupported algorithm or a key that does
+ * not fit or cannot be imported — never a throw, so hostile input cannot
+ * break the caller.
+ *
+ * @example
+ * ```ts ignore
+ * import { verifySignature } from "@mtls/mcp/cert";
+ * const ok = verifySignature(crlAlgorithm, ca.publicKey, crlTbs, crlSignature);
+ * ```
+ */
+export function verifySignature(
+  algorithm: SignatureAlgorithm,
+  key: PublicKeyInfo,
+  data: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const k = keyObject(key);
+  if (!k) return false;
+  const hash = HASH[algorithm.hash ?? ""];
+  try {
+    switch (algorithm.kind) {
+      case "ecdsa":
+        return key.type === "ec" && hash !== undefined && verify(hash, data, k, signature);
+      case "rsa":
+        return key.type === "rsa" && hash !== undefined && verify(hash, data, k, signature);
+      case "rsa-pss":
+        return (key.type === "rsa" || key.type === "rsa-pss") && hash !== undefined &&
+          verify(hash, data, {
+            key: k,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+          }, signature);
+      case "ed25519":
+        return key.type === "ed25519" && verify(null, data, k, signature);
+      case "ed448":
+        return key.type === "ed448" && verify(null, data, k, signature);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether `key` made the signature of `cert` (the algorithm is the
- * certificate's own; the key's type must fit it). `false` for a bad
- * signature, an unsupported algorithm or a key that does not fit — never a
- * throw, so a hostile certificate cannot break the caller.
+ * certificate's own; the key's type must fit it): {@link verifySignature}
+ * over the tbsCertificate. Never throws.
  *
  * @example
  * ```ts ignore
@@ -53,32 +103,7 @@ const HASH: Record<string, string> = {
  * ```
  */
 export function signedBy(cert: Certificate, key: PublicKeyInfo): boolean {
-  const alg = cert.signatureAlgorithm;
-  const k = keyObject(key);
-  if (!k) return false;
-  try {
-    switch (alg.kind) {
-      case "ecdsa":
-        return key.type === "ec" && verify(HASH[alg.hash!] ?? "", cert.tbs, k, cert.signature);
-      case "rsa":
-        return key.type === "rsa" && verify(HASH[alg.hash!] ?? "", cert.tbs, k, cert.signature);
-      case "rsa-pss":
-        return (key.type === "rsa" || key.type === "rsa-pss") &&
-          verify(HASH[alg.hash!] ?? "", cert.tbs, {
-            key: k,
-            padding: constants.RSA_PKCS1_PSS_PADDING,
-            saltLength: constants.RSA_PSS_SALTLEN_AUTO,
-          }, cert.signature);
-      case "ed25519":
-        return key.type === "ed25519" && verify(null, cert.tbs, k, cert.signature);
-      case "ed448":
-        return key.type === "ed448" && verify(null, cert.tbs, k, cert.signature);
-      default:
-        return false;
-    }
-  } catch {
-    return false;
-  }
+  return verifySignature(cert.signatureAlgorithm, key, cert.tbs, cert.signature);
 }
 
 /** Attribute values compared as RFC 5280 §7.1 asks in practice: case and runs of spaces folded. */

@@ -83,9 +83,8 @@ export function certsInit(args: string[], io: CliIo = denoIo): Promise<number> {
     for (const [name, b] of bundles) {
       const expires = b.certificate.notAfter.toISOString();
       const pin = await spkiPin(b.certificate);
-      io.stdout(
-        `  ${`${name}.crt`.padEnd(11)} ${b.certificate.subject}  expires ${expires}  pin ${pin}\n`,
-      );
+      const file = `${name}.crt`.padEnd(11);
+      io.stdout(`  ${file} ${b.certificate.subject.text}  expires ${expires}  pin ${pin}\n`);
     }
     io.stdout(`Private keys (*.key) are mode 0600; keep ca.key secret.\n`);
     return 0;

@@ -19,7 +19,7 @@ import {
   type SubjectAltName,
   toPkcs12,
 } from "../pki/mod.ts";
-import { BasicConstraintsExtension } from "../pki/x509.ts";
+import { encodePem } from "../cert/pem.ts";
 import { parseCommandArgs, parseDays } from "./args.ts";
 import { exists, type PlannedFile, readInputFile, writeAll } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
@@ -98,7 +98,7 @@ export function certsIssue(args: string[], io: CliIo = denoIo): Promise<number> 
     }
     await writeAll(files, { overwrite: force });
 
-    io.stdout(`Issued a ${role} certificate for ${leaf.certificate.subject} (${keyType}):\n`);
+    io.stdout(`Issued a ${role} certificate for ${leaf.certificate.subject.text} (${keyType}):\n`);
     for (const f of files) io.stdout(`  ${f.path}\n`);
     const info = await inspectCertificate(leaf.certificate);
     const sanText = info.subjectAltNames.map((s) => `${s.type}:${s.value}`).join(", ") || "none";
@@ -201,10 +201,10 @@ async function loadCa(dir: string): Promise<CertificateBundle> {
   const { privateKey, keyType } = await importPrivateKey(await readInputFile(keyPath, hint), {
     source: keyPath,
   });
-  if (!certificate.getExtension(BasicConstraintsExtension)?.ca) {
+  if (!certificate.basicConstraints?.ca) {
     throw new CertificateError(
       "invalid_certificate",
-      `Certificate "${certPath}" (${certificate.subject}) is not a CA certificate`,
+      `Certificate "${certPath}" (${certificate.subject.text}) is not a CA certificate`,
     );
   }
   if (!(await privateKeyMatchesCertificate(certificate, privateKey))) {
@@ -213,5 +213,10 @@ async function loadCa(dir: string): Promise<CertificateBundle> {
       `Private key "${keyPath}" does not belong to certificate "${certPath}"`,
     );
   }
-  return { certificate, certificatePem: certificate.toString("pem"), privateKey, keyType };
+  return {
+    certificate,
+    certificatePem: encodePem(certificate.der, "CERTIFICATE"),
+    privateKey,
+    keyType,
+  };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { MtlsError } from "../errors.ts";
-import { parseCertificates, spkiPin } from "../pki/mod.ts";
+import { parseCertificates } from "../pki/mod.ts";
 import { parseCommandArgs } from "./args.ts";
 import { readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
@@ -47,8 +47,9 @@ export function certsPin(args: string[], io: CliIo = denoIo): Promise<number> {
     if (file === undefined) {
       throw new MtlsError("invalid_argument", 'Missing FILE: expected "certs pin FILE"');
     }
+    // The model's SPKI pin is "sha256/<base64>"; the command prints the base64, as openssl does.
     const [cert] = parseCertificates(await readInputFile(file), { source: file });
-    io.stdout(`${await spkiPin(cert)}\n`);
+    io.stdout(`${cert.spkiPin.slice("sha256/".length)}\n`);
     return 0;
   });
 }

@@ -5,24 +5,18 @@
  *
  * @module
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { parseArgs } from "node:util";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
+import { bytesEqual, children, expectTlv, readOid } from "../cert/der.ts";
+import type { DistinguishedName } from "../cert/names.ts";
 import { writeFileAtomic } from "../fs/atomic_write.ts";
 import { denoIo } from "./io.ts";
 import { createCrl, type CrlReason, crlToPem } from "../pki/crl.ts";
-import { certInfo } from "../revocation/cert_info.ts";
 import { parseCrl } from "../revocation/crl.ts";
-import {
-  bytesEqual,
-  children,
-  expectTlv,
-  normalizeSerial,
-  pemOrDer,
-  readOid,
-} from "../revocation/der.ts";
+import { pemOrDer } from "../revocation/der.ts";
+import { normalizeSerial, serialOf } from "../revocation/serial.ts";
 import { reasonCode, REVOCATION_REASONS } from "../revocation/types.ts";
 
 /**
@@ -143,10 +137,15 @@ async function readState(path: string): Promise<RevokedState> {
   }
 }
 
+/** A name on one line, as messages and `revoked.json` show it: `CN=x, O=y`. */
+function oneLine(name: DistinguishedName): string {
+  return name.text.replaceAll("\n", ", ");
+}
+
 /** Resolves the target to a serial (and subject, for a file), checking it belongs to the CA. */
 async function target(
   arg: string,
-  ca: x509.X509Certificate,
+  ca: Certificate,
 ): Promise<{ serial: string; subject?: string }> {
   let bytes: Uint8Array | undefined;
   try {
@@ -163,11 +162,14 @@ async function target(
     );
   }
   try {
-    const info = certInfo(bytes);
-    if (!bytesEqual(info.issuer, new Uint8Array(ca.subjectName.toArrayBuffer()))) {
-      throw new Failure(1, `Certificate "${arg}" was not issued by this CA ("${ca.subject}")`);
+    const cert = readCertificate(pemOrDer(bytes, "CERTIFICATE"));
+    if (!bytesEqual(cert.issuer.der, ca.subject.der)) {
+      throw new Failure(
+        1,
+        `Certificate "${arg}" was not issued by this CA ("${oneLine(ca.subject)}")`,
+      );
     }
-    return { serial: info.serial, subject: new x509.X509Certificate(info.der.slice()).subject };
+    return { serial: serialOf(cert), subject: oneLine(cert.subject) };
   } catch (err) {
     if (err instanceof Failure) throw err;
     throw new Failure(1, `Cannot read certificate "${arg}": ${(err as Error).message}`);
@@ -237,10 +239,10 @@ export async function certsRevoke(args: string[], io: CertsRevokeIo = {}): Promi
     const crlPath = join(dir, "ca.crl");
     const statePath = join(dir, "revoked.json");
 
-    let ca: x509.X509Certificate;
+    let ca: Certificate;
     const caBytes = await readOrFail(caPath, "CA certificate");
     try {
-      ca = new x509.X509Certificate(pemOrDer(caBytes, "CERTIFICATE").slice());
+      ca = readCertificate(pemOrDer(caBytes, "CERTIFICATE"));
     } catch (err) {
       throw new Failure(1, `Cannot read CA certificate "${caPath}": ${(err as Error).message}`);
     }

@@ -8,6 +8,7 @@ import { createPrivateKey } from "node:crypto";
 import { CertificateError, MtlsError } from "../errors.ts";
 import { parsePin } from "../pins/pin.ts";
 import { parseCertificates } from "../pki/parse_certificates.ts";
+import { encodePem } from "../cert/pem.ts";
 import { diagnoseConnection } from "../doctor/diagnose.ts";
 import { diagnosisJson, formatDiagnosis } from "../doctor/report.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -79,13 +80,14 @@ function checkTimeout(value: unknown): number {
   return ms;
 }
 
+/** A certificate file (PEM or DER) as PEM text of its certificates, or a key file's text. */
 async function readPem(path: string, what: "certificate" | "key"): Promise<string> {
   const bytes = await readInputFile(path);
-  const text = new TextDecoder().decode(bytes);
   if (what === "certificate") {
-    parseCertificates(bytes, { source: path });
-    return text;
+    return parseCertificates(bytes, { source: path })
+      .map((c) => encodePem(c.der, "CERTIFICATE")).join("");
   }
+  const text = new TextDecoder().decode(bytes);
   try {
     createPrivateKey(text);
   } catch (cause) {

@@ -3,10 +3,12 @@
  *
  * @module
  */
+import { looksLikePem } from "../cert/pem.ts";
 import { MtlsError } from "../errors.ts";
 import type { Logger, LogLevel } from "../log/logger.ts";
 import { demoServerFactory } from "../mcp/demo_tools.ts";
 import { serveMcp } from "../mcp/server.ts";
+import { serveGateway } from "../gateway/serve_gateway.ts";
 import type { ServeMcpOptions } from "../mcp/server_options.ts";
 import { PinStore } from "../pins/pin_store.ts";
 import { resolveServeConfig } from "../config/resolve_serve_config.ts";
@@ -25,6 +27,7 @@ const HELP = `Usage: mcp-mtls serve [--config FILE] [--certs DIR] [--host 127.0.
                       [--policy strict|demo] [--crl-refresh SECONDS] [--log-level L]
                       [--log-format pretty|json] [--detailed-tls] [--health-port N]
                       [--child-mode per-session|shared] [-- STDIO_SERVER_COMMAND ...]
+                      [--upstream URL]
 
 Serves MCP (Streamable HTTP) at https://HOST:PORT/mcp with the built-in demo
 tools (whoami, echo, time), using DIR/server.crt and DIR/server.key, and
@@ -55,6 +58,14 @@ shared). The child learns the verified caller from
 params._meta["io.github.mcp-mtls/identity"] on each request and, per session,
 from MCP_MTLS_PEER_* environment variables; authorization rules apply to it.
 
+With "--upstream URL", proxies to that Streamable HTTP MCP server (any
+language) instead: callers are admitted as above, each upstream session is
+bound to the certificate that opened it, authorization rules filter tools,
+resources and prompts, and the upstream learns the caller from the same
+_meta key and from the Client-Cert, Client-Cert-Chain (RFC 9440) and
+Mcp-Mtls-Identity headers (client copies are removed). The upstream must
+accept those only from the gateway (loopback, or mutual TLS with it).
+
 Options given on the command line win over MCP_MTLS_* environment variables,
 which win over the config file (see examples/mcp-mtls.yaml).
 
@@ -75,6 +86,9 @@ Options:
   --health-port N  also serve unauthenticated plain-HTTP GET /healthz and
                    /metrics (Prometheus) on HOST:N, for load balancers
   --child-mode M   per-session (default) or shared, with "-- COMMAND"
+  --upstream URL   proxy to this Streamable HTTP MCP server instead (the
+                   gateway): https://..., or http:// on loopback; config key
+                   "upstream" holds its ca, cert, key, pins and timeouts
   -h, --help       show this help
 `;
 
@@ -91,6 +105,7 @@ const SERVE_FLAGS: OptionsConfig = {
   "detailed-tls": { type: "boolean" },
   "child-mode": { type: "string" },
   "health-port": { type: "string" },
+  upstream: { type: "string" },
 };
 
 function portNumber(flag: string, value: unknown): number {
@@ -187,6 +202,15 @@ export function serve(
         'Option "--child-mode" needs a stdio server command after "--"',
       );
     }
+    if (values.upstream !== undefined) {
+      if (command) {
+        throw new MtlsError(
+          "invalid_argument",
+          'Option "--upstream" cannot be used with a stdio server command after "--"',
+        );
+      }
+      cliOverrides.upstream = { url: String(values.upstream) };
+    }
     if (command) {
       cliOverrides.stdio = {
         command,
@@ -205,7 +229,7 @@ export function serve(
         );
       }
     }
-    const { config, options: serveOptions, logger, stdio } = await resolveServeConfig({
+    const { config, options: serveOptions, logger, stdio, upstream } = await resolveServeConfig({
       configFile: values.config === undefined ? undefined : String(values.config),
       env: envObject(),
       cliOverrides,
@@ -222,6 +246,8 @@ export function serve(
       // The same loop serves the demo tools or a stdio MCP server (serve -- CMD).
       server = stdio
         ? await serveStdioMcp(stdio.command, { ...serveOptions, child: { mode: stdio.mode } })
+        : upstream
+        ? await serveGateway(upstream, serveOptions)
         : await serveMcp(demoServerFactory, serveOptions);
     } catch (e) {
       dispose();
@@ -256,9 +282,7 @@ async function warnAboutPermissions(
   ca: readonly string[] | string | undefined,
   logger: Logger,
 ): Promise<void> {
-  const caFiles = (typeof ca === "string" ? [ca] : ca ?? []).filter((c) =>
-    !c.includes("-----BEGIN")
-  );
+  const caFiles = (typeof ca === "string" ? [ca] : ca ?? []).filter((c) => !looksLikePem(c));
   const findings = dir === undefined
     ? (await Promise.all(caFiles.map((f) => checkCertsPermissions(dirname(f), [f])))).flat()
     : await checkCertsPermissions(dir, caFiles);

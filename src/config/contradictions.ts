@@ -107,6 +107,18 @@ export function checkContradictions(c: ServeConfig, sources: ConfigSources): voi
       "stdio",
     );
   }
+  if (c.upstream !== undefined && c.stdio !== undefined) {
+    fail("upstream", c.upstream.url, 'either "upstream" or "stdio", not both', "stdio");
+  }
+  if (c.upstream !== undefined && (c.jsonResponse || c.sessions === "stateless")) {
+    const key = c.jsonResponse ? "jsonResponse" : "sessions";
+    fail(
+      key,
+      c[key],
+      `its default when "upstream" is set (the upstream MCP server decides it)`,
+      "upstream",
+    );
+  }
   if (c.health !== undefined && c.health.port !== 0 && c.health.port === c.port) {
     fail("health.port", c.health.port, `a port other than "port" (${c.port})`, "port");
   }

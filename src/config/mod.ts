@@ -43,4 +43,5 @@ export type {
   ServeConfig,
   StdioConfig,
   TlsConfig,
+  UpstreamConfig,
 } from "./types.ts";

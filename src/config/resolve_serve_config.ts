@@ -11,6 +11,8 @@ import { loadServeConfig } from "./serve_config.ts";
 import { type ConfiguredServeOptions, serveOptionsFromConfig } from "./serve_options.ts";
 import type { ServeConfig, StdioConfig } from "./types.ts";
 import { envObject } from "../runtime/process.ts";
+import { upstreamFromConfig } from "../gateway/from_config.ts";
+import type { UpstreamOptions } from "../gateway/upstream_options.ts";
 
 /**
  * Options for {@link resolveServeConfig}.
@@ -56,6 +58,8 @@ export interface ResolvedServeConfig {
   logger: Logger;
   /** The stdio server to expose instead of the demo tools, when configured. */
   stdio?: StdioConfig;
+  /** The HTTP MCP server to proxy to (the gateway), when configured; its files read. */
+  upstream?: UpstreamOptions;
 }
 
 /**
@@ -102,6 +106,7 @@ export async function resolveServeConfig(
     options: serveOptions,
     logger,
     ...(config.stdio ? { stdio: config.stdio } : {}),
+    ...(config.upstream ? { upstream: await upstreamFromConfig(config.upstream) } : {}),
   };
 }
 

@@ -164,6 +164,27 @@ const health = z.strictObject({
 const rule = z.strictObject({
   identity: z.string().min(1),
   tools: z.array(z.string().min(1)),
+  resources: z.array(z.string().min(1)).optional(),
+  prompts: z.array(z.string().min(1)).optional(),
+});
+
+const upstream = z.strictObject({
+  url: z.string().min(1).describe(
+    "Streamable HTTP MCP server to proxy to (serve --upstream): https://..., or http:// on loopback",
+  ),
+  ca: list().optional().describe("CA file(s) or PEM the upstream's certificate must chain to"),
+  cert: z.string().min(1).optional().describe(
+    "Certificate (file or PEM) the gateway presents to an https upstream",
+  ),
+  key: z.string().min(1).optional().describe("Private key (file or PEM) of upstream.cert"),
+  pins: list().optional().describe("Accepted upstream keys (`sha256/...` or `cert-sha256/...`)"),
+  connectTimeoutMs: posInt.optional().describe("Upstream TCP + TLS connect timeout, ms (10000)"),
+  requestTimeoutMs: posInt.optional().describe(
+    "Upstream time to response headers, ms (30000); else upstream_timeout",
+  ),
+  headers: z.record(z.string(), z.string()).optional().describe(
+    "Extra headers sent to the upstream on every request",
+  ),
 });
 
 /**
@@ -227,6 +248,7 @@ export const serveConfigSchema = z.strictObject({
       "One child per session, or one shared child",
     ),
   }).optional(),
+  upstream: upstream.optional(),
 });
 
 /** The schema's output type: the validated configuration. */

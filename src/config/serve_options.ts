@@ -13,7 +13,7 @@ import { ConfigError, MtlsError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { ServeMcpOptions } from "../mcp/server_options.ts";
 import { fromPkcs12 } from "../pki/pkcs12.ts";
-import { encodePem } from "../pki/pem.ts";
+import { decodePem, encodePem, looksLikePem } from "../cert/pem.ts";
 import { exportPrivateKeyPem } from "../pki/private_key.ts";
 import { PinStore } from "../pins/pin_store.ts";
 import type { HealthConfig, ServeConfig } from "./types.ts";
@@ -99,9 +99,18 @@ async function readCertsFile(dir: string, name: string): Promise<Uint8Array> {
   }
 }
 
-async function pemOrFile(key: string, value: string): Promise<string> {
+/**
+ * `value` when it is PEM text, else the text of the file it names; the
+ * {@link ConfigError} names `key` (the gateway reads `upstream.*` with it too).
+ *
+ * @example
+ * ```ts ignore
+ * const ca = await pemOrFile("upstream.ca.0", "certs/upstream-ca.crt");
+ * ```
+ */
+export async function pemOrFile(key: string, value: string): Promise<string> {
   // PEM text, possibly after "Bag Attributes" lines as `openssl pkcs12 -nodes` writes.
-  if (value.includes("-----BEGIN")) return value;
+  if (looksLikePem(value)) return value;
   if (!looksLikePath(value)) {
     // Never echo it: it may be key material in a shape we do not recognise.
     throw new ConfigError(
@@ -112,6 +121,16 @@ async function pemOrFile(key: string, value: string): Promise<string> {
     );
   }
   return TEXT.decode(await readKeyFile(key, value));
+}
+
+/** PKCS#8 EncryptedPrivateKeyInfo, or a legacy OpenSSL key with an RFC 1421 `Proc-Type` header. */
+function isEncryptedKey(key: string): boolean {
+  if (/Proc-Type: 4,ENCRYPTED/.test(key)) return true;
+  try {
+    return decodePem(key, '"tls.key"').some((b) => b.type === "ENCRYPTED PRIVATE KEY");
+  } catch {
+    return false; // malformed PEM: the TLS setup refuses the key with its own message
+  }
 }
 
 /** A path is one line of reasonable length; anything else is not echoed in errors. */
@@ -185,7 +204,7 @@ async function serverCredentials(
     try {
       const p12 = await fromPkcs12(data, secret ?? "", { name: tls.pfx, extractable: true });
       const cert = [p12.certificate, ...p12.chain]
-        .map((c) => encodePem(c.rawData, "CERTIFICATE")).join("");
+        .map((c) => encodePem(c.der, "CERTIFICATE")).join("");
       return { cert, key: await exportPrivateKeyPem(p12.privateKey) };
     } catch (cause) {
       const from = tls.passphraseEnv !== undefined
@@ -211,7 +230,7 @@ async function serverCredentials(
   let key = tls.key !== undefined
     ? await pemOrFile("tls.key", tls.key)
     : TEXT.decode(await readCertsFile(certs!, "server.key"));
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
+  if (isEncryptedKey(key)) {
     if (secret === undefined) {
       throw new ConfigError(
         'Config key "tls.key" is an encrypted key: expected a passphrase in "tls.passphraseEnv" or "tls.passphraseFile"',

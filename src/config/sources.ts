@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname, isAbsolute, resolve } from "node:path";
+import { looksLikePem } from "../cert/pem.ts";
 import { ConfigError } from "../errors.ts";
 import { listEnvKeys } from "./env.ts";
 import { SECRET_KEYS, serveConfigSchema } from "./schema.ts";
@@ -102,7 +103,6 @@ export function refuseSecrets(data: Data, where: string): void {
   }
 }
 
-const isPem = (v: string) => v.trimStart().startsWith("-----BEGIN");
 const isUrl = (v: string) => /^https?:\/\//i.test(v);
 
 /**
@@ -125,12 +125,19 @@ export function resolveFilePaths(data: Data, file: string): Data {
   if ("certs" in out) out.certs = fix(out.certs, never);
   const tls = at("tls");
   if (tls) {
-    for (const k of ["cert", "key", "pfx"]) if (k in tls) tls[k] = fix(tls[k], isPem);
-    if ("ca" in tls) tls.ca = fixList(tls.ca, isPem);
+    for (const k of ["cert", "key", "pfx"]) if (k in tls) tls[k] = fix(tls[k], looksLikePem);
+    if ("ca" in tls) tls.ca = fixList(tls.ca, looksLikePem);
     if ("passphraseFile" in tls) tls.passphraseFile = fix(tls.passphraseFile, never);
   }
   const pins = at("pins");
   if (pins && "store" in pins) pins.store = fix(pins.store, never);
+  const upstream = at("upstream");
+  if (upstream) {
+    for (const k of ["cert", "key"]) {
+      if (k in upstream) upstream[k] = fix(upstream[k], looksLikePem);
+    }
+    if ("ca" in upstream) upstream.ca = fixList(upstream.ca, looksLikePem);
+  }
   const revocation = at("revocation");
   if (revocation) {
     if ("crls" in revocation) revocation.crls = fixList(revocation.crls, isUrl);

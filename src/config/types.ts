@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { RevocationCheckerOptions } from "../revocation/checker_options.ts";
 
 /**
  * `tls` in a config: file paths (relative to the config file) or PEM text.
@@ -107,7 +108,11 @@ export interface PinsConfig {
 }
 
 /**
- * `revocation` in a config (the serializable options of the revocation checker).
+ * `revocation` in a config: the serializable options of the revocation
+ * checker, picked from its option type so the two cannot drift (`fetch`,
+ * `readFile`, `watchFile`, `now`, `logger`, `issuers`, `optionalCrls` and
+ * `onCrlChange` are code, not config; `ocspCacheSize` is not read from a
+ * config file), plus the server's `checkIntermediates`.
  *
  * @example
  * ```ts
@@ -115,34 +120,21 @@ export interface PinsConfig {
  * const r: RevocationConfig = { crls: ["certs/ca.crl"], failureMode: "deny" };
  * ```
  */
-export interface RevocationConfig {
-  /** CRL file paths or `http(s)://` URLs. */
-  crls?: string[];
-  /** Fetch CRLs from certificates' distribution points. @default {true} */
-  crlDistributionPoints?: boolean;
-  /** Enable OCSP, optionally with settings. @default {false} */
-  ocsp?: boolean | {
-    url?: string;
-    hash?: "SHA-1" | "SHA-256";
-    nonce?: boolean;
-    requireNonce?: boolean;
-    maxAge?: number;
-  };
-  /** Source order. */
-  mode?: "crl" | "ocsp" | "ocsp-then-crl" | "crl-then-ocsp";
-  /** When no source can decide. @default {"deny"} */
-  failureMode?: "deny" | "allow";
-  /** CRL reload interval, ms. @default {60000} */
-  refreshInterval?: number;
-  /** Per fetch, ms. @default {5000} */
-  timeout?: number;
-  /** Ms before a failed URL is tried again. @default {30000} */
-  cooldown?: number;
-  /** Clock tolerance, ms. @default {300000} */
-  clockSkew?: number;
-  /** Folder of the on-disk cache. */
-  cacheDir?: string;
-  /** Also check intermediate CAs. @default {false} */
+export interface RevocationConfig extends
+  Pick<
+    RevocationCheckerOptions,
+    | "crls"
+    | "crlDistributionPoints"
+    | "ocsp"
+    | "mode"
+    | "failureMode"
+    | "refreshInterval"
+    | "timeout"
+    | "cooldown"
+    | "clockSkew"
+    | "cacheDir"
+  > {
+  /** Also check every intermediate CA of the verified chain, not only the leaf. @default {false} */
   checkIntermediates?: boolean;
 }
 
@@ -183,6 +175,35 @@ export interface StdioConfig {
 }
 
 /**
+ * `upstream`: the HTTP MCP server the gateway proxies to (what
+ * `serve --upstream URL` does); file paths are relative to the config file.
+ *
+ * @example
+ * ```ts
+ * import type { UpstreamConfig } from "@mtls/mcp/config";
+ * const u: UpstreamConfig = { url: "http://127.0.0.1:3000/mcp", requestTimeoutMs: 60_000 };
+ * ```
+ */
+export interface UpstreamConfig {
+  /** `https://…`, or `http://…` on a loopback address. */
+  url: string;
+  /** CA files or PEM for an https upstream. */
+  ca?: string[];
+  /** Certificate (file or PEM) the gateway presents to the upstream. */
+  cert?: string;
+  /** Private key (file or PEM) of `cert`. */
+  key?: string;
+  /** Accepted upstream keys. */
+  pins?: string[];
+  /** Connect timeout, ms. @default {10000} */
+  connectTimeoutMs?: number;
+  /** Time to the upstream's response headers, ms. @default {30000} */
+  requestTimeoutMs?: number;
+  /** Extra headers on every upstream request. */
+  headers?: Record<string, string>;
+}
+
+/**
  * The validated configuration, defaults applied.
  *
  * @example
@@ -209,7 +230,9 @@ export interface ServeConfig {
   /** Most intermediate CAs in a client chain. @default {3} */
   maxChainDepth: number;
   /** Which identities may call which tools. @default {every admitted client, every tool} */
-  authorization?: { rules: { identity: string; tools: string[] }[] };
+  authorization?: {
+    rules: { identity: string; tools: string[]; resources?: string[]; prompts?: string[] }[];
+  };
   /** Sessions. @default {"stateful"} */
   sessions: "stateful" | "stateless";
   /**
@@ -245,4 +268,6 @@ export interface ServeConfig {
   log: { level: "debug" | "info" | "warn" | "error"; format: "pretty" | "json" };
   /** Stdio server to expose instead of the demo tools. */
   stdio?: StdioConfig;
+  /** HTTP MCP server to proxy to instead of the demo tools (the gateway). */
+  upstream?: UpstreamConfig;
 }

@@ -5,12 +5,11 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
+import { type Certificate, readCertificate, readCertificates } from "../cert/certificate.ts";
+import { namesIssuer, signedBy } from "../cert/verify_signature.ts";
 import { compilePinSet } from "../pins/pin_set.ts";
 import { computePins } from "../pins/compute_pins.ts";
-import { readCertificateFields } from "../policy/der.ts";
 import { checkHostName } from "../policy/host_name.ts";
 import { verifyServerChain } from "../policy/verify_server_chain.ts";
 import type { DiagnosisStep } from "./report.ts";
@@ -63,30 +62,20 @@ const ANY_EKU = "2.5.29.37.0";
 /** Below this many days left, a valid certificate earns a warning. */
 const SOON_DAYS = 14;
 
-function x509(der: Uint8Array): X509Certificate {
-  return new X509Certificate(Buffer.from(der));
+/** A name on one line (a step's summary is one line): its RDNs joined by `, `. */
+function name(x: Certificate, field: "subject" | "issuer" = "subject"): string {
+  return x[field].text.replaceAll("\n", ", ");
 }
 
-function name(x: X509Certificate, field: "subject" | "issuer" = "subject"): string {
-  return x[field].replaceAll("\n", ", ");
+function signs(issuer: Certificate, cert: Certificate): boolean {
+  return namesIssuer(cert, issuer) && signedBy(cert, issuer.publicKey);
 }
 
-function signs(issuer: X509Certificate, cert: X509Certificate): boolean {
-  try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-function splitPem(texts: string[]): X509Certificate[] {
-  const blocks = texts.flatMap((t) =>
-    t.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  );
-  const out: X509Certificate[] = [];
-  for (const block of blocks) {
+function readAnchors(texts: string[]): Certificate[] {
+  const out: Certificate[] = [];
+  for (const text of texts) {
     try {
-      out.push(new X509Certificate(block));
+      out.push(...readCertificates(text));
     } catch {
       // an unreadable CA cannot anchor anything; the CLI reports bad --ca files itself
     }
@@ -95,13 +84,13 @@ function splitPem(texts: string[]): X509Certificate[] {
 }
 
 /** Walks from the leaf through presented intermediates to an anchor. */
-function buildPath(chain: X509Certificate[], anchors: X509Certificate[]) {
+function buildPath(chain: Certificate[], anchors: Certificate[]) {
   const path = [chain[0]];
   for (let depth = 0; depth < 8; depth++) {
     const current = path[path.length - 1];
     const anchor = anchors.find((a) => signs(a, current));
     if (anchor) {
-      if (anchor.fingerprint256 !== current.fingerprint256) path.push(anchor);
+      if (anchor.fingerprint !== current.fingerprint) path.push(anchor);
       return { path, trusted: true };
     }
     const next = chain.find((c) => !path.includes(c) && signs(c, current));
@@ -112,15 +101,15 @@ function buildPath(chain: X509Certificate[], anchors: X509Certificate[]) {
 }
 
 function chainStep(
-  chain: X509Certificate[],
-  anchors: X509Certificate[],
+  chain: Certificate[],
+  anchors: Certificate[],
   c: ServerCertificates,
-): { step: DiagnosisStep; path: X509Certificate[] } {
+): { step: DiagnosisStep; path: Certificate[] } {
   const leaf = chain[0];
   const { path, trusted } = buildPath(chain, anchors);
   const details = path.map((x, n) =>
     `${n === 0 ? "leaf" : n === path.length - 1 && trusted ? "CA  " : "via "} "${name(x)}"` +
-    ` until ${new Date(x.validTo).toISOString().slice(0, 10)}`
+    ` until ${x.notAfter.toISOString().slice(0, 10)}`
   );
   if (!trusted) {
     const end = path[path.length - 1];
@@ -145,7 +134,7 @@ function chainStep(
       },
     };
   }
-  const ekus = readCertificateFields(new Uint8Array(leaf.raw)).extendedKeyUsage;
+  const ekus = leaf.extendedKeyUsage;
   if (ekus && !ekus.includes(SERVER_AUTH) && !ekus.includes(ANY_EKU)) {
     return {
       path,
@@ -189,11 +178,11 @@ function chainStep(
   };
 }
 
-function expiryStep(path: X509Certificate[], now: Date): DiagnosisStep {
+function expiryStep(path: Certificate[], now: Date): DiagnosisStep {
   for (const [n, x] of path.entries()) {
     const what = n === 0 ? "server certificate" : "CA certificate";
-    const to = new Date(x.validTo);
-    const from = new Date(x.validFrom);
+    const to = x.notAfter;
+    const from = x.notBefore;
     if (now > to) {
       const ago = Math.floor((now.getTime() - to.getTime()) / DAY);
       return {
@@ -218,7 +207,7 @@ function expiryStep(path: X509Certificate[], now: Date): DiagnosisStep {
       };
     }
   }
-  const to = new Date(path[0].validTo);
+  const to = path[0].notAfter;
   const left = Math.floor((to.getTime() - now.getTime()) / DAY);
   const summary = `server certificate valid until ${to.toISOString()} (${left} days left)`;
   return left < SOON_DAYS
@@ -226,9 +215,9 @@ function expiryStep(path: X509Certificate[], now: Date): DiagnosisStep {
     : { name: "Expiry", status: "pass", summary };
 }
 
-function hostnameStep(leaf: X509Certificate, host: string): DiagnosisStep {
+function hostnameStep(leaf: Certificate, host: string): DiagnosisStep {
   // The client's own rule (RFC 9525): SANs only, whole-label wildcards, IPs against IP SANs.
-  const mismatch = checkHostName(host, readCertificateFields(new Uint8Array(leaf.raw)));
+  const mismatch = checkHostName(host, leaf);
   if (!mismatch) {
     return { name: "Hostname", status: "pass", summary: `"${host}" matches the certificate` };
   }
@@ -280,7 +269,7 @@ function pinStep(leaf: Uint8Array, pins: string[]): DiagnosisStep {
  * const other = await createRootCa({ commonName: "Other CA" });
  * const server = await issueCertificate(other, "server", { subjectAltNames: "ip:127.0.0.1" });
  * const { steps } = checkServerCertificates({
- *   chain: [new Uint8Array(server.certificate.rawData)],
+ *   chain: [server.certificate.der],
  *   anchors: [ca.certificatePem],
  *   anchorSource: "--ca",
  *   host: "127.0.0.1",
@@ -291,8 +280,8 @@ function pinStep(leaf: Uint8Array, pins: string[]): DiagnosisStep {
  * ```
  */
 export function checkServerCertificates(c: ServerCertificates): ChainSteps {
-  const chain = c.chain.map(x509);
-  const { step, path } = chainStep(chain, splitPem(c.anchors), c);
+  const chain = c.chain.map((der) => readCertificate(der));
+  const { step, path } = chainStep(chain, readAnchors(c.anchors), c);
   return {
     steps: [
       step,
@@ -300,6 +289,6 @@ export function checkServerCertificates(c: ServerCertificates): ChainSteps {
       hostnameStep(chain[0], c.host),
       pinStep(c.chain[0], c.pins),
     ],
-    issuer: path[1] ? new Uint8Array(path[1].raw) : undefined,
+    issuer: path[1]?.der,
   };
 }

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../cert/certificate.ts";
 import { REASON_CODES, type ReasonCode } from "../errors.ts";
 import { alertError, codeOf, type ErrorContext, silentRefusal } from "../tls/client/errors.ts";
 import type { TlsProbe } from "./probe.ts";
@@ -120,7 +119,7 @@ export function requestStep(e: ClientCertEvidence): DiagnosisStep {
 
 function subject(pem: string | undefined): string {
   try {
-    return pem ? new X509Certificate(pem).subject.replaceAll("\n", ", ") : "";
+    return pem ? readCertificate(pem).subject.text.replaceAll("\n", ", ") : "";
   } catch {
     return "";
   }
@@ -154,8 +153,8 @@ function refusal(e: ClientCertEvidence, p: TlsProbe): { reason: ReasonCode; summ
   const code = codeOf(p.error);
   let own: { validFrom?: Date; validTo?: Date } = {};
   try {
-    const x = new X509Certificate(Buffer.from(e.cert ?? ""));
-    own = { validFrom: new Date(x.validFrom), validTo: new Date(x.validTo) };
+    const x = readCertificate(e.cert ?? "");
+    own = { validFrom: x.notBefore, validTo: x.notAfter };
   } catch {
     // unreadable: the CLI checked it already
   }

@@ -7,7 +7,10 @@
  */
 import { MtlsError } from "../errors.ts";
 import { silentLogger } from "../log/logger.ts";
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/client/index"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createMtlsFetch, type MtlsFetch } from "../mcp/client_fetch.ts";
 import type { DiagnosisStep } from "./report.ts";

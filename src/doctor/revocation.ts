@@ -5,8 +5,8 @@
  *
  * @module
  */
+import { readCertificate } from "../cert/certificate.ts";
 import { silentLogger } from "../log/logger.ts";
-import { certInfo } from "../revocation/cert_info.ts";
 import { createRevocationChecker } from "../revocation/checker.ts";
 import type { DiagnosisStep } from "./report.ts";
 
@@ -42,8 +42,8 @@ export interface RevocationInput {
  * const ca = await createRootCa();
  * const server = await issueCertificate(ca, "server");
  * const step = await revocationStep({
- *   leaf: new Uint8Array(server.certificate.rawData),
- *   issuer: new Uint8Array(ca.certificate.rawData),
+ *   leaf: server.certificate.der,
+ *   issuer: ca.certificate.der,
  *   crls: [],
  *   timeout: 3000,
  * });
@@ -52,8 +52,8 @@ export interface RevocationInput {
  */
 export async function revocationStep(input: RevocationInput): Promise<DiagnosisStep> {
   const name = "Revocation";
-  const info = certInfo(input.leaf);
-  const sources = [...info.crlUrls, ...info.ocspUrls, ...input.crls];
+  const cert = readCertificate(input.leaf);
+  const sources = [...cert.crlUrls, ...cert.ocspUrls, ...input.crls];
   if (sources.length === 0) {
     return {
       name,
@@ -68,12 +68,12 @@ export async function revocationStep(input: RevocationInput): Promise<DiagnosisS
       summary: "skipped: the issuer of the server certificate was not found (see Chain)",
     };
   }
-  const ocsp = info.ocspUrls.length > 0;
+  const ocsp = cert.ocspUrls.length > 0;
   const checker = createRevocationChecker({
     crls: input.crls,
     issuers: [input.issuer],
     ocsp,
-    mode: ocsp ? (input.crls.length || info.crlUrls.length ? "crl-then-ocsp" : "ocsp") : "crl",
+    mode: ocsp ? (input.crls.length || cert.crlUrls.length ? "crl-then-ocsp" : "ocsp") : "crl",
     refreshInterval: 0,
     timeout: input.timeout,
     logger: silentLogger,

@@ -7,13 +7,14 @@
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
+import type { Certificate } from "../cert/certificate.ts";
 import type { LogFields, Logger } from "./logger.ts";
 import type { TrackedCertificate } from "./metrics.ts";
 import { unrefTimer } from "../runtime/timers.ts";
 
 /**
- * A subject as `X509Certificate.subject` gives it (one attribute per line), made single-line.
+ * A subject as the certificate model's `subject.text` gives it (one RDN per
+ * line, control characters escaped), made single-line.
  *
  * @example Joining the attributes
  * ```ts
@@ -23,6 +24,14 @@ import { unrefTimer } from "../runtime/timers.ts";
  */
 export function oneLineSubject(subject: string): string {
   return subject.split("\n").filter(Boolean).join(", ");
+}
+
+/**
+ * The SHA-256 fingerprint as logs and metrics have always printed it:
+ * uppercase, colon-separated (`AB:CD:...`, as `openssl x509 -fingerprint`).
+ */
+function colonFingerprint(c: Certificate): string {
+  return c.fingerprint.toUpperCase().match(/../g)!.join(":");
 }
 
 /**
@@ -52,7 +61,7 @@ export interface HandshakeSocket {
  */
 export function handshakeFields(
   s: HandshakeSocket,
-  chain: readonly X509Certificate[],
+  chain: readonly Certificate[],
   durationMs: number | undefined,
 ): LogFields {
   return {
@@ -61,8 +70,8 @@ export function handshakeFields(
     sni: s.servername || null,
     alpn: s.alpnProtocol || null,
     peerChain: chain.map((c) => ({
-      subject: oneLineSubject(c.subject),
-      fingerprint: c.fingerprint256,
+      subject: oneLineSubject(c.subject.text),
+      fingerprint: colonFingerprint(c),
     })),
     durationMs: durationMs === undefined ? null : Math.round(durationMs * 10) / 10,
   };
@@ -77,14 +86,14 @@ export function handshakeFields(
  * ```
  */
 export function trackCertificates(
-  served: readonly X509Certificate[],
-  cas: readonly X509Certificate[],
+  served: readonly Certificate[],
+  cas: readonly Certificate[],
 ): TrackedCertificate[] {
-  const one = (role: "server" | "ca", c: X509Certificate): TrackedCertificate => ({
+  const one = (role: "server" | "ca", c: Certificate): TrackedCertificate => ({
     role,
-    subject: oneLineSubject(c.subject),
-    fingerprint: c.fingerprint256,
-    validTo: new Date(c.validTo),
+    subject: oneLineSubject(c.subject.text),
+    fingerprint: colonFingerprint(c),
+    validTo: c.notAfter,
   });
   return [...served.map((c) => one("server", c)), ...cas.map((c) => one("ca", c))];
 }

@@ -9,7 +9,10 @@
  */
 import type { Readable, Writable } from "node:stream";
 import process from "node:process";
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/server/stdio"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { MtlsError, PeerRejectedError } from "../errors.ts";
 import { createLogger } from "../log/logger.ts";

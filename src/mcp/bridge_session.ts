@@ -4,9 +4,12 @@
  *
  * Every client message goes to the child with the caller's identity in
  * `_meta` (see `bridge_identity.ts`); every child message goes back to the
- * client. `tools/list` answers are filtered by the session's `mayCall`, and a
- * denied `tools/call` is answered `identity_denied` without reaching the
- * child. When the child dies, each request it left unanswered gets a JSON-RPC
+ * client. `tools/list`, `resources/list`, `resources/templates/list` and
+ * `prompts/list` answers are filtered by the session's `mayCall` (its
+ * `resource` and `prompt` rules too, see `../gateway/access.ts`), and a
+ * denied `tools/call`, `resources/read`, `resources/subscribe`,
+ * `prompts/get` or `completion/complete` is answered `identity_denied`
+ * without reaching the child. When the child dies, each request it left unanswered gets a JSON-RPC
  * error, the exit is logged with code and signal, and the session is closed.
  *
  * A response from the client goes to the child only when it answers a request
@@ -22,6 +25,7 @@ import type { ToolPermission } from "../policy/authorization.ts";
 import { identityLabel, type PeerIdentity } from "../policy/identity.ts";
 import type { ChildExit } from "./bridge_child.ts";
 import { type BridgeMessage, withIdentityMeta } from "./bridge_identity.ts";
+import { type Access, accessOf, deniedRequest, filterListResult } from "../gateway/access.ts";
 
 /**
  * The child side of a bridged session: a stdio process of its own, or a
@@ -132,6 +136,7 @@ export function createBridgeSession(
   options: BridgeSessionOptions,
 ): McpConnectable {
   const { identity, mayCall } = context;
+  const access = accessOf(mayCall);
   const { logger } = options;
   /** Client requests the child has not answered: id → method. */
   const pending = new Map<string | number, string>();
@@ -164,14 +169,15 @@ export function createBridgeSession(
         return;
       }
     } else if (id !== undefined) {
-      if (method === "tools/call" && !mayCall(String(message.params?.name))) {
+      const denied = deniedRequest(message, access);
+      if (denied) {
         const caller = identity ? identityLabel(identity) : "an anonymous client";
         toClient({
           jsonrpc: "2.0",
           id,
           error: {
             code: DENIED,
-            message: `Tool "${String(message.params?.name)}" is not allowed for ${caller}`,
+            message: `${denied.what} is not allowed for ${caller}`,
             data: { reason: "identity_denied" },
           },
         });
@@ -193,7 +199,7 @@ export function createBridgeSession(
       const requestMethod = pending.get(id);
       pending.delete(id);
       for (const [token, owner] of progress) if (owner === id) progress.delete(token);
-      toClient(requestMethod === "tools/list" ? filterTools(message, mayCall) : message);
+      toClient(filtered(message, requestMethod, access));
       return;
     }
     if (id !== undefined) childAsked.add(id);
@@ -261,15 +267,15 @@ export function createBridgeSession(
   return session;
 }
 
-/** A `tools/list` result with only the tools `mayCall` allows. */
-function filterTools(message: BridgeMessage, mayCall: ToolPermission): BridgeMessage {
-  const tools = message.result?.tools;
-  if (!Array.isArray(tools)) return message;
-  return {
-    ...message,
-    result: {
-      ...message.result,
-      tools: tools.filter((t) => mayCall(String((t as { name?: unknown })?.name))),
-    },
-  };
+/** A list result (`tools/list`, `resources/list`, ...) with only what `access` allows. */
+function filtered(
+  message: BridgeMessage,
+  method: string | undefined,
+  access: Access,
+): BridgeMessage {
+  if (method === undefined || message.result === undefined) return message;
+  const result = filterListResult(method, message.result, access);
+  return result === message.result
+    ? message
+    : { ...message, result: result as BridgeMessage["result"] };
 }

@@ -3,7 +3,10 @@
  *
  * @module
  */
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/client/index"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ConfigError } from "../errors.ts";
 import { createMtlsFetch, type MtlsFetchOptions } from "./client_fetch.ts";

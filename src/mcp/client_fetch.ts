@@ -4,6 +4,8 @@
  *
  * @module
  */
+// undici's own declarations need @types/node in Deno: undici_types.d.ts says why.
+// @ts-types="../tls/client/undici_types.d.ts"
 import { Agent, fetch as undiciFetch } from "undici";
 import { setImmediate } from "node:timers";
 import {
@@ -68,7 +70,8 @@ export interface MtlsFetch {
  * `protocol_version` for the server we refused; `no_client_cert`,
  * `unknown_ca`, `revoked`, `identity_denied`, ...
  * when the server refused us, by TLS alert or by an HTTP 401/403 whose
- * JSON-RPC error has `data.reason`), or an {@link MtlsError}
+ * JSON-RPC error has `data.reason`; `upstream_unavailable` or
+ * `upstream_timeout` from a gateway's HTTP 502/504), or an {@link MtlsError}
  * (`connection_failed`, `handshake_failed`, `pin_store_corrupt` for a pin
  * file that cannot be loaded) — never a bare "fetch failed".
  * Bad options throw a `ConfigError` or `CertificateError` right away.
@@ -140,10 +143,10 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
       { policy: "demo" },
     );
   }
-  if (o.certificate && new Date(o.certificate.validTo) < new Date()) {
+  if (o.certificate && o.certificate.notAfter < new Date()) {
     o.logger.warn("client certificate has expired", {
-      subject: o.certificate.subject,
-      notAfter: new Date(o.certificate.validTo).toISOString(),
+      subject: o.certificate.subject.text,
+      notAfter: o.certificate.notAfter.toISOString(),
     });
   }
   let transport: ClientTransport;
@@ -184,7 +187,11 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
         `Server "${url}" redirected (HTTP ${response.status}) to "${location}": redirects are not followed; use the final URL`,
       );
     }
-    if (response.status === 401 || response.status === 403) {
+    // 502/504: a gateway (serve --upstream) whose upstream failed says why the same way.
+    if (
+      response.status === 401 || response.status === 403 || response.status === 502 ||
+      response.status === 504
+    ) {
       return await rejectIfReasoned(response, String(url));
     }
     return response;
@@ -260,7 +267,7 @@ function explainFetchError(error: unknown, connector: TlsConnector, url: string)
 }
 
 /**
- * A 401/403 whose JSON-RPC error names a reason code becomes a
+ * A 401/403 (or a gateway's 502/504) whose JSON-RPC error names a reason code becomes a
  * {@link PeerRejectedError}; any other answer is handed back untouched.
  */
 async function rejectIfReasoned(response: Response, url: string): Promise<Response> {

@@ -139,7 +139,26 @@ export function rebindingHost(host: string | undefined, listening: string): stri
 }
 
 /**
+ * What a server adds to its health answer (the gateway: its upstream's
+ * state). `ok: false` answers 503 with status `"degraded"`; `fields` are
+ * added to the JSON body.
+ *
+ * @example
+ * ```ts
+ * import type { HealthDetail } from "./health.ts";
+ * const detail: HealthDetail = { ok: false, fields: { upstream: { state: "down" } } };
+ * ```
+ */
+export interface HealthDetail {
+  /** False when a dependency the server needs is down. */
+  ok: boolean;
+  /** Added to the JSON body. */
+  fields?: Record<string, unknown>;
+}
+
+/**
  * Starts the health listener and logs, at warn, that it is unauthenticated.
+ * `detail`, when given, is asked on each health request.
  *
  * @example Using startHealthServer
  * ```ts ignore
@@ -151,6 +170,7 @@ export async function startHealthServer(
   o: ResolvedHealthOptions,
   snapshot: () => MetricsSnapshot,
   logger: Logger,
+  detail?: () => HealthDetail,
 ): Promise<HealthServer> {
   let serving = true;
   const sockets = new Set<Socket>();
@@ -172,8 +192,11 @@ export async function startHealthServer(
     } else if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
     } else if (path === o.path) {
-      res.writeHead(serving ? 200 : 503, { "content-type": "application/json" })
-        .end(JSON.stringify({ status: serving ? "ok" : "stopping" }));
+      const more = serving ? detail?.() : undefined;
+      const ok = serving && (more?.ok ?? true);
+      const status = !serving ? "stopping" : ok ? "ok" : "degraded";
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" })
+        .end(JSON.stringify({ status, ...more?.fields }));
     } else if (o.metrics && path === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
         .end(prometheusText(snapshot()));

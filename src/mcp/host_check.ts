@@ -18,7 +18,6 @@
  */
 
 import { parseCertificates } from "../pki/parse_certificates.ts";
-import { readCertificateFields } from "../policy/der.ts";
 import {
   canonicalName,
   isIpLiteral,
@@ -104,7 +103,7 @@ function ownNames(hostname: string, cert: string): string[] {
   const bare = hostname.replace(/^\[(.*)\]$/, "$1");
   const listen = canonicalName(bare.includes(":") ? `[${bare}]` : bare) ?? "";
   const [leaf] = parseCertificates(cert, { source: "tls.cert" });
-  const { dns, ip } = readCertificateFields(new Uint8Array(leaf.rawData)).subjectAltNames;
+  const { dns, ip } = leaf.subjectAltNames;
   const names = [
     ...dns.map((d) => d.toLowerCase()),
     ...ip.map((a) => canonicalName(a.includes(":") ? `[${a}]` : a)),

@@ -7,6 +7,8 @@
  * @module
  */
 
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/validation/ajv-provider"
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
 
 /** What the SDK's `jsonSchemaValidator` option asks for. */

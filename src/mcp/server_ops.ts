@@ -6,7 +6,6 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
 import type { Logger } from "../log/logger.ts";
 import type { ServerMetrics } from "../log/metrics.ts";
 import { scheduleExpiryWarnings, trackCertificates } from "../log/tls_events.ts";
@@ -56,8 +55,7 @@ export async function startServerOps(a: {
 }): Promise<ServerOps> {
   const { options: o, metrics } = a;
   const logger: Logger = o.logger;
-  const first = parseCertificates(a.tls.cert, { source: "tls.cert" })[0];
-  const served = [new X509Certificate(new Uint8Array(first.rawData))];
+  const served = parseCertificates(a.tls.cert, { source: "tls.cert" }).slice(0, 1);
   const cas = parseCaCertificates(
     a.tls.ca === undefined ? [] : Array.isArray(a.tls.ca) ? a.tls.ca : [a.tls.ca],
   );

@@ -5,6 +5,8 @@
  * @module
  */
 
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/server/mcp"
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";

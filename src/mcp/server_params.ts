@@ -12,6 +12,8 @@
  * @module
  */
 
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/types"
 import { CallToolRequestSchema, InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { jsonRpcMessages } from "./server_http.ts";
 

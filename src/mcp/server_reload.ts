@@ -8,7 +8,7 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import type { Certificate } from "../cert/certificate.ts";
 import { CertificateError, ConfigError, isMtlsError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServerMetrics } from "../log/metrics.ts";
@@ -60,8 +60,8 @@ export interface ValidatedTls {
   options: TlsServerOptions;
   resolved: ResolvedTlsServerOptions;
   policy: CompiledPolicy;
-  served: X509Certificate[];
-  cas: X509Certificate[];
+  served: Certificate[];
+  cas: Certificate[];
 }
 
 /**
@@ -102,7 +102,7 @@ export async function validateTlsMaterial(
     throw new CertificateError(
       "key_mismatch",
       `The private key in "tls.key" does not belong to the certificate "${
-        oneLineSubject(served[0].subject)
+        oneLineSubject(served[0].subject.text)
       }" in "tls.cert"`,
     );
   }
@@ -112,8 +112,7 @@ export async function validateTlsMaterial(
     now: ctx.now,
   });
   const cas = parseCaCertificates(resolved.ca);
-  const leaf = new X509Certificate(new Uint8Array(served[0].rawData));
-  return { options, resolved, policy, served: [leaf], cas };
+  return { options, resolved, policy, served: served.slice(0, 1), cas };
 }
 
 /**

@@ -10,6 +10,8 @@
  * @module
  */
 
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/server/mcp"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { ToolPermission } from "../policy/authorization.ts";
 

@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { readCertificate } from "../cert/certificate.ts";
+import { encodePem } from "../cert/pem.ts";
 import { CertificateError } from "../errors.ts";
 import {
   generateKeyPair,
@@ -16,7 +19,6 @@ import type { CertificateBundle, ValidityOptions } from "./options.ts";
 import { exportPrivateKeyPem } from "./private_key.ts";
 import {
   AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
   type Extension,
   Name,
   SubjectKeyIdentifierExtension,
@@ -39,7 +41,11 @@ export interface BuildParams {
   extensions: (keyType: KeyType) => Extension[];
 }
 
-/** Generates a key pair and signs a certificate for it. */
+/**
+ * Generates a key pair and signs a certificate for it. `@peculiar/x509`
+ * writes the certificate; what the bundle holds is the model's reading of
+ * its DER, so no generator type leaves this module.
+ */
 export async function buildCertificate(params: BuildParams): Promise<CertificateBundle> {
   const { options, issuer } = params;
   const keyType = options.keyPair
@@ -53,14 +59,14 @@ export async function buildCertificate(params: BuildParams): Promise<Certificate
   const keys = options.keyPair ?? await generateKeyPair(keyType, exportable);
   const ski = await SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto);
   const extensions = [...params.extensions(keyType), ski];
-  if (issuer) extensions.push(await authorityKeyId(issuer));
+  if (issuer) extensions.push(authorityKeyId(issuer));
 
   const subject = new Name([{ "2.5.4.3": [commonName] }]);
-  const certificate = await X509CertificateGenerator.create({
+  const generated = await X509CertificateGenerator.create({
     serialNumber,
     subject,
     // The issuer's own encoding, byte for byte, so chain building matches names.
-    issuer: issuer ? issuer.certificate.subjectName : subject,
+    issuer: issuer ? new Name(issuer.certificate.subject.der.slice()) : subject,
     notBefore,
     notAfter,
     publicKey: keys.publicKey,
@@ -68,10 +74,10 @@ export async function buildCertificate(params: BuildParams): Promise<Certificate
     signingAlgorithm: signingAlgorithm(issuer ? issuer.keyType : keyType),
     extensions,
   }, crypto);
-  const pem = certificate.toString("pem");
+  const der = new Uint8Array(generated.rawData);
   return {
-    certificate,
-    certificatePem: pem.endsWith("\n") ? pem : `${pem}\n`,
+    certificate: readCertificate(der),
+    certificatePem: encodePem(der, "CERTIFICATE"),
     privateKey: keys.privateKey,
     privateKeyPem: exportable ? await exportPrivateKeyPem(keys.privateKey) : undefined,
     keyType,
@@ -80,17 +86,17 @@ export async function buildCertificate(params: BuildParams): Promise<Certificate
 
 /** Throws unless `issuer` is a CA that may sign a certificate of this kind. */
 export function assertCanIssue(issuer: CertificateBundle, issuingCa: boolean): void {
-  const bc = issuer.certificate.getExtension(BasicConstraintsExtension);
+  const bc = issuer.certificate.basicConstraints;
   if (!bc?.ca) {
     throw new CertificateError(
       "invalid_argument",
-      `Certificate "${issuer.certificate.subject}" is not a CA and cannot issue certificates`,
+      `Certificate "${issuer.certificate.subject.text}" is not a CA and cannot issue certificates`,
     );
   }
   if (issuingCa && bc.pathLength === 0) {
     throw new CertificateError(
       "invalid_argument",
-      `CA "${issuer.certificate.subject}" has path length 0 and cannot issue an intermediate CA`,
+      `CA "${issuer.certificate.subject.text}" has path length 0 and cannot issue an intermediate CA`,
     );
   }
 }
@@ -155,7 +161,7 @@ function validity(
     if (notAfter <= notBefore) {
       throw new CertificateError(
         "invalid_certificate",
-        `CA "${issuer.certificate.subject}" expired on ${notAfter.toISOString()}: it cannot issue certificates`,
+        `CA "${issuer.certificate.subject.text}" expired on ${notAfter.toISOString()}: it cannot issue certificates`,
       );
     }
   }
@@ -189,9 +195,11 @@ function serial(requested: string | undefined): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function authorityKeyId(issuer: CertificateBundle): Promise<Extension> {
+function authorityKeyId(issuer: CertificateBundle): Extension {
   // Reuse the issuer's SKI as is: CAs made by other tools may derive it differently.
-  const ski = issuer.certificate.getExtension(SubjectKeyIdentifierExtension);
-  if (ski) return new AuthorityKeyIdentifierExtension(ski.keyId);
-  return await AuthorityKeyIdentifierExtension.create(issuer.certificate.publicKey, false, crypto);
+  // Without one, RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits.
+  const { subjectKeyId, publicKey } = issuer.certificate;
+  return new AuthorityKeyIdentifierExtension(
+    subjectKeyId ?? createHash("sha1").update(publicKey.subjectPublicKey).digest("hex"),
+  );
 }

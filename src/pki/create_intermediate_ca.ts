@@ -25,7 +25,7 @@ import type { CaOptions, CertificateBundle } from "./options.ts";
  * const root = await createRootCa();
  * const intermediate = await createIntermediateCa(root);
  * const client = await issueCertificate(intermediate, "client", { commonName: "agent-1" });
- * console.log(client.certificate.issuer); // "CN=mcp-mtls Intermediate CA"
+ * console.log(client.certificate.issuer.text); // "CN=mcp-mtls Intermediate CA"
  * ```
  */
 export async function createIntermediateCa(

@@ -22,7 +22,7 @@ import type { CaOptions, CertificateBundle } from "./options.ts";
  * import { createRootCa, issueCertificate } from "@mtls/mcp/pki";
  * const ca = await createRootCa({ commonName: "Example Root CA", keyType: "ec-p384" });
  * const server = await issueCertificate(ca, "server", { subjectAltNames: "dns:localhost" });
- * console.log(server.certificate.issuer); // "CN=Example Root CA"
+ * console.log(server.certificate.issuer.text); // "CN=Example Root CA"
  * ```
  */
 export async function createRootCa(options: CaOptions = {}): Promise<CertificateBundle> {

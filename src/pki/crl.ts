@@ -7,8 +7,9 @@
  *
  * @module
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import { createHash } from "node:crypto";
+import type { Certificate } from "../cert/certificate.ts";
+import { encodePem } from "../cert/pem.ts";
 import { CertificateError } from "../errors.ts";
 
 /**
@@ -41,8 +42,8 @@ export type CrlReason =
  * ```
  */
 export interface CrlIssuer {
-  /** The CA certificate; its subject becomes the CRL issuer. */
-  certificate: x509.X509Certificate;
+  /** The CA certificate, read into the model; its subject (DER, as signed) becomes the CRL issuer. */
+  certificate: Certificate;
   /** The CA private key (must allow `sign`). */
   privateKey: CryptoKey;
 }
@@ -336,10 +337,11 @@ export async function createCrl(
   }
   const revoked = entries.length ? revokedList(entries) : undefined;
   const cert = issuer.certificate;
-  // The AKI must equal the CA's SKI; without one, RFC 5280's SHA-1 of the public key.
-  const keyIdHex = cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ??
-    (await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey, false)).keyId!;
-  const keyId = new Uint8Array(keyIdHex.match(/../g)!.map((h) => parseInt(h, 16)));
+  // The AKI must equal the CA's SKI; without one, RFC 5280 §4.2.1.2 method (1):
+  // the SHA-1 of the subjectPublicKey bits.
+  const keyId = cert.subjectKeyId === undefined
+    ? new Uint8Array(createHash("sha1").update(cert.publicKey.subjectPublicKey).digest())
+    : new Uint8Array(cert.subjectKeyId.match(/../g)!.map((h) => parseInt(h, 16)));
   const extensions = tlv(
     0xa0,
     tlv(
@@ -353,7 +355,7 @@ export async function createCrl(
     0x30,
     bytes([0x02, 0x01, 0x01]), // version: v2
     algId,
-    new Uint8Array(cert.subjectName.toArrayBuffer()),
+    cert.subject.der,
     time(thisUpdate),
     time(nextUpdate),
     ...(revoked ? [revoked] : []),
@@ -367,7 +369,7 @@ export async function createCrl(
   } catch (err) {
     throw new CertificateError(
       "invalid_key",
-      `Cannot sign a CRL with the key of "${cert.subject}": ${(err as Error).message}`,
+      `Cannot sign a CRL with the key of "${cert.subject.text}": ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -385,10 +387,5 @@ export async function createCrl(
  * ```
  */
 export function crlToPem(der: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < der.length; i += 0x8000) {
-    bin += String.fromCharCode(...der.subarray(i, i + 0x8000));
-  }
-  const b64 = btoa(bin).replace(/.{64}/g, "$&\n").replace(/\n$/, "");
-  return `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`;
+  return encodePem(der, "X509 CRL");
 }

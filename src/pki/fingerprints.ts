@@ -1,5 +1,6 @@
 /**
- * Fingerprints: the certificate SHA-256 and the SPKI SHA-256 pin.
+ * Fingerprints: the certificate SHA-256 and the SPKI SHA-256 pin, as the
+ * certificate model computes them (`Certificate.fingerprint`, `.spkiPin`).
  *
  * @module
  */
@@ -10,8 +11,8 @@ import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
  * SubjectPublicKeyInfo. It survives re-issuing with the same key, and equals
  * `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`.
  *
- * @param cert parsed, PEM or DER (the first certificate is used)
- * @returns 44 characters of base64
+ * @param cert read into the model, PEM or DER (the first certificate is used)
+ * @returns 44 characters of base64 (`Certificate.spkiPin` without its `sha256/` prefix)
  * @throws {CertificateError} when `cert` cannot be parsed
  *
  * @example Pinning a server
@@ -21,18 +22,17 @@ import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
  * console.log(await spkiPin(server.certificate)); // e.g. "q3v0...=" (44 characters)
  * ```
  */
+// deno-lint-ignore require-await -- async since before the model; a bad input rejects
 export async function spkiPin(cert: CertificateInput): Promise<string> {
-  const spki = toCertificate(cert).publicKey.rawData;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", spki));
-  return btoa(String.fromCharCode(...digest));
+  return toCertificate(cert).spkiPin.slice("sha256/".length);
 }
 
 /**
  * The SHA-256 fingerprint of a certificate's DER, lowercase hex without
  * separators (what `openssl x509 -fingerprint -sha256` prints, without colons).
  *
- * @param cert parsed, PEM or DER (the first certificate is used)
- * @returns 64 hex characters
+ * @param cert read into the model, PEM or DER (the first certificate is used)
+ * @returns 64 hex characters (`Certificate.fingerprint`)
  * @throws {CertificateError} when `cert` cannot be parsed
  *
  * @example Comparing with openssl x509 -fingerprint -sha256
@@ -42,7 +42,7 @@ export async function spkiPin(cert: CertificateInput): Promise<string> {
  * console.log((await certificateFingerprint(ca.certificate)).length); // 64
  * ```
  */
+// deno-lint-ignore require-await -- async since before the model; a bad input rejects
 export async function certificateFingerprint(cert: CertificateInput): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", toCertificate(cert).rawData);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toCertificate(cert).fingerprint;
 }

@@ -3,19 +3,12 @@
  *
  * @module
  */
-import { CertificateError, MtlsError } from "../errors.ts";
-import { certificateFingerprint, spkiPin } from "./fingerprints.ts";
-import { canonicalIpAddress } from "./ip_address.ts";
+import type { Certificate } from "../cert/certificate.ts";
+import type { DistinguishedName } from "../cert/names.ts";
 import type { KeyType } from "./key_type.ts";
 import { needsRenewal } from "./needs_renewal.ts";
 import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
 import type { SubjectAltName } from "./subject_alt_names.ts";
-import {
-  BasicConstraintsExtension,
-  ExtendedKeyUsageExtension,
-  SubjectAlternativeNameExtension,
-  type X509Certificate,
-} from "./x509.ts";
 
 /**
  * Everything {@link inspectCertificate} reports. Dates are `Date` objects
@@ -30,13 +23,17 @@ import {
  * ```
  */
 export interface CertificateInfo {
-  /** Subject DN, e.g. `CN=localhost`. */
+  /**
+   * Subject DN on one line, RDNs in certificate order joined by `, `
+   * (`CN=localhost`, `C=US, O=Acme, CN=agent-1`); control characters in
+   * values escaped as in `Certificate.subject.text`.
+   */
   subject: string;
-  /** Issuer DN. */
+  /** Issuer DN, as `subject`. */
   issuer: string;
   /** DNS, IP (canonical RFC 5952 text), URI and email SANs (other kinds are left out). */
   subjectAltNames: SubjectAltName[];
-  /** Serial number, lowercase hex. */
+  /** Serial number, lowercase hex without leading zero bytes. */
   serialNumber: string;
   /** Start of validity. */
   notBefore: Date;
@@ -48,11 +45,11 @@ export interface CertificateInfo {
   extendedKeyUsage: string[];
   /** Whether basicConstraints says `cA:TRUE`. */
   isCa: boolean;
-  /** Whether issuer and subject are the same name. */
+  /** Whether issuer and subject are the same name (the same DER). */
   selfIssued: boolean;
   /** SHA-256 of the DER certificate, lowercase hex. */
   fingerprint: string;
-  /** Base64 SHA-256 of the SPKI (see {@link spkiPin}). */
+  /** Base64 SHA-256 of the SPKI, without the `sha256/` prefix (see {@link spkiPin}). */
   spkiPin: string;
   /** Seconds until notAfter, negative once expired. */
   secondsToExpiry: number;
@@ -87,10 +84,10 @@ const EKU_NAMES: Record<string, string> = {
  * Reads subject, issuer, SANs, serial, validity, key type, EKU, CA flag,
  * fingerprints and time to expiry from a certificate.
  *
- * @param cert parsed, PEM or DER (the first certificate is used)
+ * @param cert read into the model, PEM or DER (the first certificate is used)
  * @param options the clock
  * @returns the facts, ready for `JSON.stringify`
- * @throws {CertificateError} when `cert` cannot be parsed
+ * @throws {CertificateError} when `cert` cannot be read
  *
  * @example Inspecting a server certificate
  * ```ts
@@ -101,74 +98,57 @@ const EKU_NAMES: Record<string, string> = {
  * console.log(info.subjectAltNames); // [{ type: "dns", value: "localhost" }, { type: "ip", value: "::1" }]
  * ```
  */
+// deno-lint-ignore require-await -- async since before the model; callers await it
 export async function inspectCertificate(
   cert: CertificateInput,
   options: InspectOptions = {},
 ): Promise<CertificateInfo> {
   const { now = new Date() } = options;
+  // The model reads every field up front: a malformed extension fails in
+  // readCertificate (invalid_der), never here.
   const c = toCertificate(cert);
-  try {
-    return await describe(c, now);
-  } catch (cause) {
-    if (cause instanceof MtlsError) throw cause;
-    // Extensions are decoded lazily: a malformed one surfaces here as a raw ASN.1 error.
-    throw new CertificateError(
-      "invalid_certificate",
-      `Cannot inspect certificate "${c.subject}": ${(cause as Error)?.message ?? cause}`,
-      { cause },
-    );
-  }
-}
-
-async function describe(c: X509Certificate, now: Date): Promise<CertificateInfo> {
-  const eku = c.getExtension(ExtendedKeyUsageExtension);
   return {
-    subject: c.subject,
-    issuer: c.issuer,
+    subject: oneLine(c.subject),
+    issuer: oneLine(c.issuer),
     subjectAltNames: subjectAltNames(c),
     serialNumber: c.serialNumber.toLowerCase(),
     notBefore: c.notBefore,
     notAfter: c.notAfter,
     keyType: certificateKeyType(c),
-    extendedKeyUsage: Array.from(eku?.usages ?? [], (u) => EKU_NAMES[String(u)] ?? String(u)),
-    isCa: c.getExtension(BasicConstraintsExtension)?.ca ?? false,
-    selfIssued: c.subject === c.issuer,
-    fingerprint: await certificateFingerprint(c),
-    spkiPin: await spkiPin(c),
+    extendedKeyUsage: (c.extendedKeyUsage ?? []).map((oid) => EKU_NAMES[oid] ?? oid),
+    isCa: c.basicConstraints?.ca ?? false,
+    selfIssued: c.selfIssued,
+    fingerprint: c.fingerprint,
+    spkiPin: c.spkiPin.slice("sha256/".length),
     secondsToExpiry: Math.floor((c.notAfter.getTime() - now.getTime()) / 1000),
     needsRenewal: needsRenewal(c, { now }),
   };
 }
 
-function subjectAltNames(c: X509Certificate): SubjectAltName[] {
-  let ext: SubjectAlternativeNameExtension | null;
-  try {
-    ext = c.getExtension(SubjectAlternativeNameExtension);
-  } catch {
-    return []; // a SAN kind x509 cannot represent (x400, EDI) – nothing we report anyway
-  }
-  const out: SubjectAltName[] = [];
-  for (const name of ext?.names.items ?? []) {
-    if (name.type === "ip") {
-      // The one text form every reader uses (RFC 5952; x509 writes ::ffff:1.2.3.4 in hex).
-      out.push({ type: "ip", value: canonicalIpAddress(name.value) ?? name.value });
-    } else if (name.type === "dns" || name.type === "email") {
-      out.push({ type: name.type, value: name.value });
-    } else if (name.type === "url") {
-      out.push({ type: "uri", value: name.value });
-    }
-  }
-  return out;
+/** A name's model text on one line: its RDNs joined by `, ` (values cannot hold a raw line break). */
+function oneLine(name: DistinguishedName): string {
+  return name.text.replaceAll("\n", ", ");
+}
+
+/** DNS, IP, URI and email SANs in that order of kinds (other kinds are left out). */
+function subjectAltNames(c: Certificate): SubjectAltName[] {
+  const { dns, ip, uri, email } = c.subjectAltNames;
+  return [
+    ...dns.map((value) => ({ type: "dns" as const, value })),
+    ...ip.map((value) => ({ type: "ip" as const, value })),
+    ...uri.map((value) => ({ type: "uri" as const, value })),
+    ...email.map((value) => ({ type: "email" as const, value })),
+  ];
 }
 
 /** Key type from the SPKI algorithm identifier, without importing the key. */
-function certificateKeyType(c: X509Certificate): KeyType | "unknown" {
-  const alg = c.publicKey.algorithm as Partial<EcKeyAlgorithm & RsaHashedKeyAlgorithm>;
-  if (alg.name === "ECDSA" && alg.namedCurve === "P-256") return "ec-p256";
-  if (alg.name === "ECDSA" && alg.namedCurve === "P-384") return "ec-p384";
-  if (alg.name === "Ed25519") return "ed25519";
-  if (alg.name?.startsWith("RSA") && [2048, 3072, 4096].includes(alg.modulusLength ?? 0)) {
-    return `rsa-${alg.modulusLength}` as KeyType;
+function certificateKeyType(c: Certificate): KeyType | "unknown" {
+  const { type, curve, bits } = c.publicKey;
+  if (type === "ec" && curve === "P-256") return "ec-p256";
+  if (type === "ec" && curve === "P-384") return "ec-p384";
+  if (type === "ed25519") return "ed25519";
+  if ((type === "rsa" || type === "rsa-pss") && (bits === 2048 || bits === 3072 || bits === 4096)) {
+    return `rsa-${bits}`;
   }
   return "unknown";
 }

@@ -31,7 +31,7 @@ import type { CertificateBundle, LeafOptions } from "./options.ts";
  *   keyType: "rsa-2048",
  *   exportable: true,
  * });
- * console.log(agent.certificate.subject); // "CN=agent-1"
+ * console.log(agent.certificate.subject.text); // "CN=agent-1"
  * ```
  */
 export async function issueCertificate(

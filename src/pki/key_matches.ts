@@ -11,7 +11,7 @@ import { type CertificateInput, toCertificate } from "./parse_certificates.ts";
  * random challenge and verifying it with the certificate. Works for
  * non-extractable keys.
  *
- * @param cert parsed, PEM or DER (the first certificate is used)
+ * @param cert read into the model, PEM or DER (the first certificate is used)
  * @param privateKey a signing key (ECDSA, Ed25519 or RSASSA-PKCS1-v1_5)
  * @returns `false` for a mismatch or a key of another algorithm
  *
@@ -34,10 +34,14 @@ export async function privateKeyMatchesCertificate(
     ? { name: "ECDSA", hash: "SHA-256" } as EcdsaParams
     : { name: privateKey.algorithm.name };
   try {
-    const publicKey = await toCertificate(cert).publicKey.export(
+    // The certificate's SPKI imported under the private key's algorithm: a key
+    // of another algorithm or curve fails to import, which is a mismatch too.
+    const publicKey = await crypto.subtle.importKey(
+      "spki",
+      toCertificate(cert).publicKey.spki.slice(),
       privateKey.algorithm as Algorithm,
+      false,
       ["verify"],
-      crypto,
     );
     const challenge = crypto.getRandomValues(new Uint8Array(32));
     const signature = await crypto.subtle.sign(alg, privateKey, challenge);

@@ -4,7 +4,7 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
-import { uncompressedIpAddress } from "./ip_address.ts";
+import { uncompressedIpAddress } from "../cert/ip_address.ts";
 import type { KeyType } from "./key_type.ts";
 import type { ExtendedKeyUsageName, LeafOptions } from "./options.ts";
 import {

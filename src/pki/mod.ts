@@ -2,7 +2,9 @@
  * In-process PKI on WebCrypto: key pairs, root and intermediate CAs, server
  * and client certificates, PEM/DER reading and writing, fingerprints and SPKI
  * pins, inspection and renewal checks. Certificates made here pass
- * `openssl verify` and work with `node:tls`.
+ * `openssl verify` and work with `node:tls`; they are handed out as the
+ * certificate model's `Certificate` (`@mtls/mcp/cert`), and every function
+ * taking a certificate accepts one, PEM text or DER bytes.
  *
  * @example A CA, a server and a client certificate
  * ```ts

@@ -26,7 +26,7 @@ export interface NeedsRenewalOptions {
  * Whether `cert` should be renewed: `fraction` of its lifetime (notBefore to
  * notAfter) has elapsed, or it has expired.
  *
- * @param cert parsed, PEM or DER
+ * @param cert read into the model, PEM or DER
  * @param options clock and threshold
  * @returns `true` when it is time to renew
  * @throws {CertificateError} `invalid_argument` for a fraction outside (0, 1]

@@ -5,7 +5,7 @@
  */
 import type { KeyType } from "./key_type.ts";
 import type { SubjectAltName } from "./subject_alt_names.ts";
-import type { X509Certificate } from "@peculiar/x509";
+import type { Certificate } from "../cert/certificate.ts";
 
 /**
  * A certificate with its private key.
@@ -19,8 +19,8 @@ import type { X509Certificate } from "@peculiar/x509";
  * ```
  */
 export interface CertificateBundle {
-  /** The parsed certificate. */
-  certificate: X509Certificate;
+  /** The certificate, read into the model (`certificate.der` is its DER). */
+  certificate: Certificate;
   /** The certificate as PEM, ending with a newline. */
   certificatePem: string;
   /** The private key (non-extractable unless created with `exportable: true`). */

@@ -4,8 +4,8 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
-import { asText, decodePem, describeSource, looksLikePem } from "./pem.ts";
-import { X509Certificate } from "./x509.ts";
+import { asText, decodePem, describeSource, looksLikePem } from "../cert/pem.ts";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
 
 /**
  * Options for {@link parseCertificates}.
@@ -22,8 +22,9 @@ export interface ParseCertificatesOptions {
 }
 
 /**
- * A certificate as the PKI functions accept it: parsed, PEM text, or DER or
- * PEM bytes. When the input holds several certificates the first is used.
+ * A certificate as the PKI functions accept it: read into the model
+ * ({@link Certificate}), PEM text, or DER or PEM bytes. When the input holds
+ * several certificates the first is used.
  *
  * @example Any of the three forms
  * ```ts
@@ -31,7 +32,7 @@ export interface ParseCertificatesOptions {
  * const input: CertificateInput = "-----BEGIN CERTIFICATE-----\n...";
  * ```
  */
-export type CertificateInput = X509Certificate | string | Uint8Array;
+export type CertificateInput = Certificate | string | Uint8Array;
 
 /**
  * Parses every certificate in `input`: PEM text or bytes with one or more
@@ -48,13 +49,13 @@ export type CertificateInput = X509Certificate | string | Uint8Array;
  * import { createRootCa, parseCertificates } from "@mtls/mcp/pki";
  * const ca = await createRootCa();
  * const [cert] = parseCertificates(ca.certificatePem);
- * console.log(cert.subject); // "CN=mcp-mtls Root CA"
+ * console.log(cert.subject.text); // "CN=mcp-mtls Root CA"
  * ```
  */
 export function parseCertificates(
   input: string | Uint8Array,
   options: ParseCertificatesOptions = {},
-): X509Certificate[] {
+): Certificate[] {
   const source = describeSource(options.source);
   if (typeof input === "string" || looksLikePem(input)) {
     const blocks = decodePem(asText(input), source);
@@ -68,7 +69,7 @@ export function parseCertificates(
     }
     return certBlocks.map((block, i) => {
       try {
-        return new X509Certificate(block.der);
+        return readCertificate(block.der);
       } catch (cause) {
         throw new CertificateError(
           "invalid_pem",
@@ -79,7 +80,7 @@ export function parseCertificates(
     });
   }
   try {
-    return [new X509Certificate(new Uint8Array(input))];
+    return [readCertificate(input)];
   } catch (cause) {
     throw new CertificateError(
       "invalid_der",
@@ -89,7 +90,9 @@ export function parseCertificates(
   }
 }
 
-/** The first certificate of `input`, parsing it when needed. */
-export function toCertificate(input: CertificateInput): X509Certificate {
-  return input instanceof X509Certificate ? input : parseCertificates(input)[0];
+/** The first certificate of `input`, reading it when it is PEM or DER. */
+export function toCertificate(input: CertificateInput): Certificate {
+  return typeof input === "string" || input instanceof Uint8Array
+    ? parseCertificates(input)[0]
+    : input;
 }

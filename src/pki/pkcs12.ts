@@ -7,11 +7,10 @@
  *
  * @module
  */
-import "reflect-metadata";
-import { X509Certificate } from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import type { AlgorithmIdentifier } from "pkijs";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
 import { CertificateError } from "../errors.ts";
 import {
   bytesEqual,
@@ -23,7 +22,6 @@ import {
   oid,
   publicKeyOf,
   sequence,
-  toArrayBuffer,
 } from "./pkcs12_asn1.ts";
 import { HASHES, MAX_ITERATIONS, pkcs12Mac } from "./pkcs12_kdf.ts";
 import { pbeDecrypt, pbes2Encrypt } from "./pkcs12_pbe.ts";
@@ -58,12 +56,12 @@ export type Pkcs12KeyType =
  * ```
  */
 export interface Pkcs12Input {
-  /** The leaf certificate, parsed or as DER. */
-  certificate: X509Certificate | Uint8Array;
+  /** The leaf certificate, read into the model or as DER. */
+  certificate: Certificate | Uint8Array;
   /** The leaf's private key; must be extractable. */
   privateKey: CryptoKey;
   /** Intermediate and root certificates to include, leaf excluded. @default {[]} */
-  chain?: (X509Certificate | Uint8Array)[];
+  chain?: (Certificate | Uint8Array)[];
   /** Label shown by key stores (`friendlyName` attribute). @default {none} */
   friendlyName?: string;
 }
@@ -105,15 +103,15 @@ export interface FromPkcs12Options {
  * ```ts
  * import type { Pkcs12Contents } from "@mtls/mcp/pki";
  * function summary(p12: Pkcs12Contents): string {
- *   return `${p12.certificate.subject} (${p12.keyType}) + ${p12.chain.length} chain certificates`;
+ *   return `${p12.certificate.subject.text} (${p12.keyType}) + ${p12.chain.length} chain certificates`;
  * }
  * ```
  */
 export interface Pkcs12Contents {
-  /** The certificate whose public key matches the private key. */
-  certificate: X509Certificate;
+  /** The certificate whose public key matches the private key, read into the model. */
+  certificate: Certificate;
   /** Every other certificate in the file, in file order. */
-  chain: X509Certificate[];
+  chain: Certificate[];
   /** The private key, usable for signing (ECDSA, Ed25519 or RSASSA-PKCS1-v1_5 with SHA-256). */
   privateKey: CryptoKey;
   /** The key's type. */
@@ -163,17 +161,17 @@ export async function toPkcs12(
       "Private key is not extractable: create or import it with extractable: true to write PKCS#12",
     );
   }
-  const leaf = certificateDer(input.certificate);
-  const chain = (input.chain ?? []).map(certificateDer);
+  const leaf = certificateOf(input.certificate);
+  const chain = (input.chain ?? []).map((c) => certificateOf(c).der);
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", input.privateKey));
-  if (!bytesEqual(publicKeyOf(pkcs8), spkiOf(leaf))) {
+  if (!bytesEqual(publicKeyOf(pkcs8), leaf.publicKey.spki)) {
     throw new CertificateError("key_mismatch", "Private key does not belong to the certificate");
   }
   const pw = new TextEncoder().encode(password);
-  const localKeyId = new Uint8Array(createHash("sha1").update(leaf).digest());
+  const localKeyId = new Uint8Array(createHash("sha1").update(leaf.der).digest());
   const attrs = bagAttributes(localKeyId, input.friendlyName);
 
-  const certBags = [leaf, ...chain].map((der, i) =>
+  const certBags = [leaf.der, ...chain].map((der, i) =>
     safeBag(OID.certBag, sequence(oid(OID.x509Certificate), explicit0(octets(der))), i ? [] : attrs)
   );
   const certs = await pbes2Encrypt(sequence(...certBags).toBER(false), pw, iterations);
@@ -224,7 +222,7 @@ export async function toPkcs12(
  * const { certificate, privateKey, keyType } = await fromPkcs12(await Deno.readFile(name), "s3cret", {
  *   name,
  * });
- * console.log(certificate.subject, keyType, privateKey.algorithm.name);
+ * console.log(certificate.subject.text, keyType, privateKey.algorithm.name);
  * ```
  */
 export async function fromPkcs12(
@@ -265,18 +263,14 @@ export async function fromPkcs12(
   return await assemble(certs, keys, extractable, what);
 }
 
-function certificateDer(cert: X509Certificate | Uint8Array): Uint8Array {
-  const der = cert instanceof Uint8Array ? cert : new Uint8Array(cert.rawData);
+/** `cert` read into the model; DER that is not a certificate is refused before anything is written. */
+function certificateOf(cert: Certificate | Uint8Array): Certificate {
+  if (!(cert instanceof Uint8Array)) return cert;
   try {
-    if (cert instanceof Uint8Array) new X509Certificate(toArrayBuffer(der));
+    return readCertificate(cert);
   } catch (err) {
     throw new CertificateError("invalid_der", "Certificate is not valid DER", { cause: err });
   }
-  return der;
-}
-
-function spkiOf(certDer: Uint8Array): Uint8Array {
-  return new Uint8Array(new X509Certificate(toArrayBuffer(certDer)).publicKey.rawData);
 }
 
 function bagAttributes(localKeyId: Uint8Array, friendlyName?: string): asn1js.Sequence[] {

@@ -6,8 +6,6 @@
  *
  * @module
  */
-import "reflect-metadata";
-import { X509Certificate } from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import {
   AuthenticatedSafe,
@@ -20,6 +18,7 @@ import {
 import type { AlgorithmIdentifier, Attribute } from "pkijs";
 import { createPrivateKey } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
 import { CertificateError } from "../errors.ts";
 import { bytesEqual, OID, publicKeyOf, toArrayBuffer } from "./pkcs12_asn1.ts";
 import { MAX_ITERATIONS } from "./pkcs12_kdf.ts";
@@ -170,15 +169,15 @@ export async function assemble(
       cause: err,
     });
   }
-  let parsed: X509Certificate[];
+  let parsed: Certificate[];
   try {
-    parsed = certs.map((c) => new X509Certificate(toArrayBuffer(c.der)));
+    parsed = certs.map((c) => readCertificate(c.der));
   } catch (err) {
     throw new CertificateError("invalid_der", `Cannot open ${what}: a certificate is malformed`, {
       cause: err,
     });
   }
-  const index = parsed.findIndex((c) => bytesEqual(new Uint8Array(c.publicKey.rawData), publicKey));
+  const index = parsed.findIndex((c) => bytesEqual(c.publicKey.spki, publicKey));
   if (index === -1) {
     throw new CertificateError(
       "key_mismatch",

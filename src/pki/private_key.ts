@@ -7,7 +7,7 @@
 import * as asn1js from "asn1js";
 import { CertificateError } from "../errors.ts";
 import { type KeyType, keyTypeOf } from "./key_type.ts";
-import { asText, decodePem, describeSource, encodePem, looksLikePem } from "./pem.ts";
+import { asText, decodePem, describeSource, encodePem, looksLikePem } from "../cert/pem.ts";
 
 /**
  * Options for {@link importPrivateKey}.

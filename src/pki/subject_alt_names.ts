@@ -5,7 +5,7 @@
  * @module
  */
 import { CertificateError } from "../errors.ts";
-import { canonicalIpAddress } from "./ip_address.ts";
+import { canonicalIpAddress } from "../cert/ip_address.ts";
 
 /**
  * One subject alternative name.

@@ -1,6 +1,8 @@
 /**
  * The one place that loads `@peculiar/x509`: it needs `reflect-metadata`
- * imported before it, so every PKI file imports x509 from here.
+ * imported before it, so every PKI file imports x509 from here. Only the
+ * generator and the extension builders leave it: certificates are read
+ * through the model (`../cert/certificate.ts`), never as x509 objects.
  *
  * @module
  */
@@ -16,10 +18,7 @@ export {
   KeyUsageFlags,
   KeyUsagesExtension,
   Name,
-  PemConverter,
-  PublicKey,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
-  X509Certificate,
   X509CertificateGenerator,
 } from "@peculiar/x509";

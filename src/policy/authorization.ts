@@ -1,11 +1,12 @@
 /**
- * Authorization rules: which peer identities may call which tools.
+ * Authorization rules: which peer identities may call which tools, read
+ * which resources and get which prompts.
  *
  * @module
  */
 
 import { ConfigError } from "../errors.ts";
-import { canonicalIpAddress } from "../pki/ip_address.ts";
+import { canonicalIpAddress } from "../cert/ip_address.ts";
 import { compileGlob } from "./glob.ts";
 import type { PeerIdentity } from "./identity.ts";
 
@@ -22,12 +23,21 @@ import type { PeerIdentity } from "./identity.ts";
  * - `fingerprint:HEX` — the certificate SHA-256 (hex, colons and case ignored),
  * - `*` — every peer, including an anonymous one (client auth `optional`/`none`).
  *
- * `tools` lists tool-name globs the matching peers may call.
+ * `tools` lists tool-name globs the matching peers may call; `resources`
+ * lists resource-URI globs they may list, read and subscribe to (a resource
+ * template is shown when its `uriTemplate` text matches); `prompts` lists
+ * prompt-name globs they may list and get. A rule without `resources` or
+ * `prompts` grants none: once rules are given, what no rule names is denied.
  *
  * @example
  * ```ts
  * import type { AuthorizationRule } from "@mtls/mcp/policy";
- * const rule: AuthorizationRule = { identity: "spiffe://example.org/*", tools: ["whoami", "echo*"] };
+ * const rule: AuthorizationRule = {
+ *   identity: "spiffe://example.org/*",
+ *   tools: ["whoami", "echo*"],
+ *   resources: ["file:///public/*"],
+ *   prompts: ["summarize"],
+ * };
  * ```
  */
 export interface AuthorizationRule {
@@ -35,6 +45,10 @@ export interface AuthorizationRule {
   identity: string;
   /** Tool-name globs. */
   tools: string[];
+  /** Resource-URI globs (`*` matches any run of characters, `/` included). @default {[] (no resource)} */
+  resources?: string[];
+  /** Prompt-name globs. @default {[] (no prompt)} */
+  prompts?: string[];
 }
 
 /**
@@ -52,7 +66,10 @@ export interface AuthorizationOptions {
 }
 
 /**
- * The tools one peer may call, decided once per connection.
+ * The tools one peer may call, decided once per connection. The permissions
+ * {@link compileAuthorization} makes also carry `resource` and `prompt`,
+ * which say the same for resource URIs and prompt names; a permission without
+ * them (made by hand) restricts tools only.
  *
  * @example
  * ```ts
@@ -60,7 +77,12 @@ export interface AuthorizationOptions {
  * const all: ToolPermission = () => true;
  * ```
  */
-export type ToolPermission = (toolName: string) => boolean;
+export type ToolPermission = ((toolName: string) => boolean) & {
+  /** Whether the peer may list, read and subscribe to the resource at this URI (or see this template). */
+  readonly resource?: (uri: string) => boolean;
+  /** Whether the peer may list and get the prompt of this name. */
+  readonly prompt?: (name: string) => boolean;
+};
 
 /**
  * Compiled rules: given an identity (or `undefined` for an anonymous peer),
@@ -148,7 +170,7 @@ function compileIdentity(selector: string, key: string): IdentityMatcher {
  * ```
  */
 export function compileAuthorization(options: AuthorizationOptions | undefined): Authorizer {
-  if (options === undefined) return () => () => true;
+  if (options === undefined) return () => ALLOW_ALL;
   if (!Array.isArray(options.rules)) {
     throw new ConfigError('Option "authorization.rules" must be an array', {
       key: "authorization.rules",
@@ -161,24 +183,49 @@ export function compileAuthorization(options: AuthorizationOptions | undefined):
         key,
       });
     }
-    const tools = rule.tools.map((t) => compileGlob(String(t)));
+    for (const kind of ["resources", "prompts"] as const) {
+      if (rule[kind] !== undefined && !Array.isArray(rule[kind])) {
+        throw new ConfigError(`Option "${key}.${kind}" must be an array of globs`, {
+          key: `${key}.${kind}`,
+        });
+      }
+    }
+    const globs = (list: string[] = []) => list.map((t) => compileGlob(String(t)));
     // Names (CN, SANs, SPIFFE IDs) mean something only when a trusted CA vouches for them.
     const needsTrust = rule.identity !== "*" && !rule.identity.startsWith("fingerprint:");
-    return { matches: compileIdentity(rule.identity, `${key}.identity`), tools, needsTrust };
+    return {
+      matches: compileIdentity(rule.identity, `${key}.identity`),
+      tools: globs(rule.tools),
+      resources: globs(rule.resources),
+      prompts: globs(rule.prompts),
+      needsTrust,
+    };
   });
   return (identity, trusted = true) => {
-    const allowed = rules
-      .filter((r) => (trusted || !r.needsTrust) && r.matches(identity))
-      .flatMap((r) => r.tools);
-    if (allowed.length === 0) return () => false;
-    const cache = new Map<string, boolean>();
-    return (tool) => {
-      let v = cache.get(tool);
-      if (v === undefined) {
-        v = allowed.some((m) => m(tool));
-        if (cache.size < 256) cache.set(tool, v);
-      }
-      return v;
-    };
+    const matched = rules.filter((r) => (trusted || !r.needsTrust) && r.matches(identity));
+    return Object.assign(anyOf(matched.flatMap((r) => r.tools)), {
+      resource: anyOf(matched.flatMap((r) => r.resources)),
+      prompt: anyOf(matched.flatMap((r) => r.prompts)),
+    });
+  };
+}
+
+const allowAll = () => true;
+const ALLOW_ALL: ToolPermission = Object.assign(() => true, {
+  resource: allowAll,
+  prompt: allowAll,
+});
+
+/** Whether any of `globs` matches, remembered for up to 256 names. */
+function anyOf(globs: ((name: string) => boolean)[]): (name: string) => boolean {
+  if (globs.length === 0) return () => false;
+  const cache = new Map<string, boolean>();
+  return (name) => {
+    let v = cache.get(name);
+    if (v === undefined) {
+      v = globs.some((m) => m(name));
+      if (cache.size < 256) cache.set(name, v);
+    }
+    return v;
   };
 }

@@ -1,8 +1,10 @@
 /**
  * The names a certificate claims, and the name constraints a CA sets, read
- * for RFC 5280 §4.2.1.10 matching: GeneralName (§4.2.1.6) values and
- * distinguished names (§4.1.2.4), decoded by `asn1js` (no hand-written DER
- * reader) into plain data that `name_constraints.ts` compares.
+ * for RFC 5280 §4.2.1.10 matching into plain data that `name_constraints.ts`
+ * compares: the SANs the certificate model decoded (DNS, email, URI, IP) as
+ * they are, and the GeneralName (§4.2.1.6) values and distinguished names
+ * (§4.1.2.4) of constraints and of the rarer SAN forms decoded by `asn1js`
+ * (no hand-written DER reader).
  *
  * Every name is parsed once, into the form its matching rule needs: DNS and
  * host labels lower-cased (ASCII only, RFC 4343), mailboxes split into a
@@ -18,7 +20,7 @@
  */
 
 import type * as asn1js from "asn1js";
-import { ipAddressText } from "../pki/ip_address.ts";
+import { ipAddressText } from "../cert/ip_address.ts";
 import {
   bytesOf,
   childrenOf,
@@ -233,6 +235,52 @@ function tagOf(node: asn1js.AsnType): number {
 }
 
 /**
+ * A dNSName, rfc822Name or uniformResourceIdentifier SAN, as the certificate
+ * model decoded it, as a presented name. These are IA5Strings: a name with a
+ * character outside ASCII cannot be compared (the model decodes the bytes as
+ * UTF-8, so any byte over 0x7f shows as such a character).
+ *
+ * @example
+ * ```ts ignore
+ * presentedText(GN.dNSName, "a.example.com").labels; // ["com", "example", "a"]
+ * ```
+ */
+export function presentedText(
+  tag: typeof GN.dNSName | typeof GN.rfc822Name | typeof GN.uniformResourceIdentifier,
+  text: string,
+): PresentedName {
+  const what = formName(tag);
+  // deno-lint-ignore no-control-regex -- ASCII is the point
+  if (/[^\x00-\x7f]/.test(text)) return { tag, what, invalid: "it is not ASCII" };
+  const parsed = tag === GN.dNSName
+    ? labelsOf(text)
+    : tag === GN.rfc822Name
+    ? mailboxOf(text)
+    : uriHostOf(text);
+  return { tag, what: `${what} "${text}"`, ...parsed };
+}
+
+/**
+ * An iPAddress SAN (4 or 16 bytes) as a presented name.
+ *
+ * @example
+ * ```ts ignore
+ * presentedIp(new Uint8Array([10, 0, 0, 1])).what; // 'IP address "10.0.0.1"'
+ * ```
+ */
+export function presentedIp(ip: Uint8Array): PresentedName {
+  const tag = GN.iPAddress;
+  if (ip.length !== 4 && ip.length !== 16) {
+    return {
+      tag,
+      what: formName(tag),
+      invalid: `it is ${ip.length} bytes long (expected 4 or 16)`,
+    };
+  }
+  return { tag, what: `${formName(tag)} "${ipAddressText(ip)}"`, ip };
+}
+
+/**
  * Reads a GeneralName element as a presented name.
  *
  * @example
@@ -244,28 +292,15 @@ export function presentedName(node: asn1js.AsnType): PresentedName {
   const tag = tagOf(node);
   const what = formName(tag);
   switch (tag) {
-    case GN.dNSName: {
-      const text = ia5(bytesOf(node));
-      if (text === undefined) return { tag, what, invalid: "it is not ASCII" };
-      return { tag, what: `${what} "${text}"`, ...labelsOf(text) };
-    }
-    case GN.rfc822Name: {
-      const text = ia5(bytesOf(node));
-      if (text === undefined) return { tag, what, invalid: "it is not ASCII" };
-      return { tag, what: `${what} "${text}"`, ...mailboxOf(text) };
-    }
+    case GN.dNSName:
+    case GN.rfc822Name:
     case GN.uniformResourceIdentifier: {
       const text = ia5(bytesOf(node));
       if (text === undefined) return { tag, what, invalid: "it is not ASCII" };
-      return { tag, what: `${what} "${text}"`, ...uriHostOf(text) };
+      return presentedText(tag, text);
     }
-    case GN.iPAddress: {
-      const ip = bytesOf(node);
-      if (ip.length !== 4 && ip.length !== 16) {
-        return { tag, what, invalid: `it is ${ip.length} bytes long (expected 4 or 16)` };
-      }
-      return { tag, what: `${what} "${ipAddressText(ip)}"`, ip };
-    }
+    case GN.iPAddress:
+      return presentedIp(bytesOf(node));
     case GN.directoryName: {
       const dn = directoryNameOf(node);
       return { tag, what: `${what} "${dn.text}"`, rdns: dn.rdns };

@@ -31,12 +31,14 @@
  * @module
  */
 
-import { canonicalIpAddress } from "../pki/ip_address.ts";
-import type { SubjectAltNames } from "./der.ts";
+import { canonicalIpAddress } from "../cert/ip_address.ts";
+import type { Certificate } from "../cert/certificate.ts";
+import type { SubjectAltNames } from "../cert/extensions.ts";
+import { commonNamesOf } from "./identity.ts";
 
 /**
- * The names a certificate presents, as `readCertificateFields` reads them:
- * the DNS and IP SANs, and the subject CNs (only to say they are not used).
+ * The names a certificate presents: the DNS and IP SANs, and the subject CNs
+ * (only to say they are not used). A `Certificate` of the model gives them.
  *
  * @example
  * ```ts
@@ -48,7 +50,7 @@ import type { SubjectAltNames } from "./der.ts";
  * ```
  */
 export interface PresentedNames {
-  /** DNS and IP SANs (IP addresses in canonical text, as `readCertificateFields` gives them). */
+  /** DNS and IP SANs (IP addresses in canonical text, as the certificate model gives them). */
   subjectAltNames: Pick<SubjectAltNames, "dns" | "ip">;
   /** Every subject CN, in certificate order: never matched, only named in the refusal. */
   commonNames?: readonly string[];
@@ -169,7 +171,7 @@ function referenceIp(host: string): string | null | undefined {
  * every rule.
  *
  * @param host the reference identifier: the URL's host, or the configured server name
- * @param names the certificate's SANs and subject CNs (from `readCertificateFields`)
+ * @param names the certificate (of the model), or its SANs and subject CNs
  * @returns `undefined` when a SAN matches, else the refusal
  *
  * @example A certificate with no SAN names nothing, whatever its CN says
@@ -189,7 +191,10 @@ function referenceIp(host: string): string | null | undefined {
  * checkHostName("bar.example.com", sans(["ba*.example.com"]))?.reason; // "hostname_mismatch"
  * ```
  */
-export function checkHostName(host: string, names: PresentedNames): HostNameMismatch | undefined {
+export function checkHostName(
+  host: string,
+  names: PresentedNames | Certificate,
+): HostNameMismatch | undefined {
   const { dns, ip } = names.subjectAltNames;
   const refIp = referenceIp(host);
   if (typeof refIp === "string" && ip.includes(refIp)) return undefined;
@@ -200,7 +205,14 @@ export function checkHostName(host: string, names: PresentedNames): HostNameMism
     if (!Array.isArray(labels)) invalid.push(labels);
     else if (ref && matchesLabels(labels, ref)) return undefined;
   }
-  return mismatch(host, names, refIp, ref, invalid);
+  const cns = "subject" in names ? commonNamesOf(names.subject) : names.commonNames;
+  return mismatch(
+    host,
+    { subjectAltNames: names.subjectAltNames, commonNames: cns },
+    refIp,
+    ref,
+    invalid,
+  );
 }
 
 function mismatch(

@@ -12,10 +12,23 @@
  * @module
  */
 
-import { createHash, type X509Certificate } from "node:crypto";
+import type { Certificate } from "../cert/certificate.ts";
+import type { SubjectAltNames } from "../cert/extensions.ts";
+import type { DistinguishedName } from "../cert/names.ts";
 import { PeerRejectedError } from "../errors.ts";
-import { type CertificateFields, readCertificateFields, type SubjectAltNames } from "./der.ts";
 import type { Refusal } from "./verify_chain.ts";
+
+/**
+ * A peer's subject alternative names, one list per kind (the model's
+ * `SubjectAltNames` without the count of other forms).
+ *
+ * @example
+ * ```ts
+ * import type { PeerSubjectAltNames } from "@mtls/mcp/policy";
+ * const sans: PeerSubjectAltNames = { dns: ["localhost"], ip: [], uri: [], email: [] };
+ * ```
+ */
+export type PeerSubjectAltNames = Pick<SubjectAltNames, "dns" | "ip" | "uri" | "email">;
 
 /**
  * Who the peer is, according to its (verified) certificate. Plain data: safe
@@ -32,15 +45,18 @@ import type { Refusal } from "./verify_chain.ts";
 export interface PeerIdentity {
   /** Subject common name, when present (never one of several: see {@link checkIdentityAmbiguity}). */
   commonName?: string;
-  /** Full subject distinguished name, as `node:crypto` prints it. */
+  /**
+   * Full subject distinguished name, one RDN per line (`O=Acme\nCN=agent`),
+   * control characters escaped: the certificate model's `subject.text`.
+   */
   subject: string;
   /** Every subject alternative name, by kind. */
-  subjectAltNames: SubjectAltNames;
+  subjectAltNames: PeerSubjectAltNames;
   /** The SPIFFE ID: the certificate's only URI SAN, when it starts with `spiffe://`. */
   spiffeId?: string;
   /** Serial number, uppercase hex. */
   serialNumber: string;
-  /** Issuer distinguished name. */
+  /** Issuer distinguished name, as `subject`. */
   issuer: string;
   /** Start of validity, ISO 8601. */
   notBefore: string;
@@ -53,9 +69,23 @@ export interface PeerIdentity {
 }
 
 /**
- * Computes a {@link PeerIdentity} from a parsed certificate. Costs about 15 µs
- * (one SPKI export and two SHA-256 hashes), so the server runs it once per
- * connection and caches the result on the socket.
+ * Every CN attribute value of a name, in certificate order.
+ *
+ * @example
+ * ```ts ignore
+ * commonNamesOf(cert.subject); // ["agent-1"]
+ * ```
+ */
+export function commonNamesOf(name: DistinguishedName): string[] {
+  return name.attributes.filter((a) => a.oid === OID_CN).map((a) => a.value);
+}
+
+const OID_CN = "2.5.4.3";
+
+/**
+ * Computes a {@link PeerIdentity} from a certificate of the model: plain
+ * copies of fields it already holds, so the server runs it once per
+ * connection and keeps the result with the connection.
  *
  * @throws {PeerRejectedError} `ambiguous_identity` when the certificate's
  * identity-bearing fields are ambiguous (see {@link checkIdentityAmbiguity}):
@@ -63,29 +93,29 @@ export interface PeerIdentity {
  *
  * @example Identity of a certificate
  * ```ts ignore
- * import { X509Certificate } from "node:crypto";
+ * import { readCertificate } from "@mtls/mcp/cert";
  * import { peerIdentity } from "@mtls/mcp/policy";
- * const id = peerIdentity(new X509Certificate(pem));
+ * const id = peerIdentity(readCertificate(pem));
  * console.log(id.spiffeId, id.fingerprint);
  * ```
  */
-export function peerIdentity(cert: X509Certificate): PeerIdentity {
-  const raw = new Uint8Array(cert.raw);
-  const fields = readCertificateFields(raw);
-  const ambiguous = checkIdentityAmbiguity(fields, cert.subject);
+export function peerIdentity(cert: Certificate): PeerIdentity {
+  const ambiguous = checkIdentityAmbiguity(cert);
   if (ambiguous) throw new PeerRejectedError(ambiguous.reason, ambiguous.message);
-  const spki = cert.publicKey.export({ type: "spki", format: "der" });
+  const { dns, ip, uri, email } = cert.subjectAltNames;
+  const cns = commonNamesOf(cert.subject);
   return {
-    commonName: fields.commonName,
-    subject: cert.subject,
-    subjectAltNames: fields.subjectAltNames,
-    spiffeId: fields.subjectAltNames.uri.find((u) => u.startsWith("spiffe://")),
-    serialNumber: cert.serialNumber.toUpperCase(),
-    issuer: cert.issuer,
-    notBefore: new Date(cert.validFrom).toISOString(),
-    notAfter: new Date(cert.validTo).toISOString(),
-    fingerprint: createHash("sha256").update(raw).digest("hex"),
-    spkiPin: createHash("sha256").update(spki).digest("base64"),
+    commonName: cns.length === 1 ? cns[0] : undefined,
+    subject: cert.subject.text,
+    // Copies: the verdict cache freezes an identity, never the shared model.
+    subjectAltNames: { dns: [...dns], ip: [...ip], uri: [...uri], email: [...email] },
+    spiffeId: uri.find((u) => u.startsWith("spiffe://")),
+    serialNumber: cert.serialNumber,
+    issuer: cert.issuer.text,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    fingerprint: cert.fingerprint,
+    spkiPin: cert.spkiPin.slice("sha256/".length),
   };
 }
 
@@ -131,8 +161,10 @@ function isSpiffeUri(uri: string): boolean {
  *   RDN are a SET, printed and split differently by different software;
  * - a CN or SPIFFE ID holding a control character or line break: a single
  *   CN `agent\nCN=admin` prints exactly like the two CNs `agent` and
- *   `admin` (`X509Certificate.subject` is `CN=agent\nCN=admin` for both), in
- *   logs and to a custom policy hook reading `identity.subject`;
+ *   `admin` wherever it is not escaped (`node:crypto`'s
+ *   `X509Certificate.subject` is `CN=agent\nCN=admin` for both; the model's
+ *   `subject.text` escapes it as `CN=agent\0aCN=admin`), in logs of other
+ *   software and to code that reads the CN itself;
  * - a SPIFFE ID (a `spiffe:` URI SAN, any case) beside any other URI SAN.
  *   The SPIFFE X.509-SVID standard, §2: "An X.509 SVID MUST contain exactly
  *   one URI SAN, and by extension, exactly one SPIFFE ID", and "Validators
@@ -143,34 +175,28 @@ function isSpiffeUri(uri: string): boolean {
  * {@link peerIdentity} runs it, so every policy (strict, demo, custom)
  * refuses such a certificate at admission.
  *
- * @param fields the certificate's fields
- * @param subject the subject DN for the message, as `node:crypto` prints it
+ * @param cert the certificate (its subject and SANs are read)
  *
  * @example Two common names
- * ```ts
+ * ```ts ignore
+ * import { readCertificate } from "@mtls/mcp/cert";
  * import { checkIdentityAmbiguity } from "./identity.ts";
- * const refusal = checkIdentityAmbiguity({
- *   commonNames: ["agent", "admin"],
- *   commonNameInMultiValuedRdn: false,
- *   subjectAltNames: { dns: [], ip: [], uri: [], email: [] },
- * }, "CN=agent\nCN=admin");
- * refusal?.reason; // "ambiguous_identity"
+ * checkIdentityAmbiguity(readCertificate(pemWithTwoCns))?.reason; // "ambiguous_identity"
  * ```
  */
 export function checkIdentityAmbiguity(
-  fields: Pick<CertificateFields, "commonNames" | "commonNameInMultiValuedRdn" | "subjectAltNames">,
-  subject: string,
+  cert: Pick<Certificate, "subject" | "subjectAltNames">,
 ): Refusal | undefined {
-  const what = `Certificate "${subject.replaceAll("\n", ", ")}" is ambiguous`;
+  const what = `Certificate "${cert.subject.text.replaceAll("\n", ", ")}" is ambiguous`;
   const quoted = (list: readonly string[]) => list.map((v) => `"${v}"`).join(", ");
-  const cns = fields.commonNames;
+  const cns = commonNamesOf(cert.subject);
   if (cns.length > 1) {
     return {
       reason: "ambiguous_identity",
       message: `${what}: its subject has ${cns.length} common names (${quoted(cns)})`,
     };
   }
-  const uris = fields.subjectAltNames.uri;
+  const uris = cert.subjectAltNames.uri;
   const spiffe = uris.filter(isSpiffeUri);
   const garbled = [...cns, ...spiffe].find(hasControl);
   if (garbled !== undefined) {
@@ -181,7 +207,7 @@ export function checkIdentityAmbiguity(
       } contains a control character or line break`,
     };
   }
-  if (fields.commonNameInMultiValuedRdn) {
+  if (cert.subject.rdns.some((rdn) => rdn.length > 1 && rdn.some((a) => a.oid === OID_CN))) {
     return {
       reason: "ambiguous_identity",
       message: `${what}: its common name "${

@@ -27,9 +27,9 @@ export type {
   PolicyOption,
 } from "./policy.ts";
 export { identityLabel, peerIdentity } from "./identity.ts";
-export type { PeerIdentity } from "./identity.ts";
-export { readCertificateFields } from "./der.ts";
-export type { CertificateFields, SubjectAltNames } from "./der.ts";
+export type { PeerIdentity, PeerSubjectAltNames } from "./identity.ts";
+// The certificates policies read are the model's (`@mtls/mcp/cert`).
+export type { Certificate, SubjectAltNames } from "../cert/mod.ts";
 export {
   checkClientUsage,
   checkValidity,
@@ -48,6 +48,6 @@ export { compileGlob } from "./glob.ts";
 export { checkHostName } from "./host_name.ts";
 export type { HostNameMismatch, PresentedNames } from "./host_name.ts";
 export { checkNameConstraints } from "./name_constraints.ts";
-export type { ChainCertificate, CheckNameConstraintsOptions } from "./name_constraints.ts";
+export type { CheckNameConstraintsOptions } from "./name_constraints.ts";
 export { verifyServerChain } from "./verify_server_chain.ts";
 export type { ServerChainOptions } from "./verify_server_chain.ts";

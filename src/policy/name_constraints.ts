@@ -29,27 +29,36 @@
  * verification as in Go (`MaxConstraintComparisions`) and rustls-webpki
  * (`name_constraint_comparisons`), both 250,000.
  *
- * Runtime-neutral: DER is decoded by `asn1js`, the rest is plain data.
+ * Runtime-neutral. Certificates come from the model (`src/cert/`): their
+ * SANs as it decoded them, their subject and issuer as the Name DER it
+ * holds, their nameConstraints extension's value; `asn1js` decodes that
+ * value, the Names and the rarer SAN forms the model only counts
+ * (directoryName, otherName...), and nothing re-reads a certificate.
  *
  * @module
  */
 
-import * as asn1js from "asn1js";
+import type * as asn1js from "asn1js";
+import type { Certificate } from "../cert/certificate.ts";
+import { EXTENSION_OIDS } from "../cert/extensions.ts";
+import { parseIpAddress } from "../cert/ip_address.ts";
+import { LruMap } from "../limits/lru.ts";
 import {
   childrenOf,
   decodeDer,
   isContext,
   isUniversal,
   NameSyntaxError,
-  oidOf,
   readName,
 } from "./distinguished_name.ts";
 import {
   constraintFormName,
   GN,
   OID_SMTP_UTF8_MAILBOX,
+  presentedIp,
   type PresentedName,
   presentedName,
+  presentedText,
   subjectNames,
   type Subtree,
   subtreeBase,
@@ -68,26 +77,6 @@ import type { Refusal } from "./verify_chain.ts";
  * ```
  */
 export const MAX_NAME_CONSTRAINT_COMPARISONS = 250_000;
-
-/**
- * A certificate of a built chain, as {@link checkNameConstraints} reads it.
- *
- * @example
- * ```ts ignore
- * const c: ChainCertificate = { der: new Uint8Array(x509.raw), subject: "CN=agent" };
- * ```
- */
-export interface ChainCertificate {
-  /** The certificate, DER. */
-  der: Uint8Array;
-  /** Its subject on one line, for messages. */
-  subject: string;
-  /**
-   * Its SHA-256 fingerprint: when given, a CA certificate is read once and
-   * remembered by it.
-   */
-  fingerprint?: string;
-}
 
 /**
  * A parsed nameConstraints extension.
@@ -117,9 +106,6 @@ export interface CheckNameConstraintsOptions {
   /** Work budget. @default {MAX_NAME_CONSTRAINT_COMPARISONS} */
   maxComparisons?: number;
 }
-
-const OID_NAME_CONSTRAINTS = "2.5.29.30";
-const OID_SAN = "2.5.29.17";
 
 /** GeneralName forms we cannot compare: a constraint of such a form refuses every such name. */
 const UNSUPPORTED = new Set<number>([
@@ -187,63 +173,74 @@ interface CertificateNames {
 }
 
 /**
- * Reads the subject, issuer and extensions of a DER certificate (`leaf`: a
- * host-like CN counts as a DNS name when there is no DNS SAN).
+ * The SANs of `cert`: the forms the model decoded (email, DNS, URI, IP, in
+ * that order), then the rarer forms it only counts, decoded from the
+ * extension's value, in certificate order.
  */
-function readCertificate(der: Uint8Array, leaf: boolean): CertificateNames {
-  const cert = decodeDer(der, "the certificate");
-  const [tbsNode] = childrenOf(cert);
-  if (!tbsNode) throw new NameSyntaxError("the certificate has no tbsCertificate");
-  const tbs = childrenOf(tbsNode);
-  // version [0] is optional: serial, signature, issuer, validity, subject follow.
-  const at = isContext(tbs[0], 0) ? 1 : 0;
-  const issuer = tbs[at + 2];
-  const subjectNode = tbs[at + 4];
-  if (!issuer || !subjectNode) throw new NameSyntaxError("the certificate has no subject");
-  const subject = readName(subjectNode);
-  let sans: PresentedName[] = [];
+function sansOf(cert: Certificate): PresentedName[] {
+  const { dns, ip, uri, email, other } = cert.subjectAltNames;
+  const out = [
+    ...email.map((n) => presentedText(GN.rfc822Name, n)),
+    ...dns.map((n) => presentedText(GN.dNSName, n)),
+    ...uri.map((n) => presentedText(GN.uniformResourceIdentifier, n)),
+    // The model gives canonical text, which parses back to the same bytes.
+    ...ip.map((n) => presentedIp(parseIpAddress(n)!)),
+  ];
+  if (other === 0) return out;
+  const ext = cert.extensions.find((e) => e.oid === EXTENSION_OIDS.subjectAltName)!;
+  for (const gn of childrenOf(decodeDer(ext.value, "subjectAltName"))) {
+    const tag = gn.idBlock.tagClass === 3 ? gn.idBlock.tagNumber : -1;
+    if (!MODEL_FORMS.has(tag)) out.push(presentedName(gn));
+  }
+  return out;
+}
+
+/** SAN forms the certificate model decodes itself. */
+const MODEL_FORMS = new Set<number>([
+  GN.rfc822Name,
+  GN.dNSName,
+  GN.uniformResourceIdentifier,
+  GN.iPAddress,
+]);
+
+/**
+ * What `cert` brings to the check (`leaf`: a host-like CN counts as a DNS
+ * name when there is no DNS SAN). Its subject and issuer are decoded from the
+ * Name DER the model holds, as directoryName constraints are, so that both
+ * sides of a comparison are read alike.
+ */
+function namesOf(cert: Certificate, leaf: boolean): CertificateNames {
+  const subject = readName(decodeDer(cert.subject.der, "the subject"));
   let constraints: CertificateNames["constraints"];
-  const wrapper = tbs.find((t) => isContext(t, 3));
-  for (const ext of wrapper ? childrenOf(childrenOf(wrapper)[0] ?? wrapper) : []) {
-    const parts = childrenOf(ext);
-    const id = oidOf(parts[0]);
-    const value = parts[parts.length - 1];
-    if (!(value instanceof asn1js.OctetString)) throw new NameSyntaxError("malformed extension");
-    if (id === OID_SAN) {
-      sans = childrenOf(decodeDer(value.valueBlock.valueHexView, "subjectAltName"))
-        .map(presentedName);
-    }
-    if (id === OID_NAME_CONSTRAINTS) {
-      try {
-        constraints = groupsOf(readNameConstraints(value.valueBlock.valueHexView));
-      } catch (e) {
-        constraints = { malformed: why(e) };
-      }
+  if (cert.nameConstraints) {
+    try {
+      constraints = groupsOf(readNameConstraints(cert.nameConstraints.value));
+    } catch (e) {
+      constraints = { malformed: why(e) };
     }
   }
-  const hasDnsSan = sans.some((n) => n.tag === GN.dNSName);
+  const hasDnsSan = cert.subjectAltNames.dns.length > 0;
   return {
-    names: [...sans, ...subjectNames(subject, { hostLikeCommonNames: leaf && !hasDnsSan })],
+    names: [...sansOf(cert), ...subjectNames(subject, { hostLikeCommonNames: leaf && !hasDnsSan })],
     // §6.1.3 (b): self-issued means issuer and subject match (§7.1 comparison).
-    selfIssued: JSON.stringify(readName(issuer).rdns) === JSON.stringify(subject.rdns),
+    selfIssued: !leaf &&
+      JSON.stringify(readName(decodeDer(cert.issuer.der, "the issuer")).rdns) ===
+        JSON.stringify(subject.rdns),
     constraints,
   };
 }
 
-// Reading a certificate with asn1js costs about 0.3 ms (measured on Deno 2.9.6:
-// 285-385 µs for a 420-460 byte certificate, against 6 µs for the hand-written
-// reader in der.ts); CA certificates recur across clients, so they are read once and
-// remembered by fingerprint. Bounded: the oldest entry goes first. Leaves are
+// Decoding names and constraints with asn1js costs tens of µs; CA
+// certificates recur across clients, so theirs are read once and
+// remembered by fingerprint. Bounded: the least recently used goes first. Leaves are
 // not: a returning client is found in the policy's verdict cache.
 const CA_MEMO_MAX = 1_024;
-const caMemo = new Map<string, CertificateNames>();
+const caMemo = new LruMap<CertificateNames>({ max: CA_MEMO_MAX });
 
-function readCa(c: ChainCertificate): CertificateNames {
-  if (c.fingerprint === undefined) return readCertificate(c.der, false);
+function readCa(c: Certificate): CertificateNames {
   let v = caMemo.get(c.fingerprint);
   if (v === undefined) {
-    v = readCertificate(c.der, false);
-    if (caMemo.size >= CA_MEMO_MAX) caMemo.delete(caMemo.keys().next().value!);
+    v = namesOf(c, false);
     caMemo.set(c.fingerprint, v);
   }
   return v;
@@ -343,26 +340,23 @@ function checkName(
  *
  * @example A chain whose intermediate permits only `.example.com`
  * ```ts ignore
- * const r = checkNameConstraints([
- *   { der: leafDer, subject: "CN=agent" },
- *   { der: intDer, subject: "CN=Int" },
- *   { der: rootDer, subject: "CN=Root" },
- * ]);
+ * import { readCertificate } from "@mtls/mcp/cert";
+ * const r = checkNameConstraints([leafPem, intPem, rootPem].map((p) => readCertificate(p)));
  * if (r) console.log(r.message);
  * ```
  */
 export function checkNameConstraints(
-  chain: readonly ChainCertificate[],
+  chain: readonly Certificate[],
   options: CheckNameConstraintsOptions = {},
 ): Refusal | undefined {
   const { maxComparisons = MAX_NAME_CONSTRAINT_COMPARISONS } = options;
   const budget = { left: maxComparisons };
   const read: CertificateNames[] = [];
-  const certName = (j: number) =>
-    `${j === 0 ? "Certificate" : "Intermediate CA"} "${chain[j].subject}"`;
+  const subjects = chain.map((c) => c.subject.text.split("\n").join(", "));
+  const certName = (j: number) => `${j === 0 ? "Certificate" : "Intermediate CA"} "${subjects[j]}"`;
   for (let k = 0; k < chain.length; k++) {
     try {
-      read[k] = k === 0 ? readCertificate(chain[0].der, true) : readCa(chain[k]);
+      read[k] = k === 0 ? namesOf(chain[0], true) : readCa(chain[k]);
     } catch (e) {
       return refuse(`${certName(k)} cannot be read for name constraints: ${why(e)}`);
     }
@@ -370,7 +364,7 @@ export function checkNameConstraints(
   for (let k = 1; k < chain.length; k++) {
     const groups = read[k].constraints;
     if (!groups) continue;
-    const ca = `${k === chain.length - 1 ? "trusted CA" : "intermediate CA"} "${chain[k].subject}"`;
+    const ca = `${k === chain.length - 1 ? "trusted CA" : "intermediate CA"} "${subjects[k]}"`;
     if (!(groups instanceof Map)) {
       return refuse(
         `${capital(ca)} has a malformed nameConstraints extension: ${groups.malformed}`,
@@ -385,7 +379,7 @@ export function checkNameConstraints(
         if (budget.left < 0) {
           return refuse(
             `Too many name constraint checks for "${
-              chain[0].subject
+              subjects[0]
             }": more than ${maxComparisons} comparisons`,
           );
         }
@@ -402,14 +396,15 @@ export function checkNameConstraints(
  *
  * @example
  * ```ts ignore
- * const problem = nameConstraintsProblem(new Uint8Array(ca.raw));
+ * const problem = nameConstraintsProblem(readCertificate(caPem));
  * if (problem) throw new Error(problem);
  * ```
  */
-export function nameConstraintsProblem(der: Uint8Array): string | undefined {
+export function nameConstraintsProblem(cert: Certificate): string | undefined {
+  if (!cert.nameConstraints) return undefined;
   try {
-    const c = readCertificate(der, false).constraints;
-    return c && !(c instanceof Map) ? c.malformed : undefined;
+    readNameConstraints(cert.nameConstraints.value);
+    return undefined;
   } catch (e) {
     return why(e);
   }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import { type Certificate, readCertificates } from "../cert/certificate.ts";
+import { namesIssuer } from "../cert/verify_signature.ts";
 import { ConfigError, isMtlsError } from "../errors.ts";
 import { type PeerIdentity, peerIdentity } from "./identity.ts";
 import { VerdictCache } from "./verdict_cache.ts";
@@ -30,8 +31,11 @@ import { trustAnchorProblem } from "./trust_anchor.ts";
  * ```
  */
 export interface PolicyContext {
-  /** Verified chain, leaf first. With the demo policy an untrusted chain is just the leaf. */
-  chain: readonly X509Certificate[];
+  /**
+   * Verified chain, leaf first, as certificates of the model
+   * (`@mtls/mcp/cert`). With the demo policy an untrusted chain is just the leaf.
+   */
+  chain: readonly Certificate[];
   /** Identity of the leaf. */
   identity: PeerIdentity;
   /** Peer address, `host:port`. */
@@ -82,7 +86,7 @@ export type PolicyOption = "strict" | "demo" | CustomPolicy;
  * ```
  */
 export type CertificateVerdict =
-  | { identity: PeerIdentity; chain: X509Certificate[]; trusted: boolean }
+  | { identity: PeerIdentity; chain: Certificate[]; trusted: boolean }
   | (Refusal & { identity?: PeerIdentity });
 
 /**
@@ -100,8 +104,8 @@ export interface CompiledPolicy {
   readonly acceptsUntrusted: boolean;
   /** Synchronous certificate checks, run as soon as the handshake completes. */
   checkCertificate(
-    leaf: X509Certificate,
-    intermediates: readonly X509Certificate[],
+    leaf: Certificate,
+    intermediates: readonly Certificate[],
   ): CertificateVerdict;
   /**
    * {@link CompiledPolicy.checkCertificate} for a connection, with the same
@@ -121,9 +125,9 @@ export interface CompiledPolicy {
    * with one intermediate is found again without reading them all.
    */
   checkPresented(
-    leaf: X509Certificate,
-    intermediates: () => readonly X509Certificate[],
-    firstIntermediate?: () => X509Certificate | undefined,
+    leaf: Certificate,
+    intermediates: () => readonly Certificate[],
+    firstIntermediate?: () => Certificate | undefined,
   ): CertificateVerdict;
   /** The custom hook, when there is one. */
   readonly hook?: CustomPolicy["verify"];
@@ -149,10 +153,11 @@ export interface CompilePolicyOptions {
   verdictCacheSize?: number;
 }
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 /**
- * Parses every PEM certificate in `pems`.
+ * Reads every PEM certificate in `pems` into the certificate model.
+ *
+ * @throws {ConfigError} for a text without a certificate, or a certificate
+ * that cannot be read
  *
  * @example
  * ```ts
@@ -160,23 +165,22 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
  * parseCaCertificates([]); // []
  * ```
  */
-export function parseCaCertificates(pems: readonly string[]): X509Certificate[] {
-  const out: X509Certificate[] = [];
+export function parseCaCertificates(pems: readonly string[]): Certificate[] {
+  const out: Certificate[] = [];
   for (const pem of pems) {
-    const blocks = pem.match(PEM_BLOCK);
-    if (!blocks) {
+    let certs: Certificate[];
+    try {
+      certs = readCertificates(pem);
+    } catch (cause) {
+      throw new ConfigError('Option "tls.ca" holds a certificate that cannot be parsed', {
+        key: "tls.ca",
+        cause,
+      });
+    }
+    if (certs.length === 0) {
       throw new ConfigError('Option "tls.ca" holds no PEM certificate', { key: "tls.ca" });
     }
-    for (const b of blocks) {
-      try {
-        out.push(new X509Certificate(b));
-      } catch (cause) {
-        throw new ConfigError('Option "tls.ca" holds a certificate that cannot be parsed', {
-          key: "tls.ca",
-          cause,
-        });
-      }
-    }
+    out.push(...certs);
   }
   return out;
 }
@@ -231,22 +235,21 @@ export function compilePolicy(option: PolicyOption, options: CompilePolicyOption
     acceptsUntrusted,
     hook: custom?.verify,
     checkPresented(leaf, intermediates, firstIntermediate) {
-      let read: readonly X509Certificate[] | undefined;
+      let read: readonly Certificate[] | undefined;
       const presented = () => (read ??= intermediates());
-      const der = cache ? leaf.raw : undefined;
-      const hit = der && cache!.get(der, now().getTime(), presented, firstIntermediate);
+      const hit = cache?.get(leaf, now().getTime(), presented, firstIntermediate);
       if (hit) return hit;
       // A leaf issued straight by a trusted CA needs no intermediates: try that
       // first, because reading what the client sent costs more than the check.
       // Only a trusted acceptance is final there (no intermediate can change
       // it); anything else is decided with what the client presented.
       let v: CertificateVerdict | undefined;
-      if (anchors.some((a) => leaf.checkIssued(a))) {
+      if (anchors.some((a) => namesIssuer(leaf, a))) {
         v = policy.checkCertificate(leaf, []);
         if ("reason" in v || !v.trusted) v = undefined;
       }
       v ??= policy.checkCertificate(leaf, presented());
-      if (der && !("reason" in v)) cache!.set(der, v, read);
+      if (cache && !("reason" in v)) cache.set(leaf, v, read);
       return v;
     },
     checkCertificate(leaf, intermediates) {

@@ -4,15 +4,14 @@
  * never vouch for a client is a configuration error with one clear line,
  * rather than a refusal of every client later.
  *
- * Runtime-neutral (plain bytes).
+ * Runtime-neutral (certificates of the model).
  *
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
-import { readCertificateFields } from "./der.ts";
+import type { Certificate } from "../cert/certificate.ts";
 import { nameConstraintsProblem } from "./name_constraints.ts";
-import { unprocessedCriticalExtension } from "./verify_chain.ts";
+import { lacksKeyCertSign, unprocessedCriticalExtension } from "./verify_chain.ts";
 
 /**
  * Why `anchor` cannot be a trust anchor for client certificates, as the end
@@ -30,20 +29,19 @@ import { unprocessedCriticalExtension } from "./verify_chain.ts";
  * if (problem) throw new ConfigError(`Option "tls.ca" holds ${problem}`);
  * ```
  */
-export function trustAnchorProblem(anchor: X509Certificate): string | undefined {
-  const subject = anchor.subject.split("\n").join(", ");
-  const fields = readCertificateFields(new Uint8Array(anchor.raw));
-  if (!fields.isCa) {
+export function trustAnchorProblem(anchor: Certificate): string | undefined {
+  const subject = anchor.subject.text.split("\n").join(", ");
+  if (!anchor.basicConstraints?.ca) {
     return `"${subject}", which is not a CA certificate (basicConstraints cA is not set)`;
   }
   const ca = `CA certificate "${subject}"`;
-  if (fields.keyCertSign === false) return `${ca}, whose key usage does not allow keyCertSign`;
-  const critical = unprocessedCriticalExtension(fields);
+  if (lacksKeyCertSign(anchor)) return `${ca}, whose key usage does not allow keyCertSign`;
+  const critical = unprocessedCriticalExtension(anchor);
   if (critical) return `${ca} with critical extension ${critical}, which is not supported`;
-  if (fields.hasPolicyConstraints) {
+  if (anchor.hasPolicyConstraints) {
     return `${ca} with policyConstraints (2.5.29.36), which is not supported: every chain through it would be refused`;
   }
-  const nc = nameConstraintsProblem(new Uint8Array(anchor.raw));
+  const nc = nameConstraintsProblem(anchor);
   if (nc) return `${ca} with a malformed nameConstraints extension: ${nc}`;
   return undefined;
 }

@@ -23,8 +23,8 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import type { X509Certificate } from "node:crypto";
+import type { Certificate } from "../cert/certificate.ts";
+import { LruMap } from "../limits/lru.ts";
 import type { PeerIdentity } from "./identity.ts";
 
 /** One remembered acceptance. */
@@ -32,7 +32,7 @@ export interface CachedVerdict {
   /** Identity of the leaf (frozen: shared by every connection with that certificate). */
   identity: PeerIdentity;
   /** Chain the verdict was reached with, leaf first. */
-  chain: X509Certificate[];
+  chain: Certificate[];
   /** Whether the chain reached a trusted CA. */
   trusted: boolean;
 }
@@ -50,7 +50,8 @@ interface Entry {
 }
 
 /**
- * A bounded map from leaf certificate bytes to an accepted verdict, evicting
+ * A bounded map from a leaf certificate (its SHA-256 fingerprint, which the
+ * model computed when it read the DER) to an accepted verdict, evicting
  * the least recently used entry when full. A hit is returned only while `now`
  * lies within the validity period of every certificate of the chain; outside
  * it the caller runs the full checks, which then name the reason (`expired`,
@@ -60,17 +61,17 @@ interface Entry {
  * @example
  * ```ts ignore
  * const cache = new VerdictCache(1024);
- * const hit = cache.get(leaf.raw, Date.now(), () => intermediates);
- * if (!hit) cache.set(leaf.raw, { identity, chain, trusted: true }, intermediates);
+ * const hit = cache.get(leaf, Date.now(), () => intermediates);
+ * if (!hit) cache.set(leaf, { identity, chain, trusted: true }, intermediates);
  * ```
  */
 export class VerdictCache {
-  #entries = new Map<string, Entry>();
-  #max: number;
+  #entries: LruMap<Entry>;
 
   /** @param max Most entries kept. @default {1024} */
   constructor(max = 1024) {
-    this.#max = max;
+    // compilePolicy() takes any verdictCacheSize > 0; a fraction kept its ceiling before.
+    this.#entries = new LruMap({ max: Math.ceil(max) });
   }
 
   /** Number of entries. */
@@ -79,7 +80,7 @@ export class VerdictCache {
   }
 
   /**
-   * The remembered verdict for these leaf bytes, if any, still in its
+   * The remembered verdict for this leaf certificate, if any, still in its
    * validity period at `now` (ms), and reached with what this connection
    * presented. `presented` returns the intermediates sent after the leaf, in
    * order; `first`, when given, the first of them only, cheaply (or
@@ -88,13 +89,15 @@ export class VerdictCache {
    * chain stays fast.
    */
   get(
-    leafDer: Uint8Array,
+    leaf: Certificate,
     now: number,
-    presented: () => readonly X509Certificate[],
-    first?: () => X509Certificate | undefined,
+    presented: () => readonly Certificate[],
+    first?: () => Certificate | undefined,
   ): CachedVerdict | undefined {
-    const key = keyOf(leafDer);
-    const e = this.#entries.get(key);
+    const key = leaf.fingerprint;
+    // Peek first: only a hit makes the entry recently used. The window is
+    // checked here, not as the map's expiry, because `now` comes per call.
+    const e = this.#entries.peek(key);
     if (!e) return undefined;
     if (now < e.from || now > e.to) {
       this.#entries.delete(key);
@@ -102,35 +105,28 @@ export class VerdictCache {
     }
     if (e.intermediates && !presentedFirst(e.intermediates, presented, first)) return undefined;
     if (e.presented !== undefined && e.presented !== fingerprints(presented())) return undefined;
-    // Most recently used goes last, so eviction takes the first key.
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
+    this.#entries.get(key);
     return e.verdict;
   }
 
   /**
-   * Remembers an accepted verdict for these leaf bytes. An untrusted one is
+   * Remembers an accepted verdict for this leaf certificate. An untrusted one is
    * kept only with the intermediates it was reached with, `presented`.
    */
   set(
-    leafDer: Uint8Array,
+    leaf: Certificate,
     verdict: CachedVerdict,
-    presented?: readonly X509Certificate[],
+    presented?: readonly Certificate[],
   ): void {
     if (!verdict.trusted && presented === undefined) return;
     let from = -Infinity;
     let to = Infinity;
     for (const c of verdict.chain) {
-      from = Math.max(from, new Date(c.validFrom).getTime());
-      to = Math.min(to, new Date(c.validTo).getTime());
+      from = Math.max(from, c.notBefore.getTime());
+      to = Math.min(to, c.notAfter.getTime());
     }
     if (Number.isNaN(from) || Number.isNaN(to)) return;
-    const key = keyOf(leafDer);
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
+    const key = leaf.fingerprint;
     freezeIdentity(verdict.identity);
     const between = verdict.chain.slice(1, -1);
     this.#entries.set(key, {
@@ -138,7 +134,7 @@ export class VerdictCache {
       from,
       to,
       intermediates: verdict.trusted && between.length
-        ? between.map((c) => c.fingerprint256)
+        ? between.map((c) => c.fingerprint)
         : undefined,
       presented: verdict.trusted ? undefined : fingerprints(presented!),
     });
@@ -150,29 +146,24 @@ export class VerdictCache {
   }
 }
 
-/** The DER bytes as a string key: exact, and cheaper than hashing them. */
-function keyOf(der: Uint8Array): string {
-  return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("latin1");
-}
-
 /**
  * Whether the client presented the chain's intermediates `fps` first, in
  * order, so that chain building takes the same path again.
  */
 function presentedFirst(
   fps: readonly string[],
-  presented: () => readonly X509Certificate[],
-  first?: () => X509Certificate | undefined,
+  presented: () => readonly Certificate[],
+  first?: () => Certificate | undefined,
 ): boolean {
   const cheap = fps.length === 1 ? first?.() : undefined;
-  if (cheap) return cheap.fingerprint256 === fps[0];
+  if (cheap) return cheap.fingerprint === fps[0];
   const sent = presented();
-  return fps.every((fp, i) => sent[i]?.fingerprint256 === fp);
+  return fps.every((fp, i) => sent[i]?.fingerprint === fp);
 }
 
 /** The presented intermediates as one comparable string (order kept: chain building follows it). */
-function fingerprints(certs: readonly X509Certificate[]): string {
-  return certs.map((c) => c.fingerprint256).join(",");
+function fingerprints(certs: readonly Certificate[]): string {
+  return certs.map((c) => c.fingerprint).join(",");
 }
 
 function freezeIdentity(identity: PeerIdentity): void {

@@ -30,14 +30,16 @@
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
-import type { CertificateFields } from "./der.ts";
+import type { Certificate } from "../cert/certificate.ts";
+import { namesIssuer, signedBy as keySigned } from "../cert/verify_signature.ts";
+import { LruMap } from "../limits/lru.ts";
 import { checkKeyStrength, checkSignatureStrength } from "./signature_strength.ts";
 import {
   checkChainNameConstraints,
   checkCriticalExtensions,
   checkValidity,
-  fieldsOf,
+  isSelfIssued,
+  lacksKeyCertSign,
   type Refusal,
 } from "./verify_chain.ts";
 
@@ -58,7 +60,7 @@ const MAX_PATH = 10;
  */
 export interface ServerChainOptions {
   /** The client's trusted CAs, to complete a path the stack showed only in part. */
-  anchors: readonly X509Certificate[];
+  anchors: readonly Certificate[];
   /** The time validity is checked against. */
   now: Date;
 }
@@ -66,16 +68,15 @@ export interface ServerChainOptions {
 // Completing a path verifies a signature (Bun: once per new connection); the
 // answer depends only on the two certificates, so it is remembered, bounded.
 const MEMO_MAX = 1_000;
-const signatureMemo = new Map<string, boolean>();
+const signatureMemo = new LruMap<boolean>({ max: MEMO_MAX });
 
-function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
+function signedBy(child: Certificate, parent: Certificate): boolean {
   try {
-    if (!child.checkIssued(parent)) return false;
-    const key = `${child.fingerprint256}>${parent.fingerprint256}`;
+    if (!namesIssuer(child, parent)) return false;
+    const key = `${child.fingerprint}>${parent.fingerprint}`;
     let ok = signatureMemo.get(key);
     if (ok === undefined) {
-      ok = child.verify(parent.publicKey);
-      if (signatureMemo.size >= MEMO_MAX) signatureMemo.delete(signatureMemo.keys().next().value!);
+      ok = keySigned(child, parent.publicKey);
       signatureMemo.set(key, ok);
     }
     return ok;
@@ -84,7 +85,7 @@ function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
   }
 }
 
-const selfIssued = (c: X509Certificate) => c.subject === c.issuer;
+const selfIssued = isSelfIssued;
 
 /**
  * `path` (leaf first, as the TLS stack linked it), completed with the
@@ -98,9 +99,9 @@ const selfIssued = (c: X509Certificate) => c.subject === c.issuer;
  * ```
  */
 export function completeServerPath(
-  path: readonly X509Certificate[],
-  anchors: readonly X509Certificate[],
-): X509Certificate[] {
+  path: readonly Certificate[],
+  anchors: readonly Certificate[],
+): Certificate[] {
   const out = path.slice(0, MAX_PATH);
   for (let top = out[out.length - 1]; !selfIssued(top) && out.length < MAX_PATH;) {
     const next = anchors.find((a) => !out.includes(a) && signedBy(top, a));
@@ -115,34 +116,32 @@ function roleOf(k: number, length: number, anchored: boolean): string {
   return k === length - 1 && anchored ? "Trusted CA" : "Intermediate CA";
 }
 
-function allowsServerAuth(eku: string[] | undefined): boolean {
+function allowsServerAuth(eku: readonly string[] | undefined): boolean {
   return !eku || eku.includes(OID_SERVER_AUTH) || eku.includes(OID_ANY_EKU);
 }
 
 /** The issuer rules (k >= 1): a CA, keyCertSign, EKU serverAuth, pathLen. */
-function issuerRefusal(
-  c: X509Certificate,
-  f: CertificateFields,
-  role: string,
-  below: number,
-): Refusal | undefined {
-  const name = `${role} "${c.subject}"`;
-  if (!f.isCa) return { reason: "unknown_ca", message: `${name} is not a CA certificate` };
-  if (f.keyCertSign === false) {
+function issuerRefusal(c: Certificate, role: string, below: number): Refusal | undefined {
+  const name = `${role} "${c.subject.text}"`;
+  if (!c.basicConstraints?.ca) {
+    return { reason: "unknown_ca", message: `${name} is not a CA certificate` };
+  }
+  if (lacksKeyCertSign(c)) {
     return { reason: "bad_key_usage", message: `${name} key usage does not allow keyCertSign` };
   }
-  if (!allowsServerAuth(f.extendedKeyUsage)) {
+  if (!allowsServerAuth(c.extendedKeyUsage)) {
     return {
       reason: "bad_key_usage",
       message: `${name} extended key usage does not allow serverAuth (has ${
-        f.extendedKeyUsage!.join(", ") || "none"
+        c.extendedKeyUsage!.join(", ") || "none"
       }), so it cannot vouch for a server certificate`,
     };
   }
-  if (f.pathLength !== undefined && f.pathLength < below) {
+  const pathLength = c.basicConstraints.pathLength;
+  if (pathLength !== undefined && pathLength < below) {
     return {
       reason: "unknown_ca",
-      message: `Path length constraint exceeded: ${name} has pathLen ${f.pathLength} ` +
+      message: `Path length constraint exceeded: ${name} has pathLen ${pathLength} ` +
         `but ${below} intermediate CA certificate${below === 1 ? "" : "s"} below it`,
     };
   }
@@ -167,7 +166,7 @@ function issuerRefusal(
  * ```
  */
 export function verifyServerChain(
-  path: readonly X509Certificate[],
+  path: readonly Certificate[],
   options: ServerChainOptions,
 ): Refusal | undefined {
   if (path.length === 0) return { reason: "unknown_ca", message: "The server sent no certificate" };
@@ -175,19 +174,14 @@ export function verifyServerChain(
   const top = chain[chain.length - 1];
   // A self-issued top is the anchor the stack trusted: its self-signature is not relied on.
   const anchored = selfIssued(top);
-  const fields: CertificateFields[] = [];
-  for (const c of chain) {
-    const f = fieldsOf(c);
-    if ("reason" in f) return f;
-    fields.push(f);
-  }
   const leaf = chain[0];
-  if (!allowsServerAuth(fields[0].extendedKeyUsage)) {
+  if (!allowsServerAuth(leaf.extendedKeyUsage)) {
     return {
       reason: "bad_key_usage",
-      message: `Server certificate "${leaf.subject}" lacks extended key usage serverAuth (has ${
-        fields[0].extendedKeyUsage!.join(", ") || "none"
-      })`,
+      message:
+        `Server certificate "${leaf.subject.text}" lacks extended key usage serverAuth (has ${
+          leaf.extendedKeyUsage!.join(", ") || "none"
+        })`,
     };
   }
   for (const [k, c] of chain.entries()) {
@@ -200,9 +194,9 @@ export function verifyServerChain(
   let below = 0;
   for (const [k, c] of chain.entries()) {
     const refused = checkCriticalExtensions(c, { nameConstraintsApplied: true }) ??
-      (k === 0 ? undefined : issuerRefusal(c, fields[k], roleOf(k, chain.length, anchored), below));
+      (k === 0 ? undefined : issuerRefusal(c, roleOf(k, chain.length, anchored), below));
     if (refused) return refused;
     if (k > 0 && !selfIssued(c)) below++;
   }
-  return checkChainNameConstraints(chain, fields) ?? checkValidity(chain, options.now);
+  return checkChainNameConstraints(chain) ?? checkValidity(chain, options.now);
 }

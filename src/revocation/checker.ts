@@ -8,7 +8,8 @@
 import { CertificateError, ConfigError, PeerRejectedError } from "../errors.ts";
 import { writeFileAtomic } from "../fs/atomic_write.ts";
 import { createLogger } from "../log/logger.ts";
-import { type CertInfo, certInfo } from "./cert_info.ts";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
+import { bytesEqual } from "../cert/der.ts";
 import type {
   RevocationChecker,
   RevocationCheckerOptions,
@@ -17,14 +18,14 @@ import type {
 } from "./checker_options.ts";
 import { CrlChecker } from "./crl_checker.ts";
 import type { BlobStore } from "./crl_source.ts";
-import { bytesEqual } from "./der.ts";
 import { createFetcher } from "./fetcher.ts";
 import { OcspClient } from "./ocsp_client.ts";
+import { serialOf } from "./serial.ts";
 import type { ReadFileLike, RevocationVerdict } from "./types.ts";
 
-function parse(input: Uint8Array | string, what: string): CertInfo {
+function parse(input: Uint8Array | string, what: string): Certificate {
   try {
-    return certInfo(input);
+    return readCertificate(input);
   } catch (err) {
     throw new CertificateError(
       "invalid_certificate",
@@ -147,6 +148,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
       nonce: o.nonce ?? true,
       requireNonce: o.requireNonce ?? false,
       maxAge: positive("ocsp.maxAge", o.maxAge ?? 300_000),
+      cacheSize: options.ocspCacheSize,
     },
     fetcher,
     logger,
@@ -174,10 +176,10 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
   const pair = (leaf: Uint8Array | string, issuer: Uint8Array | string) => {
     const l = parse(leaf, "peer");
     const i = parse(issuer, "issuer");
-    if (!bytesEqual(l.issuer, i.subject)) {
+    if (!bytesEqual(l.issuer.der, i.subject.der)) {
       throw new CertificateError(
         "invalid_argument",
-        `Certificate serial "${l.serial}" was not issued by the given issuer`,
+        `Certificate serial "${serialOf(l)}" was not issued by the given issuer`,
       );
     }
     return [l, i] as const;
@@ -202,7 +204,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
       if (v.status !== "unknown") return v;
       seen.push(v);
     }
-    return merge(l.serial, seen);
+    return merge(serialOf(l), seen);
   };
 
   const checkCached = (leaf: Uint8Array | string, issuer: Uint8Array | string) => {
@@ -214,7 +216,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions = {}):
       if (v.status !== "unknown") return v;
       seen.push(v);
     }
-    return merge(l.serial, seen);
+    return merge(serialOf(l), seen);
   };
 
   const enforce = (v: RevocationVerdict, opts: VerifyRevocationOptions = {}) => {

@@ -63,6 +63,13 @@ export interface RevocationCheckerOptions {
   crlDistributionPoints?: boolean;
   /** Enable OCSP, optionally with settings. @default {false} */
   ocsp?: boolean | OcspOptions;
+  /**
+   * Most OCSP answers kept in memory, each until its nextUpdate; beyond it the
+   * least recently used answer goes (a server seeing many clients stays
+   * bounded), and an answer past its nextUpdate is dropped when read.
+   * @default {10_000}
+   */
+  ocspCacheSize?: number;
   /** Source order. @default {"crl-then-ocsp" with both, else the one enabled} */
   mode?: RevocationMode;
   /** `deny` refuses when no source can decide (`revocation_unknown`); `allow` admits and logs a warning every time. @default {"deny"} */

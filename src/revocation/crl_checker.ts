@@ -7,9 +7,10 @@
  *
  * @module
  */
-import type { CertInfo } from "./cert_info.ts";
+import type { Certificate } from "../cert/certificate.ts";
+import { bytesEqual } from "../cert/der.ts";
 import { CrlSource, type CrlSourceDeps, type CrlSourceState } from "./crl_source.ts";
-import { bytesEqual } from "./der.ts";
+import { serialOf } from "./serial.ts";
 import type { RevocationVerdict } from "./types.ts";
 
 const isHttp = (u: string) => /^https?:\/\//i.test(u);
@@ -77,14 +78,14 @@ export class CrlChecker {
    * not been written yet, so nothing is revoked. Any failed source keeps the
    * answer "unknown" (fail closed).
    */
-  #absentVerdict(leaf: CertInfo): RevocationVerdict | undefined {
+  #absentVerdict(leaf: Certificate): RevocationVerdict | undefined {
     const absent = this.#sources.filter((s) => s.absent);
     if (absent.length === 0) return undefined;
     if (this.#sources.some((s) => !s.absent && !s.current)) return undefined;
     return {
       status: "good",
       source: "crl",
-      serial: leaf.serial,
+      serial: serialOf(leaf),
       detail: `no CRL yet: ${absent.map((s) => `"${s.location}"`).join(", ")} does not exist`,
     };
   }
@@ -102,14 +103,15 @@ export class CrlChecker {
     return this.#sources.map((s) => s.state());
   }
 
-  #matching(leaf: CertInfo): CrlSource[] {
-    return this.#sources.filter((s) => s.current && bytesEqual(s.current.issuer, leaf.issuer));
+  #matching(leaf: Certificate): CrlSource[] {
+    return this.#sources.filter((s) => s.current && bytesEqual(s.current.issuer, leaf.issuer.der));
   }
 
-  #judge(s: CrlSource, leaf: CertInfo): RevocationVerdict {
+  #judge(s: CrlSource, leaf: Certificate): RevocationVerdict {
     const crl = s.current!;
     const now = this.#deps.now().getTime();
-    const base = { source: "crl" as const, serial: leaf.serial };
+    const serial = serialOf(leaf);
+    const base = { source: "crl" as const, serial };
     if (crl.thisUpdate.getTime() > now + this.#clockSkew) {
       return { ...base, status: "unknown", detail: `CRL "${s.location}" is not valid yet` };
     }
@@ -121,7 +123,7 @@ export class CrlChecker {
         detail: `CRL "${s.location}" expired at ${crl.nextUpdate.toISOString()}`,
       };
     }
-    const e = crl.find(leaf.serial);
+    const e = crl.find(serial);
     const v: RevocationVerdict = e
       ? {
         ...base,
@@ -136,8 +138,8 @@ export class CrlChecker {
   }
 
   /** The verdict from CRLs already loaded and verified for `issuer`, without I/O. */
-  cached(leaf: CertInfo, issuer: CertInfo): RevocationVerdict | undefined {
-    const spki = issuer.spkiHex;
+  cached(leaf: Certificate, issuer: Certificate): RevocationVerdict | undefined {
+    const spki = issuer.spkiPin;
     let unknown: RevocationVerdict | undefined;
     for (const s of this.#matching(leaf)) {
       if (s.current!.verifiedBy !== spki) continue;
@@ -152,7 +154,7 @@ export class CrlChecker {
   }
 
   /** The verdict from CRLs, loading distribution points when no source covers the issuer. */
-  async check(leaf: CertInfo, issuer: CertInfo): Promise<RevocationVerdict> {
+  async check(leaf: Certificate, issuer: Certificate): Promise<RevocationVerdict> {
     let sources = this.#matching(leaf);
     if (sources.length === 0 && this.#fromDp) {
       const dps = leaf.crlUrls.filter(isHttp);
@@ -170,7 +172,7 @@ export class CrlChecker {
       return {
         status: "unknown",
         source: "none",
-        serial: leaf.serial,
+        serial: serialOf(leaf),
         detail: `no loaded CRL covers the certificate's issuer${
           tried.length ? ` (${tried.join("; ")})` : ""
         }`,
@@ -179,7 +181,7 @@ export class CrlChecker {
     const problems: string[] = [];
     for (const s of sources) {
       try {
-        await s.verifyWith(issuer);
+        s.verifyWith(issuer);
       } catch (err) {
         problems.push((err as Error).message);
         continue;
@@ -188,6 +190,11 @@ export class CrlChecker {
       if (v.status !== "unknown") return v;
       problems.push(v.detail);
     }
-    return { status: "unknown", source: "crl", serial: leaf.serial, detail: problems.join("; ") };
+    return {
+      status: "unknown",
+      source: "crl",
+      serial: serialOf(leaf),
+      detail: problems.join("; "),
+    };
   }
 }

@@ -8,11 +8,11 @@
  *
  * @module
  */
+import type { Certificate } from "../cert/certificate.ts";
+import { bytesEqual } from "../cert/der.ts";
 import { RevocationError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CertInfo } from "./cert_info.ts";
 import { parseCrl, type ParsedCrl, verifyCrlWith } from "./crl.ts";
-import { bytesEqual } from "./der.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { ReadFileLike } from "./types.ts";
 
@@ -29,7 +29,7 @@ export interface CrlSourceDeps {
   logger: Logger;
   now: () => Date;
   /** CA certificates to verify against at load time, when one matches the CRL issuer. */
-  issuers: CertInfo[];
+  issuers: Certificate[];
   store?: BlobStore;
   /**
    * Called after a CRL that differs from the loaded one (number, size or
@@ -82,7 +82,7 @@ export class CrlSource {
   readonly location: string;
   current?: ParsedCrl;
   /** The issuer the current CRL verified with; later CRLs must verify with it too. */
-  verifiedIssuer?: CertInfo;
+  verifiedIssuer?: Certificate;
   loadedAt?: Date;
   lastError?: string;
   /** An optional file found missing at the last attempt, with nothing loaded. */
@@ -137,7 +137,10 @@ export class CrlSource {
     const { store } = this.#deps;
     if (!store || this.current || !isUrl(this.location)) return;
     const bytes = await store.read(this.#blobName()).catch(() => undefined);
-    if (bytes) await this.#accept(bytes, "disk cache").catch(() => {});
+    if (!bytes) return;
+    try {
+      this.#accept(bytes, "disk cache");
+    } catch { /* a bad cached copy is replaced by the next refresh */ }
   }
 
   #blobName(): string {
@@ -166,7 +169,7 @@ export class CrlSource {
         this.lastError = undefined;
         return;
       }
-      await this.#accept(bytes, "source");
+      this.#accept(bytes, "source");
       if (isUrl(this.location)) {
         await this.#deps.store?.write(this.#blobName(), bytes).catch((err) =>
           logger.warn("Cannot cache CRL on disk", { source: this.location, error: String(err) })
@@ -202,11 +205,11 @@ export class CrlSource {
     );
   }
 
-  async #accept(bytes: Uint8Array, from: string): Promise<void> {
+  #accept(bytes: Uint8Array, from: string): void {
     const crl = parseCrl(bytes, this.location);
     const issuer = this.verifiedIssuer ??
-      this.#deps.issuers.find((i) => bytesEqual(i.subject, crl.issuer));
-    if (issuer) await verifyCrlWith(crl, issuer);
+      this.#deps.issuers.find((i) => bytesEqual(i.subject.der, crl.issuer));
+    if (issuer) verifyCrlWith(crl, issuer);
     const cur = this.current;
     if (
       cur?.crlNumber !== undefined && crl.crlNumber !== undefined &&
@@ -221,7 +224,7 @@ export class CrlSource {
       cur.thisUpdate.getTime() !== crl.thisUpdate.getTime();
     this.current = crl;
     if (issuer) this.verifiedIssuer = issuer;
-    else if (this.verifiedIssuer && !bytesEqual(this.verifiedIssuer.subject, crl.issuer)) {
+    else if (this.verifiedIssuer && !bytesEqual(this.verifiedIssuer.subject.der, crl.issuer)) {
       this.verifiedIssuer = undefined;
     }
     this.loadedAt = this.#deps.now();
@@ -240,9 +243,9 @@ export class CrlSource {
   }
 
   /** Verifies the current CRL against `issuer` (once per issuer key) and remembers it. */
-  async verifyWith(issuer: CertInfo): Promise<void> {
+  verifyWith(issuer: Certificate): void {
     if (!this.current) return;
-    await verifyCrlWith(this.current, issuer);
+    verifyCrlWith(this.current, issuer);
     this.verifiedIssuer = issuer;
   }
 

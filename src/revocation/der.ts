@@ -1,66 +1,117 @@
 /**
- * The revocation-specific DER helpers (certificate serials, PEM or DER
- * input). The reader itself lives in `../pki/der.ts` and is re-exported here
- * so the revocation modules keep one import.
+ * What CRLs and OCSP responses share on top of the project's one DER reader
+ * (`../cert/der.ts`) and PEM codec (`../cert/pem.ts`): one item given as PEM
+ * or DER, and the SIGNED{} wrapper (to-be-signed part, algorithm, signature)
+ * checked with the one signature verifier (`../cert/verify_signature.ts`).
+ * Certificates are never read here: they go through `readCertificate`.
  *
  * @module
  */
-
-import { DerError } from "../pki/der.ts";
-
-export {
-  bytesEqual,
-  children,
-  content,
-  DerError,
-  expectTlv,
-  readOid,
-  readTime,
-  readTlv,
-  toHex,
-  whole,
-} from "../pki/der.ts";
-export type { Tlv } from "../pki/der.ts";
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+import { type SignatureAlgorithm, signatureAlgorithm } from "../cert/algorithms.ts";
+import { children, DerError, type Tlv, whole } from "../cert/der.ts";
+import { pemOrDerItems } from "../cert/pem.ts";
+import type { PublicKeyInfo } from "../cert/public_key.ts";
+import { verifySignature } from "../cert/verify_signature.ts";
 
 /**
- * The normalized hex of an INTEGER's content octets (a certificate serial):
- * lower case, no leading zeros, `"0"` for zero. Same form as {@link normalizeSerial}.
+ * The DER of the first PEM block labelled `label`, or DER bytes as given
+ * (not copied: a CRL can be tens of MB).
+ *
+ * @throws {DerError} when the input is neither, e.g. `no "X509 CRL" PEM block and not DER`
+ * @throws {CertificateError} `invalid_pem` for a malformed PEM block
+ *
+ * @example
+ * ```ts
+ * import { pemOrDer } from "./der.ts";
+ * console.log(pemOrDer(new Uint8Array([0x30, 0x00]), "X509 CRL").length); // 2
+ * ```
  */
-export function serialHexAt(b: Uint8Array, start: number, end: number): string {
-  let i = start;
-  while (i < end && b[i] === 0) i++;
-  if (i === end) return "0";
-  let s = b[i] < 16 ? b[i].toString(16) : HEX[b[i]];
-  for (i++; i < end; i++) s += HEX[b[i]];
-  return s;
-}
-
-/**
- * Normalizes a serial number written in hex (`"01:AB"`, `"0x01ab"`, `"1AB"`) to
- * the form used for lookups: lower case, no separators, no leading zeros.
- * Returns `undefined` when `hex` is not hexadecimal.
- */
-export function normalizeSerial(hex: string): string | undefined {
-  const s = hex.trim().replace(/^0x/i, "").replace(/[:\s]/g, "").toLowerCase();
-  if (!/^[0-9a-f]+$/.test(s)) return undefined;
-  return s.replace(/^0+/, "") || "0";
-}
-
-/** Decodes PEM (first block with `label`) or returns DER input unchanged. */
 export function pemOrDer(input: Uint8Array | string, label: string): Uint8Array {
-  const text = typeof input === "string"
-    ? input
-    : input.length > 0 && input[0] === 0x30
-    ? undefined
-    : new TextDecoder().decode(input.subarray(0, Math.min(input.length, 64 * 1024 * 1024)));
-  if (text === undefined) return input as Uint8Array;
-  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`);
-  const m = text.match(re);
-  if (!m) throw new DerError(`no "${label}" PEM block and not DER`);
-  const bin = atob(m[1].replace(/[\r\n\s]/g, ""));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  if (typeof input !== "string" && input[0] === 0x30) return input;
+  const [der] = pemOrDerItems(input, label, "input");
+  if (der === undefined || der[0] !== 0x30) {
+    throw new DerError(`no "${label}" PEM block and not DER`);
+  }
+  return der;
+}
+
+/**
+ * The parts of a SIGNED{} structure (RFC 5280 §4.1.1.3, RFC 6960 §4.2.1):
+ * the exact bytes signed, the algorithm and the signature value.
+ *
+ * @example
+ * ```ts ignore
+ * const { tbs, algorithm, signature } = readSigned(der, readTlv(der, 0), "CRL");
+ * ```
+ */
+export interface SignedParts {
+  /** The to-be-signed SEQUENCE, DER, as signed. */
+  readonly tbs: Uint8Array;
+  /** The outer signature algorithm. */
+  readonly algorithm: SignatureAlgorithm;
+  /** The BIT STRING's content without the unused-bits octet. */
+  readonly signature: Uint8Array;
+  /** The algorithm's AlgorithmIdentifier, DER (a CRL repeats it inside its tbs). */
+  readonly algorithmDer: Uint8Array;
+}
+
+/**
+ * Reads the first three children of the SEQUENCE `top` of `der` as
+ * tbs, AlgorithmIdentifier and BIT STRING.
+ *
+ * @throws {DerError} `not a <what>` when they are not there
+ *
+ * @example
+ * ```ts ignore
+ * const signed = readSigned(crlDer, readTlv(crlDer, 0), "CRL");
+ * ```
+ */
+export function readSigned(der: Uint8Array, top: Tlv, what: string): SignedParts {
+  const [tbsT, algT, sigT] = children(der, top);
+  if (!sigT || tbsT.tag !== 0x30 || algT.tag !== 0x30 || sigT.tag !== 0x03) {
+    throw new DerError(`not a ${what}`);
+  }
+  return {
+    tbs: whole(der, tbsT),
+    algorithm: signatureAlgorithm(der, algT),
+    signature: der.subarray(Math.min(sigT.valueStart + 1, sigT.end), sigT.end),
+    algorithmDer: whole(der, algT),
+  };
+}
+
+/** Hashes refused for CRL and OCSP signatures (what the WebCrypto verifier before the model refused; SHA-1 still passes). */
+const REFUSED_HASHES = new Set(["MD2", "MD4", "MD5"]);
+
+/**
+ * Why revocation does not take signatures made with `algorithm`, or
+ * `undefined` when it does: ECDSA, RSA (PKCS#1 v1.5 and PSS), Ed25519 and
+ * Ed448 with SHA-1 or SHA-2.
+ *
+ * @example
+ * ```ts
+ * import { unsupportedAlgorithm } from "./der.ts";
+ * console.log(unsupportedAlgorithm({ oid: "1.2.3", name: "1.2.3", kind: "unknown" }));
+ * // "unsupported signature algorithm 1.2.3"
+ * ```
+ */
+export function unsupportedAlgorithm(algorithm: SignatureAlgorithm): string | undefined {
+  const { kind, hash, oid } = algorithm;
+  if (kind === "unknown" || kind === "dsa" || (hash && REFUSED_HASHES.has(hash))) {
+    return `unsupported signature algorithm ${oid}`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `key` made the signature of `signed`, with an algorithm
+ * revocation takes (see {@link unsupportedAlgorithm}). Never throws.
+ *
+ * @example
+ * ```ts ignore
+ * if (!verifySigned(readSigned(der, top, "CRL"), ca.publicKey)) refuse();
+ * ```
+ */
+export function verifySigned(signed: SignedParts, key: PublicKeyInfo): boolean {
+  return unsupportedAlgorithm(signed.algorithm) === undefined &&
+    verifySignature(signed.algorithm, key, signed.tbs, signed.signature);
 }

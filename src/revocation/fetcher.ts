@@ -6,6 +6,7 @@
  * @module
  */
 import { RevocationError } from "../errors.ts";
+import { LruMap } from "../limits/lru.ts";
 import type { FetchLike } from "./types.ts";
 
 /** Options for {@link createFetcher}. */
@@ -26,29 +27,33 @@ export interface Fetcher {
   coolingUntil(url: string): Date | undefined;
 }
 
+/**
+ * URLs cooling down at once, at most. They come from certificates' AIA and
+ * distribution points, so the table is bounded like every cache; past it the
+ * least recently failed URL may be tried again early.
+ */
+const COOLING_MAX = 1_024;
+
 /** Makes a {@link Fetcher}. Failures reject with `revocation_fetch_failed` naming the URL. */
 export function createFetcher(options: FetcherOptions): Fetcher {
   const { fetch, timeout, cooldown, now } = options;
-  const failedAt = new Map<string, { until: number; why: string }>();
-  const coolingUntil = (url: string) => {
-    const f = failedAt.get(url);
-    if (!f) return undefined;
-    if (f.until <= now().getTime()) {
-      failedAt.delete(url);
-      return undefined;
-    }
-    return new Date(f.until);
-  };
+  const failedAt = new LruMap<{ until: number; why: string }>({
+    max: COOLING_MAX,
+    now: () => now().getTime(),
+  });
   return {
-    coolingUntil,
+    coolingUntil(url) {
+      const f = failedAt.peek(url);
+      return f && new Date(f.until);
+    },
     async get(url, body, contentType) {
-      const until = coolingUntil(url);
-      if (until) {
+      const cooling = failedAt.peek(url);
+      if (cooling) {
         throw new RevocationError(
           "revocation_fetch_failed",
-          `Cannot fetch "${url}": cooling down until ${until.toISOString()} after "${
-            failedAt.get(url)!.why
-          }"`,
+          `Cannot fetch "${url}": cooling down until ${
+            new Date(cooling.until).toISOString()
+          } after "${cooling.why}"`,
         );
       }
       const ac = new AbortController();
@@ -67,7 +72,8 @@ export function createFetcher(options: FetcherOptions): Fetcher {
         return new Uint8Array(await res.arrayBuffer());
       } catch (err) {
         const why = ac.signal.aborted ? `timed out after ${timeout} ms` : (err as Error).message;
-        failedAt.set(url, { until: now().getTime() + cooldown, why });
+        const until = now().getTime() + cooldown;
+        failedAt.set(url, { until, why }, until);
         throw new RevocationError("revocation_fetch_failed", `Cannot fetch "${url}": ${why}`, {
           cause: err,
         });

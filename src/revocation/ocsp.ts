@@ -1,15 +1,16 @@
 /**
  * OCSP (RFC 6960): building a request with a nonce, and verifying a response:
  * signer (the issuer, or a responder it delegated with the OCSP-signing EKU),
- * certID, validity window and nonce. Structures come from pkijs; signatures
- * are verified with WebCrypto over the exact signed bytes.
+ * certID, validity window and nonce. Request and response structures come
+ * from pkijs; the signature is checked with the project's one verifier over
+ * the exact signed bytes, and certificates (the issuer, delegated
+ * responders) are read through the model (`readCertificate`).
  *
  * @module
  */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { RevocationError } from "../errors.ts";
-import { type CertInfo, certInfo } from "./cert_info.ts";
+import { type Certificate, readCertificate } from "../cert/certificate.ts";
 import {
   bytesEqual,
   children,
@@ -17,11 +18,13 @@ import {
   expectTlv,
   readTime,
   readTlv,
-  serialHexAt,
   toHex,
   whole,
-} from "./der.ts";
-import { verifySignature } from "./signature.ts";
+} from "../cert/der.ts";
+import { namesIssuer, signedBy } from "../cert/verify_signature.ts";
+import { RevocationError } from "../errors.ts";
+import { readSigned, type SignedParts, unsupportedAlgorithm, verifySigned } from "./der.ts";
+import { serialHexAt, serialOf } from "./serial.ts";
 import { REVOCATION_REASONS, type RevocationReason } from "./types.ts";
 
 const NONCE_OID = "1.3.6.1.5.5.7.48.1.2";
@@ -63,24 +66,24 @@ export interface OcspAnswer {
 
 /** The certID for `leaf` issued by `issuer`. */
 export async function ocspCertId(
-  leaf: CertInfo,
-  issuer: CertInfo,
+  leaf: Certificate,
+  issuer: Certificate,
   hash: "SHA-1" | "SHA-256" = "SHA-1",
 ): Promise<OcspCertId> {
   const digest = async (d: Uint8Array) =>
     new Uint8Array(await crypto.subtle.digest(hash, d.slice() as Uint8Array<ArrayBuffer>));
   return {
     hashOid: HASH_OIDS[hash],
-    nameHash: await digest(issuer.subject),
-    keyHash: await digest(issuer.publicKey),
-    serial: leaf.serial,
+    nameHash: await digest(issuer.subject.der),
+    keyHash: await digest(issuer.publicKey.subjectPublicKey),
+    serial: serialOf(leaf),
   };
 }
 
 /** Builds a DER OCSP request for `leaf`, with a fresh 16-byte nonce unless `nonce` is false. */
 export async function buildOcspRequest(
-  leaf: CertInfo,
-  issuer: CertInfo,
+  leaf: Certificate,
+  issuer: Certificate,
   options: { hash?: "SHA-1" | "SHA-256"; nonce?: boolean } = {},
 ): Promise<OcspRequest> {
   const certId = await ocspCertId(leaf, issuer, options.hash);
@@ -114,8 +117,8 @@ export async function buildOcspRequest(
 
 /** Options for {@link verifyOcspResponse}. */
 export interface VerifyOcspOptions {
-  leaf: CertInfo;
-  issuer: CertInfo;
+  leaf: Certificate;
+  issuer: Certificate;
   certId: OcspCertId;
   /** The nonce sent; a response that echoes a different one is refused. */
   nonce?: Uint8Array;
@@ -128,21 +131,27 @@ export interface VerifyOcspOptions {
   source: string;
 }
 
-function embeddedCerts(basicDer: Uint8Array): Uint8Array[] {
+/**
+ * BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm,
+ * signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }:
+ * the signed parts, and the DER of each certificate sent.
+ */
+function signedParts(basicDer: Uint8Array): { signed: SignedParts; certs: Uint8Array[] } {
   const top = expectTlv(basicDer, 0, 0x30);
+  const signed = readSigned(basicDer, top, "basic OCSP response");
   const certsT = children(basicDer, top).find((t) => t.tag === 0xa0);
-  if (!certsT) return [];
+  if (!certsT) return { signed, certs: [] };
   const seq = expectTlv(basicDer, certsT.valueStart, 0x30, certsT.end);
-  return children(basicDer, seq).map((t) => whole(basicDer, t).slice());
+  return { signed, certs: children(basicDer, seq).map((t) => whole(basicDer, t).slice()) };
 }
 
-/** Whether `candidate` may sign OCSP answers for certificates of `issuer` at `now`. */
-async function isDelegatedResponder(candidate: CertInfo, issuer: CertInfo, now: Date) {
-  if (!bytesEqual(candidate.issuer, issuer.subject)) return false;
-  if (!candidate.extKeyUsage?.has(OCSP_SIGNING_EKU)) return false;
+/** Whether `candidate` may sign OCSP answers for certificates of `issuer` at `now` (RFC 6960 §4.2.2.2). */
+function isDelegatedResponder(candidate: Certificate, issuer: Certificate, now: Date): boolean {
+  if (!namesIssuer(candidate, issuer)) return false;
+  if (!candidate.extendedKeyUsage?.includes(OCSP_SIGNING_EKU)) return false;
   if (now < candidate.notBefore || now > candidate.notAfter) return false;
-  return await verifySignature(issuer.spki, candidate.sigOid, candidate.tbs, candidate.signature)
-    .catch(() => false);
+  return unsupportedAlgorithm(candidate.signatureAlgorithm) === undefined &&
+    signedBy(candidate, issuer.publicKey);
 }
 
 function statusOf(sr: pkijs.SingleResponse): Omit<OcspAnswer, "thisUpdate" | "nextUpdate"> {
@@ -168,25 +177,29 @@ function statusOf(sr: pkijs.SingleResponse): Omit<OcspAnswer, "thisUpdate" | "ne
  *
  * @throws {RevocationError} `ocsp_invalid` naming the responder and what is wrong
  */
-export async function verifyOcspResponse(
+export function verifyOcspResponse(
   der: Uint8Array,
   options: VerifyOcspOptions,
 ): Promise<OcspAnswer> {
+  // A promise, as before the signature check became synchronous: callers
+  // await it and expect a rejection, not a throw.
   try {
-    return await verifyResponse(der, options);
+    return Promise.resolve(verifyResponse(der, options));
   } catch (err) {
     // The contract is RevocationError("ocsp_invalid") for any bad response,
     // whichever parser (pkijs or our DER walk) noticed first.
-    if (err instanceof RevocationError) throw err;
-    throw new RevocationError(
-      "ocsp_invalid",
-      `Invalid OCSP response from "${options.source}": malformed (${(err as Error).message})`,
-      { cause: err },
+    if (err instanceof RevocationError) return Promise.reject(err);
+    return Promise.reject(
+      new RevocationError(
+        "ocsp_invalid",
+        `Invalid OCSP response from "${options.source}": malformed (${(err as Error).message})`,
+        { cause: err },
+      ),
     );
   }
 }
 
-async function verifyResponse(der: Uint8Array, options: VerifyOcspOptions): Promise<OcspAnswer> {
+function verifyResponse(der: Uint8Array, options: VerifyOcspOptions): OcspAnswer {
   const { issuer, certId, nonce, now, clockSkew, source } = options;
   const fail = (why: string, cause?: unknown): never => {
     throw new RevocationError("ocsp_invalid", `Invalid OCSP response from "${source}": ${why}`, {
@@ -224,24 +237,15 @@ async function verifyResponse(der: Uint8Array, options: VerifyOcspOptions): Prom
   if (!sr) return fail(`no answer for serial "${certId.serial}"`);
 
   // Signer: the issuer itself, or a certificate it issued for OCSP signing.
-  const sigOid = basic.signatureAlgorithm.algorithmId;
-  const sig = basic.signature.valueBlock.valueHexView;
-  const signed = tbs.tbsView;
-  const candidates: CertInfo[] = [issuer];
-  for (const c of embeddedCerts(basicDer)) {
+  const { signed, certs } = signedParts(basicDer);
+  const candidates: Certificate[] = [issuer];
+  for (const c of certs) {
     try {
-      const info = certInfo(c);
-      if (await isDelegatedResponder(info, issuer, now)) candidates.push(info);
+      const cert = readCertificate(c);
+      if (isDelegatedResponder(cert, issuer, now)) candidates.push(cert);
     } catch { /* not a certificate we can use */ }
   }
-  let verified = false;
-  for (const c of candidates) {
-    if (await verifySignature(c.spki, sigOid, signed, sig).catch(() => false)) {
-      verified = true;
-      break;
-    }
-  }
-  if (!verified) {
+  if (!candidates.some((c) => verifySigned(signed, c.publicKey))) {
     fail("signature does not verify with the issuer or a responder it authorized");
   }
 

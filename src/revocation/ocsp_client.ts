@@ -1,15 +1,19 @@
 /**
  * OCSP lookups with a cache: answers are kept in memory (and optionally on
  * disk as the signed response, re-verified when read back) until their
- * nextUpdate; concurrent checks of one certificate share one request.
+ * nextUpdate, at most `cacheSize` of them (the least recently used goes);
+ * concurrent checks of one certificate share one request.
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
+import { LruMap } from "../limits/lru.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CertInfo } from "./cert_info.ts";
+import type { Certificate } from "../cert/certificate.ts";
 import type { BlobStore } from "./crl_source.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { buildOcspRequest, type OcspAnswer, ocspCertId, verifyOcspResponse } from "./ocsp.ts";
+import { serialOf } from "./serial.ts";
 import type { RevocationVerdict } from "./types.ts";
 
 /** OCSP settings after defaults. */
@@ -21,6 +25,8 @@ export interface OcspSettings {
   requireNonce: boolean;
   /** How long an answer without nextUpdate is reused, ms. */
   maxAge: number;
+  /** Most answers kept in memory. @default {10_000} */
+  cacheSize?: number;
 }
 
 /** What the client needs from its owner. */
@@ -31,11 +37,6 @@ export interface OcspClientDeps {
   now: () => Date;
   clockSkew: number;
   store?: BlobStore;
-}
-
-interface Entry {
-  verdict: RevocationVerdict;
-  until: number;
 }
 
 function toVerdict(serial: string, url: string, a: OcspAnswer, until: number): RevocationVerdict {
@@ -56,36 +57,47 @@ function toVerdict(serial: string, url: string, a: OcspAnswer, until: number): R
 /** OCSP checks with cache, coalescing and the fetcher's timeout and cooldown. */
 export class OcspClient {
   #deps: OcspClientDeps;
-  #cache = new Map<string, Entry>();
+  /** Verdicts by issuer key and serial, each until its answer's nextUpdate. */
+  #cache: LruMap<RevocationVerdict>;
+  // Bounded by the checks in flight: each entry goes when its request settles.
   #inflight = new Map<string, Promise<RevocationVerdict>>();
-  #diskTried = new Set<string>();
+  /** Keys whose disk copy was already looked at (read once per key, not per miss). */
+  #diskTried: LruMap<true>;
 
+  /** @throws {ConfigError} `ocspCacheSize` when `settings.cacheSize` is not a positive integer */
   constructor(deps: OcspClientDeps) {
+    const max = deps.settings.cacheSize ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new ConfigError(`Option "ocspCacheSize" must be a positive integer, got "${max}"`, {
+        key: "ocspCacheSize",
+      });
+    }
     this.#deps = deps;
+    const now = () => deps.now().getTime();
+    this.#cache = new LruMap({ max, now });
+    this.#diskTried = new LruMap({ max });
   }
 
-  /** Cached answers (fresh or not). */
+  /** Cached answers (expired ones not yet read included). */
   get size(): number {
     return this.#cache.size;
   }
 
-  #key(leaf: CertInfo, issuer: CertInfo): string {
-    return `${issuer.spkiHex}:${leaf.serial}`;
+  #key(leaf: Certificate, issuer: Certificate): string {
+    return `${issuer.spkiPin}:${serialOf(leaf)}`;
   }
 
-  #url(leaf: CertInfo): string | undefined {
+  #url(leaf: Certificate): string | undefined {
     return this.#deps.settings.url ?? leaf.ocspUrls.find((u) => /^https?:\/\//i.test(u));
   }
 
-  /** A fresh cached verdict, without I/O. */
-  cached(leaf: CertInfo, issuer: CertInfo): RevocationVerdict | undefined {
-    const e = this.#cache.get(this.#key(leaf, issuer));
-    if (e && e.until > this.#deps.now().getTime()) return e.verdict;
-    return undefined;
+  /** A fresh cached verdict, without I/O; marks it recently used, drops it when expired. */
+  cached(leaf: Certificate, issuer: Certificate): RevocationVerdict | undefined {
+    return this.#cache.get(this.#key(leaf, issuer));
   }
 
   /** The verdict: cached when fresh, else asked of the responder; never throws. */
-  check(leaf: CertInfo, issuer: CertInfo): Promise<RevocationVerdict> {
+  check(leaf: Certificate, issuer: Certificate): Promise<RevocationVerdict> {
     const hit = this.cached(leaf, issuer);
     if (hit) return Promise.resolve(hit);
     const key = this.#key(leaf, issuer);
@@ -97,23 +109,18 @@ export class OcspClient {
     return p;
   }
 
-  #remember(key: string, leaf: CertInfo, url: string, a: OcspAnswer): RevocationVerdict {
+  #remember(key: string, leaf: Certificate, url: string, a: OcspAnswer): RevocationVerdict {
     const now = this.#deps.now().getTime();
     const until = a.nextUpdate ? a.nextUpdate.getTime() : now + this.#deps.settings.maxAge;
-    const verdict = toVerdict(leaf.serial, url, a, until);
-    if (this.#cache.size >= 10_000) {
-      // Bound memory on servers that see many clients: drop answers past their validity.
-      for (const [k, e] of this.#cache) if (e.until <= now) this.#cache.delete(k);
-      this.#diskTried.clear();
-    }
-    this.#cache.set(key, { verdict, until });
+    const verdict = toVerdict(serialOf(leaf), url, a, until);
+    this.#cache.set(key, verdict, until);
     return verdict;
   }
 
-  async #fromDisk(key: string, leaf: CertInfo, issuer: CertInfo, url: string) {
+  async #fromDisk(key: string, leaf: Certificate, issuer: Certificate, url: string) {
     const { store, settings, now } = this.#deps;
     if (!store || this.#diskTried.has(key)) return undefined;
-    this.#diskTried.add(key);
+    this.#diskTried.set(key, true);
     const der = await store.read(this.#blobName(key)).catch(() => undefined);
     if (!der) return undefined;
     try {
@@ -139,14 +146,14 @@ export class OcspClient {
     return `ocsp-${key.slice(-40).replace(/[^0-9a-f]/g, "")}-${h.toString(16)}.der`;
   }
 
-  async #ask(key: string, leaf: CertInfo, issuer: CertInfo): Promise<RevocationVerdict> {
+  async #ask(key: string, leaf: Certificate, issuer: Certificate): Promise<RevocationVerdict> {
     const { settings, fetcher, logger, now, clockSkew, store } = this.#deps;
     const url = this.#url(leaf);
     if (!url) {
       return {
         status: "unknown",
         source: "none",
-        serial: leaf.serial,
+        serial: serialOf(leaf),
         detail: "the certificate names no OCSP responder",
       };
     }
@@ -178,11 +185,11 @@ export class OcspClient {
     } catch (err) {
       const detail = (err as Error).message;
       logger.warn(`OCSP check failed: ${detail}`, {
-        serial: leaf.serial,
+        serial: serialOf(leaf),
         url,
         code: (err as { code?: string }).code,
       });
-      return { status: "unknown", source: "ocsp", serial: leaf.serial, detail };
+      return { status: "unknown", source: "ocsp", serial: serialOf(leaf), detail };
     }
   }
 }

@@ -83,6 +83,7 @@ Deno.test("connect with a wrong pin: refused (pin_mismatch)", async () => {
 });
 
 Deno.test("connect to a port nobody listens on: one line, exit 1", async () => {
+  // Bound and released at once, used only to expect a refusal: nothing listens on it.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -159,5 +160,3 @@ Deno.test("the CLI overview lists connect", async () => {
   await main(["--help"], io);
   assert.match(io.out, /connect +URL/);
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -116,5 +116,3 @@ Deno.test("a crashing stdio server fails its request, is logged, and the next se
     await server.close();
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

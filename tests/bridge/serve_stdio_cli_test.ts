@@ -119,10 +119,9 @@ Deno.test("closing a child that ignores end of input escalates to SIGTERM", asyn
     logger: collectingLogger(),
     closeTimeoutMs: 100,
   });
-  const started = Date.now();
   const exit = await child.close();
-  assert.equal(exit.signal, "SIGTERM");
-  assert.ok(Date.now() - started < 5_000);
+  // Killed, not waited for: `sleep 30` exiting by itself would report no signal.
+  assert.deepEqual([exit.code, exit.signal], [143, "SIGTERM"]);
 });
 
 Deno.test("a line on the child's stdout that is not JSON is logged and skipped", async () => {
@@ -140,5 +139,3 @@ Deno.test("a line on the child's stdout that is not JSON is logged and skipped",
   assert.deepEqual(messages, [{ jsonrpc: "2.0", id: 1, result: {} }]);
   assert.ok(log.records.some((r) => r.level === "warn" && r.fields.line === "hello"));
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

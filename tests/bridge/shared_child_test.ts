@@ -138,5 +138,3 @@ Deno.test("stateless sessions work with a shared stdio server", async () => {
     await server.close();
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -252,5 +252,3 @@ Deno.test("shared child, by itself: answers, cancellations and notifications go 
     await shared.close();
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -103,7 +103,7 @@ Deno.test("certs issue --p12 writes a .p12 that openssl opens with the password 
     ]);
     assert.notEqual(wrong.code, 0);
     const back = await fromPkcs12(await Deno.readFile(`${dir}/laptop.p12`), "correct horse");
-    assert.equal(back.certificate.subject, "CN=laptop");
+    assert.equal(back.certificate.subject.text, "CN=laptop");
   });
 });
 

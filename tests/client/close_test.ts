@@ -39,5 +39,3 @@ Deno.test("connectMcpClient().close() does not hang when the server is already g
   clearTimeout(timer);
   assert.equal(settled, "closed");
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createMtlsFetch, type MtlsFetchOptions } from "../../src/mcp/mod.ts";
-import { fixtures } from "./_helpers.ts";
+import { fixtures, startServer } from "./_helpers.ts";
 
 function rejects(
   options: MtlsFetchOptions,
@@ -105,10 +105,18 @@ Deno.test("createMtlsFetch() accepts DER bytes for the certificate, key and CA",
       atob(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "")),
       (c) => c.charCodeAt(0),
     );
+  const server = await startServer({ ...f.server, ca: f.ca });
   const fetch = createMtlsFetch({
     cert: der(f.client.cert),
     key: der(f.client.key),
     ca: der(f.ca),
   });
-  await fetch.close();
+  try {
+    // The DER CA verified the server, and the server saw the DER client certificate.
+    assert.equal(await (await fetch(server.url)).text(), "ok");
+    assert.deepEqual(server.clientSubjects, ["agent-1"]);
+  } finally {
+    await fetch.close();
+    await server.close();
+  }
 });

@@ -5,6 +5,7 @@
 // one code on Deno (UNABLE_TO_VERIFY_LEAF_SIGNATURE); our rules name them.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../../src/cert/mod.ts";
 import { createMtlsFetch } from "../../src/mcp/mod.ts";
 import { PeerRejectedError } from "../../src/errors.ts";
 import { verifyServerChain } from "../../src/policy/verify_server_chain.ts";
@@ -127,7 +128,7 @@ Deno.test("createMtlsFetch() admits a server chain through a good intermediate, 
 
 Deno.test("verifyServerChain() completes a leaf-only path from the configured CAs (Bun shows the leaf alone)", async () => {
   const all = await certs();
-  const x = (pem: string) => new X509Certificate(pem);
+  const x = (pem: string) => readCertificate(pem);
   const now = new Date();
   const anchors = [x(all.ca), x(all.leaves.int0.cert), x(all.leaves.subInt.cert)];
   // The intermediates are in `ca`, the leaf alone is shown: the path is rebuilt and judged.
@@ -147,7 +148,7 @@ Deno.test("checkServerChain() remembers a chain that passed only within its vali
   const all = await certs();
   const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
   const path = [der(all.leaves.leaf.cert), der(all.leaves.int.cert), der(all.ca)];
-  const anchors = [new X509Certificate(all.ca)];
+  const anchors = [readCertificate(all.ca)];
   assert.equal(checkServerChain(path, anchors, "p:1"), undefined);
   // The same chain, remembered as passing, is judged again once the clock leaves its window.
   const later = new Date(Date.now() + 3 * 86_400_000);

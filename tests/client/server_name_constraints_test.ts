@@ -3,7 +3,7 @@
 // outside a permitted subtree, or inside an excluded one, is refused, and one
 // inside is accepted. Chains made by openssl, verdicts next to openssl verify.
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../../src/cert/mod.ts";
 import { verifyServerChain } from "../../src/policy/verify_server_chain.ts";
 import { CA_EXT, NcPki } from "../policy/_nc_pki.ts";
 import { openssl } from "../pki/_openssl.ts";
@@ -35,8 +35,8 @@ Deno.test("verifyServerChain() applies an intermediate's name constraints to the
         issuer: int,
       });
       const refusal = verifyServerChain(
-        [new X509Certificate(leaf.cert), new X509Certificate(int.cert)],
-        { anchors: [new X509Certificate(root.cert)], now: new Date() },
+        [readCertificate(leaf.cert), readCertificate(int.cert)],
+        { anchors: [readCertificate(root.cert)], now: new Date() },
       );
       assert.equal(refusal?.reason, expected, `${what}: ${refusal?.message}`);
       if (expected) {

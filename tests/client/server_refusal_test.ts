@@ -5,6 +5,7 @@ import net from "node:net";
 import { createMtlsFetch } from "../../src/mcp/mod.ts";
 import { MtlsError, PeerRejectedError } from "../../src/errors.ts";
 import { fixtures, startServer } from "./_helpers.ts";
+import { startOpensslServer } from "../_openssl_s_server.ts";
 
 async function refusal(
   serverMax: "TLSv1.2" | "TLSv1.3",
@@ -96,7 +97,8 @@ Deno.test("a 403 without a reason code is handed back to the caller untouched", 
 });
 
 Deno.test("a refused TCP connection surfaces as connection_failed", async () => {
-  const port = await freePort();
+  // A port bound and released at once, used only to expect a refusal: nothing listens on it.
+  const port = await releasedPort();
   const fetch = createMtlsFetch({});
   try {
     await assert.rejects(fetch(`https://127.0.0.1:${port}/`), (e: unknown) => {
@@ -110,9 +112,8 @@ Deno.test("a refused TCP connection surfaces as connection_failed", async () => 
   }
 });
 
-// ---- openssl s_server: a real OpenSSL peer that sends alerts ----
-
-function freePort(): Promise<number> {
+/** A port just released by its listener: only for "nothing listens here", never to listen on. */
+function releasedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => {
       const { port } = s.address() as net.AddressInfo;
@@ -121,54 +122,33 @@ function freePort(): Promise<number> {
   });
 }
 
+// ---- openssl s_server: a real OpenSSL peer that sends alerts ----
+
 async function withOpenSsl(
   args: string[],
   run: (url: string) => Promise<void>,
 ): Promise<void> {
   const f = await fixtures();
   const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-client-" });
-  const child = await (async () => {
+  try {
     await Deno.writeTextFile(`${dir}/server.crt`, f.server.cert);
     await Deno.writeTextFile(`${dir}/server.key`, f.server.key);
     await Deno.writeTextFile(`${dir}/ca.crt`, f.ca);
-    const port = await freePort();
-    const proc = new Deno.Command("openssl", {
-      args: [
-        "s_server",
-        "-quiet",
-        "-www",
-        "-accept",
-        `127.0.0.1:${port}`,
-        "-cert",
-        `${dir}/server.crt`,
-        "-key",
-        `${dir}/server.key`,
-        "-CAfile",
-        `${dir}/ca.crt`,
-        ...args,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, "127.0.0.1", () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on("error", () => resolve(false));
-      });
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 20));
+    const server = await startOpensslServer([
+      "-cert",
+      `${dir}/server.crt`,
+      "-key",
+      `${dir}/server.key`,
+      "-CAfile",
+      `${dir}/ca.crt`,
+      ...args,
+    ]);
+    try {
+      await run(`https://127.0.0.1:${server.port}/`);
+    } finally {
+      await server.stop();
     }
-    return { proc, port };
-  })();
-  try {
-    await run(`https://127.0.0.1:${child.port}/`);
   } finally {
-    child.proc.kill("SIGTERM");
-    await child.proc.status;
     await Deno.remove(dir, { recursive: true });
   }
 }

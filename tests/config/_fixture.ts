@@ -2,9 +2,11 @@
  * A temp folder laid out like the repository: `certs/` with a CA, a server
  * certificate (127.0.0.1), the client `mcp-client` (as `certs init` makes)
  * and a PKCS#12 of the server; `examples/` with copies of the example config
- * files, whose paths point at `../certs/`.
+ * files, whose paths point at `../certs/`. The folder is removed when the
+ * test module unloads (see ../_temp_dir.ts).
  */
 import { createRootCa, issueCertificate, toPkcs12 } from "../../src/pki/mod.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 export interface ConfigFixture {
   root: string;
@@ -16,13 +18,12 @@ export interface ConfigFixture {
   client: { cert: string; key: string };
   /** Password of certs/server.p12. */
   p12Password: string;
-  cleanup(): Promise<void>;
 }
 
 const EXAMPLES = new URL("../../examples/", import.meta.url);
 
 export async function makeConfigFixture(): Promise<ConfigFixture> {
-  const root = await Deno.makeTempDir({ prefix: "mcp-mtls-config-test-" });
+  const root = await moduleTempDir("mcp-mtls-config-test-");
   const certs = `${root}/certs`;
   await Deno.mkdir(certs);
   await Deno.mkdir(`${root}/examples`);
@@ -61,6 +62,5 @@ export async function makeConfigFixture(): Promise<ConfigFixture> {
     server: { cert: server.certificatePem, key: server.privateKeyPem! },
     client: { cert: client.certificatePem, key: client.privateKeyPem! },
     p12Password,
-    cleanup: () => Deno.remove(root, { recursive: true }),
   };
 }

@@ -55,68 +55,60 @@ async function observe(fx: ConfigFixture, options: ServeMcpOptions) {
 
 Deno.test("the same server from options, from YAML and from JSON behaves the same", async () => {
   const fx = await makeConfigFixture();
-  try {
-    // The example config, written out by hand as the options object.
-    const fromOptions: ServeMcpOptions = {
-      hostname: "127.0.0.1",
-      port: 0,
-      path: "/mcp",
-      tls: {
-        cert: fx.server.cert,
-        key: fx.server.key,
-        ca: [fx.ca],
-        clientAuth: "require",
-        minVersion: "TLSv1.2",
-      },
-      policy: "strict",
-      maxChainDepth: 3,
-      authorization: { rules: [{ identity: "cn:mcp-client", tools: ["whoami", "echo"] }] },
-      sessions: "stateful",
-      limits: {
-        handshakeTimeoutMs: 10000,
-        idleTimeoutMs: 30000,
-        maxBodyBytes: 1048576,
-        maxConnections: 1024,
-        connectionsPerAddress: { limit: 50, windowMs: 60000 },
-        maxSessions: 1000,
-        sessionIdleMs: 1800000,
-      },
-      logger: silentLogger,
-    };
-    const logs: string[] = [];
-    const fromFile = async (configFile: string) =>
-      (await resolveServeConfig({
-        configFile,
-        env: { MCP_MTLS_PORT: "0" },
-        logWrite: (l) => logs.push(l),
-      })).options;
+  // The example config, written out by hand as the options object.
+  const fromOptions: ServeMcpOptions = {
+    hostname: "127.0.0.1",
+    port: 0,
+    path: "/mcp",
+    tls: {
+      cert: fx.server.cert,
+      key: fx.server.key,
+      ca: [fx.ca],
+      clientAuth: "require",
+      minVersion: "TLSv1.2",
+    },
+    policy: "strict",
+    maxChainDepth: 3,
+    authorization: { rules: [{ identity: "cn:mcp-client", tools: ["whoami", "echo"] }] },
+    sessions: "stateful",
+    limits: {
+      handshakeTimeoutMs: 10000,
+      idleTimeoutMs: 30000,
+      maxBodyBytes: 1048576,
+      maxConnections: 1024,
+      connectionsPerAddress: { limit: 50, windowMs: 60000 },
+      maxSessions: 1000,
+      sessionIdleMs: 1800000,
+    },
+    logger: silentLogger,
+  };
+  const logs: string[] = [];
+  const fromFile = async (configFile: string) =>
+    (await resolveServeConfig({
+      configFile,
+      env: { MCP_MTLS_PORT: "0" },
+      logWrite: (l) => logs.push(l),
+    })).options;
 
-    const a = await observe(fx, fromOptions);
-    const b = await observe(fx, await fromFile(fx.yaml));
-    const c = await observe(fx, await fromFile(fx.json));
+  const a = await observe(fx, fromOptions);
+  const b = await observe(fx, await fromFile(fx.yaml));
+  const c = await observe(fx, await fromFile(fx.json));
 
-    assert.deepEqual(a.tools, ["echo", "whoami"], "authorization hides 'time'");
-    assert.ok("ok" in a.whoami && a.whoami.ok.includes("mcp-client"), JSON.stringify(a.whoami));
-    assert.deepEqual(a.echo, { ok: "hi" });
-    assert.ok("error" in a.time, `time is refused: ${JSON.stringify(a.time)}`);
-    assert.equal(a.noCert, "no_client_cert");
-    assert.deepEqual(b, a);
-    assert.deepEqual(c, a);
-    assert.ok(logs.length > 0, "the config's logger wrote through logWrite");
-  } finally {
-    await fx.cleanup();
-  }
+  assert.deepEqual(a.tools, ["echo", "whoami"], "authorization hides 'time'");
+  assert.ok("ok" in a.whoami && a.whoami.ok.includes("mcp-client"), JSON.stringify(a.whoami));
+  assert.deepEqual(a.echo, { ok: "hi" });
+  assert.ok("error" in a.time, `time is refused: ${JSON.stringify(a.time)}`);
+  assert.equal(a.noCert, "no_client_cert");
+  assert.deepEqual(b, a);
+  assert.deepEqual(c, a);
+  assert.ok(logs.length > 0, "the config's logger wrote through logWrite");
 });
 
 Deno.test("loadServeConfig() reads the YAML and JSON examples to the same config", async () => {
   const fx = await makeConfigFixture();
-  try {
-    const y = await loadServeConfig({ file: fx.yaml });
-    const j = await loadServeConfig({ file: fx.json });
-    assert.deepEqual(y, j);
-    assert.equal(y.tls.cert, `${fx.certs}/server.crt`, "paths are relative to the file");
-    assert.deepEqual(y.tls.ca, [`${fx.certs}/ca.crt`]);
-  } finally {
-    await fx.cleanup();
-  }
+  const y = await loadServeConfig({ file: fx.yaml });
+  const j = await loadServeConfig({ file: fx.json });
+  assert.deepEqual(y, j);
+  assert.equal(y.tls.cert, `${fx.certs}/server.crt`, "paths are relative to the file");
+  assert.deepEqual(y.tls.ca, [`${fx.certs}/ca.crt`]);
 });

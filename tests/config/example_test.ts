@@ -19,14 +19,10 @@ Deno.test("examples/mcp-mtls.yaml validates, and its files load beside a certs f
   assert.equal(config.port, 8443);
   assert.equal(config.tls.clientAuth, "require");
   const fx = await makeConfigFixture();
-  try {
-    const options = await serveOptionsFromConfig(await loadServeConfig({ file: fx.yaml }), {
-      logger: silentLogger,
-    });
-    assert.equal(options.tls.cert, fx.server.cert);
-  } finally {
-    await fx.cleanup();
-  }
+  const options = await serveOptionsFromConfig(await loadServeConfig({ file: fx.yaml }), {
+    logger: silentLogger,
+  });
+  assert.equal(options.tls.cert, fx.server.cert);
 });
 
 Deno.test("examples/mcp-mtls.json holds the same data as the YAML", async () => {

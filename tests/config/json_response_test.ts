@@ -136,7 +136,3 @@ Deno.test("serve -- CMD with MCP_MTLS_JSON_RESPONSE=true exits 1 with one line n
     `mcp-mtls: Config key "jsonResponse" is true: ${STDIO} (from environment variable MCP_MTLS_JSON_RESPONSE)\n`,
   );
 });
-
-Deno.test("cleanup fixture", async () => {
-  await fx.cleanup();
-});

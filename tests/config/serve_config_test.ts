@@ -48,11 +48,7 @@ Deno.test({
   name: "config",
   async fn(t) {
     fx = await makeConfigFixture();
-    try {
-      await tests(t);
-    } finally {
-      await fx.cleanup();
-    }
+    await tests(t);
   },
 });
 

@@ -14,6 +14,8 @@ import {
 import { computePins } from "../../src/pins/mod.ts";
 import { doctor } from "../../src/cli/doctor.ts";
 import { captureIo } from "../cli/_io.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
+import { startOpensslServer } from "../_openssl_s_server.ts";
 
 export interface Pair {
   cert: string;
@@ -46,8 +48,7 @@ let cached: Promise<Files> | undefined;
 /** Certificates for every doctor test, written once per process. */
 export function files(): Promise<Files> {
   cached ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-doctor-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    const dir = await moduleTempDir("mcp-mtls-doctor-");
     const texts = new Map<string, string>();
     const write = async (name: string, text: string) => {
       await Deno.writeTextFile(`${dir}/${name}`, text);
@@ -94,8 +95,8 @@ export function files(): Promise<Files> {
         }),
       ),
       pem: (path: string) => texts.get(path)!,
-      serverPin: computePins(new Uint8Array(server.certificate.rawData)).spki,
-      otherPin: computePins(new Uint8Array(otherCaServer.certificate.rawData)).spki,
+      serverPin: computePins(server.certificate.der).spki,
+      otherPin: computePins(otherCaServer.certificate.der).spki,
       revokedCrl: await writeBytes(
         "revoked.crl",
         await createCrl(ca, [{
@@ -164,8 +165,11 @@ export async function withPlainHttps(run: (url: string) => Promise<void>): Promi
   }
 }
 
-/** A port nothing listens on (just released). */
-export function freePort(): Promise<number> {
+/**
+ * A port nothing listens on: bound and released at once. Only for expecting a
+ * refusal ("nothing is listening"), never to listen on later.
+ */
+export function releasedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => {
       const { port } = s.address() as net.AddressInfo;
@@ -180,45 +184,20 @@ export async function withOpenSsl(
   run: (url: string) => Promise<void>,
 ): Promise<void> {
   const f = await files();
-  const port = await freePort();
-  const child = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-quiet",
-      "-www",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      f.server.cert,
-      "-key",
-      f.server.key,
-      "-CAfile",
-      f.ca,
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const server = await startOpensslServer([
+    "-cert",
+    f.server.cert,
+    "-key",
+    f.server.key,
+    "-CAfile",
+    f.ca,
+    ...args,
+  ]);
   try {
-    await waitForPort(port);
-    await run(`https://127.0.0.1:${port}/`);
+    await run(`https://127.0.0.1:${server.port}/`);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await server.stop();
   }
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
-      s.on("error", () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`openssl s_server did not start on port ${port}`);
 }
 
 /** The step of a `--json` result named `name`. */

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import {
   clientArgs,
   files,
-  freePort,
+  releasedPort,
   runDoctor,
   step,
   withOpenSsl,
@@ -204,7 +204,7 @@ Deno.test("doctor without --cert against a server requiring one says no_client_c
 });
 
 Deno.test("doctor with nothing listening says connection refused and skips every later step", async () => {
-  const port = await freePort();
+  const port = await releasedPort(); // released: used only to expect "connection refused"
   const { text, json, code } = await diagnose(`https://127.0.0.1:${port}/mcp`);
   assert.equal(code, 1);
   assert.match(

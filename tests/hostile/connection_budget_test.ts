@@ -111,5 +111,3 @@ Deno.test("serveMcp() serves a second certificate while the first holds every co
     await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

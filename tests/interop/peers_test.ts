@@ -176,5 +176,3 @@ for (const max of ["1.3", "1.2"]) {
     }
   });
 }
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

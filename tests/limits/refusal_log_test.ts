@@ -45,14 +45,15 @@ Deno.test("createRefusalLog() keeps memory bounded under 1e5 distinct keys", () 
   assert.ok(log.size <= 1000, `size ${log.size}`);
 });
 
-Deno.test("createRefusalLog() stays fast when one key floods among 10k tracked keys", () => {
+Deno.test("createRefusalLog() logs a key flooding among 10k tracked keys once and counts the rest", () => {
+  // How fast this runs is measured in bench/timings.ts.
   let t = 0;
   const log = createRefusalLog({ now: () => t });
   for (let i = 0; i < 10_000; i++) log.record(`k${i}`);
-  const start = performance.now();
-  for (let i = 0; i < 100_000; i++) log.record("flooder");
-  const ms = performance.now() - start;
-  assert.ok(ms < 1000, `100k refusals took ${ms.toFixed(0)} ms`);
+  let logged = 0;
+  for (let i = 0; i < 100_000; i++) if (log.record("flooder").log) logged++;
+  assert.equal(logged, 1);
+  assert.ok(log.size <= 10_000, `size ${log.size}`);
   t = 1;
   assert.deepEqual(log.drain(), [{ key: "flooder", suppressed: 99_999 }]);
 });

@@ -72,5 +72,3 @@ Deno.test("scheduleExpiryWarnings() warns at once and again every interval, and 
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(log.records.length, n);
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -24,7 +24,9 @@ Deno.test("detailedTls logs each handshake with protocol, cipher, SNI, peer subj
     tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca },
   });
   const next = await newServerCredential(fx);
+  let aliceSpan = 0; // ms from before alice's connection to after she closed it
   try {
+    const began = performance.now();
     const client = await connectMcpClient(server.url, {
       cert: fx.alice.cert,
       key: fx.alice.key,
@@ -36,6 +38,7 @@ Deno.test("detailedTls logs each handshake with protocol, cipher, SNI, peer subj
     } finally {
       await client.close();
     }
+    aliceSpan = performance.now() - began;
     await servedFingerprint(fx, server.address.port, fx.bob); // with SNI "localhost"
     await servedFingerprint(fx, server.address.port, fx.otherCaClient).catch(() => {});
     await server.reloadTls({ cert: next.cert, key: next.key });
@@ -54,7 +57,8 @@ Deno.test("detailedTls logs each handshake with protocol, cipher, SNI, peer subj
   assert.match(alice.cipher, /GCM|CHACHA20/);
   assert.match(alice.peerChain[0].subject, /CN=alice/);
   assert.equal(typeof alice.durationMs, "number");
-  assert.ok(alice.durationMs >= 0 && alice.durationMs < 5000);
+  // Not a speed check: the handshake happened inside the span the test measured around it.
+  assert.ok(alice.durationMs >= 0 && alice.durationMs <= aliceSpan, `${alice.durationMs} ms`);
   assert.match(alice.peer, /^127\.0\.0\.1:\d+$/);
   assert.ok(handshakes.some((r) => r.sni === "localhost"), "SNI is logged when sent");
   assert.ok(
@@ -98,5 +102,3 @@ Deno.test("without detailedTls no handshake line is logged, but the audit line i
   }
   assert.ok(!lines.some((l) => l.includes('"msg":"TLS handshake"')));
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -158,5 +158,3 @@ Deno.test("the health port refuses a request whose Host is another DNS name (DNS
     await server.close();
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

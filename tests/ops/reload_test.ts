@@ -131,5 +131,3 @@ Deno.test("reloadTls() with a new CA closes kept-alive connections of clients it
     await server.close();
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

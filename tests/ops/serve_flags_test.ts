@@ -60,5 +60,3 @@ Deno.test("serve rejects a bad --log-format or --health-port with one line", asy
   assert.match(io.out, /--detailed-tls/);
   assert.match(io.out, /--health-port N/);
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

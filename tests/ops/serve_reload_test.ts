@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { spkiPin } from "../../src/pki/mod.ts";
 import { type Fixtures, makeFixtures } from "../server/_fixtures.ts";
 import { newServerCredential, servedFingerprint, waitFor } from "./_ops.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 const fx: Fixtures = await makeFixtures();
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
@@ -17,7 +18,7 @@ function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done
 }
 
 Deno.test("serve reloads server.crt/server.key (and pins.json) written into its certs directory, and on SIGHUP, without a restart; a garbage file is refused, logged, and the last good certificate keeps serving", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-ops-serve-" });
+  const dir = await moduleTempDir("mcp-mtls-ops-serve-");
   await Deno.writeTextFile(`${dir}/server.crt`, fx.server.cert);
   await Deno.writeTextFile(`${dir}/server.key`, fx.server.key, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/ca.crt`, fx.ca);
@@ -118,8 +119,5 @@ Deno.test("serve reloads server.crt/server.key (and pins.json) written into its 
     } catch { /* exited */ }
     await child.status;
     await Promise.all([out.done, err.done]);
-    await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -8,11 +8,11 @@ import type { AddressInfo } from "node:net";
 import { compilePinSet, PinStore } from "../../src/pins/mod.ts";
 import { PeerRejectedError } from "../../src/errors.ts";
 import { makeCert } from "./fixtures.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "pins_handshake_" });
+const dir = await moduleTempDir("pins_handshake_");
 const server = await makeCert(dir, "server", "ec-p256");
 const stranger = await makeCert(dir, "stranger", "ec-p256");
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
 /** A TLS server that records every byte of application data it receives. */
 async function listen(): Promise<

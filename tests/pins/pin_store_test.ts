@@ -3,12 +3,12 @@ import { computePins, PinStore } from "../../src/pins/mod.ts";
 import { PeerRejectedError, RevocationError } from "../../src/errors.ts";
 import type { LogFields } from "../../src/log/logger.ts";
 import { type FixtureCert, makeCert } from "./fixtures.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "pin_store_test_" });
+const dir = await moduleTempDir("pin_store_test_");
 const a = await makeCert(dir, "a", "ec-p256");
 const b = await makeCert(dir, "b", "ed25519");
 const c = await makeCert(dir, "c", "rsa-2048");
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 const spki = (x: FixtureCert) => `sha256/${x.opensslSpkiPin}`;
 let n = 0;
 const freshPath = () => `${dir}/store-${n++}/pins.json`;

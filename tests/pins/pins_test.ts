@@ -8,12 +8,12 @@ import {
 } from "../../src/pins/mod.ts";
 import { CertificateError, PeerRejectedError } from "../../src/errors.ts";
 import { type FixtureCert, type FixtureKey, KEY_TYPES, makeCert } from "./fixtures.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "pins_test_" });
+const dir = await moduleTempDir("pins_test_");
 const certs = {} as Record<FixtureKey, FixtureCert>;
 for (const t of Object.keys(KEY_TYPES) as FixtureKey[]) certs[t] = await makeCert(dir, t, t);
 const other = await makeCert(dir, "other", "ec-p256");
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
 for (const t of Object.keys(KEY_TYPES) as FixtureKey[]) {
   Deno.test(`computePins() equals the openssl pipeline for a ${t} certificate`, () => {

@@ -77,9 +77,12 @@ Deno.test("parseCertificates() reads a PEM chain in order, skipping other blocks
   const chain = leaf.privateKeyPem + leaf.certificatePem + "\r\n" +
     intermediate.certificatePem.replaceAll("\n", "\r\n");
   const certs = parseCertificates(chain);
-  assert.deepEqual(certs.map((c) => c.subject), ["CN=localhost", "CN=mcp-mtls Intermediate CA"]);
+  assert.deepEqual(certs.map((c) => c.subject.text), [
+    "CN=localhost",
+    "CN=mcp-mtls Intermediate CA",
+  ]);
   const der = await opensslBytes(["x509", "-outform", "der"], root.certificatePem);
-  assert.equal(parseCertificates(der)[0].subject, "CN=mcp-mtls Root CA");
+  assert.equal(parseCertificates(der)[0].subject.text, "CN=mcp-mtls Root CA");
 });
 
 Deno.test("parseCertificates() reads a certificate openssl made", async () => {

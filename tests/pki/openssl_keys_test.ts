@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encodePem } from "../../src/cert/pem.ts";
 import { isMtlsError } from "../../src/errors.ts";
 import {
   createRootCa,
@@ -97,9 +98,10 @@ Deno.test("issueCertificate() signs with a CA that openssl made (PKCS#1 key), an
     const { privateKey, keyType } = await importPrivateKey(
       await Deno.readTextFile(`${dir}/ca.key`),
     );
-    assert.equal(certificate.subject, "O=Acme, CN=Acme Root");
+    assert.equal(certificate.subject.text, "O=Acme\nCN=Acme Root");
     assert.ok(await privateKeyMatchesCertificate(certificate, privateKey));
-    const ca = { certificate, certificatePem: certificate.toString("pem"), privateKey, keyType };
+    const certificatePem = encodePem(certificate.der, "CERTIFICATE");
+    const ca = { certificate, certificatePem, privateKey, keyType };
     const leaf = await issueCertificate(ca, "client", { commonName: "agent" });
     await Deno.writeTextFile(`${dir}/leaf.crt`, leaf.certificatePem);
     const r = await openssl([
@@ -111,7 +113,9 @@ Deno.test("issueCertificate() signs with a CA that openssl made (PKCS#1 key), an
       `${dir}/leaf.crt`,
     ]);
     assert.equal(r.stdout.trim(), `${dir}/leaf.crt: OK`, r.stderr);
-    assert.equal(leaf.certificate.issuer, "O=Acme, CN=Acme Root");
+    assert.equal(leaf.certificate.issuer.text, "O=Acme\nCN=Acme Root");
+    // The issuer name is the CA's subject byte for byte (OpenSSL chains by it).
+    assert.deepEqual(leaf.certificate.issuer.der, certificate.subject.der);
   });
 });
 

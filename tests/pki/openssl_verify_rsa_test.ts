@@ -41,7 +41,13 @@ Deno.test("openssl verify accepts rsa-4096 server and client certificates direct
     const first = await issueCertificate(root, "server", { keyType: "rsa-4096" });
     const keyPair = {
       privateKey: first.privateKey,
-      publicKey: await first.certificate.publicKey.export(crypto),
+      publicKey: await crypto.subtle.importKey(
+        "spki",
+        first.certificate.publicKey.spki.slice(),
+        first.privateKey.algorithm as RsaHashedImportParams,
+        true,
+        ["verify"],
+      ),
     };
     const client = await issueCertificate(root, "client", { keyPair });
     await assertOpensslAccepts(dir, root, { server: first, client });

@@ -7,14 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../../src/cert/mod.ts";
 import { isMtlsError } from "../../src/errors.ts";
 import {
   compileAuthorization,
   compilePolicy,
   identityLabel,
   peerIdentity,
-  readCertificateFields,
 } from "../../src/policy/mod.ts";
+import { commonNamesOf } from "../../src/policy/identity.ts";
 import { createRootCa, issueCertificate, parseSubjectAltNames } from "../../src/pki/mod.ts";
 import { type OpensslCertSpec, opensslClientCert } from "./_openssl_certs.ts";
 
@@ -91,11 +92,11 @@ function assertAmbiguous(fn: () => unknown, message: string): void {
 
 for (const [what, , message] of AMBIGUOUS) {
   Deno.test(`peerIdentity() refuses a certificate with ${what} (ambiguous_identity)`, () => {
-    assertAmbiguous(() => peerIdentity(new X509Certificate(made.get(what)!)), message);
+    assertAmbiguous(() => peerIdentity(readCertificate(made.get(what)!)), message);
   });
 
   Deno.test(`compilePolicy() strict, demo and custom refuse a certificate with ${what}`, () => {
-    const leaf = new X509Certificate(made.get(what)!);
+    const leaf = readCertificate(made.get(what)!);
     let hookCalls = 0;
     for (
       const option of [
@@ -122,17 +123,12 @@ for (const [what, , message] of AMBIGUOUS) {
   });
 }
 
-Deno.test("readCertificateFields() lists every CN and gives no single commonName when there are two", () => {
-  const f = readCertificateFields(
-    new Uint8Array(new X509Certificate(made.get("two CNs, admin last")!).raw),
-  );
-  assert.deepStrictEqual(f.commonNames, ["agent", "admin"]);
-  assert.equal(f.commonName, undefined);
-  const mv = readCertificateFields(
-    new Uint8Array(new X509Certificate(made.get("a CN in a multi-valued RDN")!).raw),
-  );
-  assert.deepStrictEqual(mv.commonNames, ["a"]);
-  assert.equal(mv.commonNameInMultiValuedRdn, true);
+Deno.test("commonNamesOf() lists every CN of a subject; a CN in a multi-valued RDN shares its RDN", () => {
+  const f = readCertificate(made.get("two CNs, admin last")!);
+  assert.deepStrictEqual(commonNamesOf(f.subject), ["agent", "admin"]);
+  const mv = readCertificate(made.get("a CN in a multi-valued RDN")!);
+  assert.deepStrictEqual(commonNamesOf(mv.subject), ["a"]);
+  assert.deepStrictEqual(mv.subject.rdns[0].map((a) => a.name), ["CN", "O"]);
 });
 
 Deno.test("peerIdentity() admits what is not ambiguous: several non-SPIFFE URIs, a CN beside O and OU, a multi-valued RDN without a CN", async () => {
@@ -161,10 +157,10 @@ Deno.test("peerIdentity() admits what is not ambiguous: several non-SPIFFE URIs,
   ];
   for (const [spec, label] of cases) {
     const { cert } = await opensslClientCert(dir, { ...spec, ca: caFiles });
-    const id = peerIdentity(new X509Certificate(cert));
+    const id = peerIdentity(readCertificate(cert));
     assert.equal(identityLabel(id), label, spec.name);
     const v = compilePolicy("strict", { ca: [ca.certificatePem] }).checkCertificate(
-      new X509Certificate(cert),
+      readCertificate(cert),
       [],
     );
     assert.ok(!("reason" in v), `${spec.name}: ${"reason" in v ? v.message : ""}`);
@@ -176,7 +172,7 @@ Deno.test("compileAuthorization(): a rule keyed on cn:admin is never granted to 
     rules: [{ identity: "cn:admin", tools: ["*"] }, { identity: "cn:agent", tools: ["whoami"] }],
   });
   for (const what of ["two CNs, admin last", "two CNs, admin first"]) {
-    const leaf = new X509Certificate(made.get(what)!);
+    const leaf = readCertificate(made.get(what)!);
     // The only way from a certificate to a rule is an identity, and there is none.
     let granted = false;
     try {
@@ -191,9 +187,8 @@ Deno.test("compileAuthorization(): a rule keyed on cn:admin is never granted to 
 Deno.test("issueCertificate() never puts two CNs in a subject: a name that looks like a DN stays one literal CN", async () => {
   for (const name of ["agent,CN=admin", "agent+CN=admin", "agent/CN=admin", "agent, CN=admin"]) {
     const leaf = await issueCertificate(ca, "client", { commonName: name });
-    const x = new X509Certificate(leaf.certificatePem);
-    const f = readCertificateFields(new Uint8Array(x.raw));
-    assert.deepStrictEqual(f.commonNames, [name]);
+    const x = readCertificate(leaf.certificatePem);
+    assert.deepStrictEqual(commonNamesOf(x.subject), [name]);
     assert.equal(identityLabel(peerIdentity(x)), `cn:${name}`);
   }
 });
@@ -202,13 +197,17 @@ Deno.test("peerIdentity() refuses a single CN with a line break, which prints ex
   const name = "agent\nCN=admin";
   // openssl takes the line break literally; our PKI refuses to issue such a name (below).
   const made1 = await opensslClientCert(dir, { name: "newline-cn", subject: `/CN=${name}` });
-  const x = new X509Certificate(made1.cert);
-  assert.deepStrictEqual(readCertificateFields(new Uint8Array(x.raw)).commonNames, [name]);
-  // node:crypto prints it as it prints the two CNs "agent" and "admin".
-  assert.equal(x.subject, new X509Certificate(made.get("two CNs, admin last")!).subject);
+  const x = readCertificate(made1.cert);
+  assert.deepStrictEqual(commonNamesOf(x.subject), [name]);
+  // node:crypto prints it as it prints the two CNs "agent" and "admin"; the model escapes it.
+  assert.equal(
+    new X509Certificate(made1.cert).subject,
+    new X509Certificate(made.get("two CNs, admin last")!).subject,
+  );
+  assert.equal(x.subject.text, "CN=agent\\0aCN=admin");
   assertAmbiguous(
     () => peerIdentity(x),
-    'Certificate "CN=agent, CN=admin" is ambiguous: its common name "agent\\nCN=admin" ' +
+    'Certificate "CN=agent\\0aCN=admin" is ambiguous: its common name "agent\\nCN=admin" ' +
       "contains a control character or line break",
   );
   const selfSigned = compilePolicy("demo", { ca: [] }).checkCertificate(x, []);

@@ -1,20 +1,21 @@
 /**
  * One text form for iPAddress SANs (RFC 5952, IPv4-mapped addresses in mixed
- * notation per its section 5) across every reader — the policy DER reader,
+ * notation per its section 5) across every reader — the certificate model,
  * peerIdentity(), inspectCertificate(), parseSubjectAltNames() — and in
  * authorization rules, whichever way a user writes the address.
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../../src/cert/mod.ts";
 import { isMtlsError } from "../../src/errors.ts";
-import { canonicalIpAddress, ipAddressText, parseIpAddress } from "../../src/pki/ip_address.ts";
+import { canonicalIpAddress, ipAddressText, parseIpAddress } from "../../src/cert/ip_address.ts";
 import {
   createRootCa,
   inspectCertificate,
   issueCertificate,
   parseSubjectAltNames,
 } from "../../src/pki/mod.ts";
-import { compileAuthorization, peerIdentity, readCertificateFields } from "../../src/policy/mod.ts";
+import { compileAuthorization, peerIdentity } from "../../src/policy/mod.ts";
 import { opensslClientCert } from "./_openssl_certs.ts";
 
 /** Written form → canonical form (RFC 5952 §4, §5). */
@@ -104,11 +105,8 @@ Deno.test("every reader renders iPAddress SANs of an openssl certificate the sam
       subject: "/CN=ips",
       subjectAltName: SANS,
     });
-    const x = new X509Certificate(cert);
-    assert.deepStrictEqual(
-      readCertificateFields(new Uint8Array(x.raw)).subjectAltNames.ip,
-      EXPECTED_IPS,
-    );
+    const x = readCertificate(cert);
+    assert.deepStrictEqual(x.subjectAltNames.ip, EXPECTED_IPS);
     assert.deepStrictEqual(peerIdentity(x).subjectAltNames.ip, EXPECTED_IPS);
     const inspected = (await inspectCertificate(cert)).subjectAltNames;
     assert.deepStrictEqual(
@@ -128,7 +126,10 @@ Deno.test("our PKI writes the address given in any form and every reader gives i
   const leaf = await issueCertificate(ca, "client", { subjectAltNames: written });
   const x = new X509Certificate(leaf.certificatePem);
   const want = ["1:0:0:2::3", "::ffff:1.2.3.4", "2001:db8::1:0:0:1", "10.0.0.7"];
-  assert.deepStrictEqual(peerIdentity(x).subjectAltNames.ip, want);
+  assert.deepStrictEqual(
+    peerIdentity(readCertificate(leaf.certificatePem)).subjectAltNames.ip,
+    want,
+  );
   const inspected = (await inspectCertificate(leaf.certificate)).subjectAltNames;
   assert.deepStrictEqual(inspected.map((s) => s.value), want);
   // openssl reads the bytes we wrote as the addresses we meant.
@@ -139,21 +140,21 @@ Deno.test("compileAuthorization() matches ip: and san: rules however the address
   const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-ip-test-" });
   try {
     const openssl = peerIdentity(
-      new X509Certificate(
+      readCertificate(
         (await opensslClientCert(dir, { name: "ips", subject: "/CN=ips", subjectAltName: SANS }))
           .cert,
       ),
     );
     const ca = await createRootCa();
     const pki = peerIdentity(
-      new X509Certificate(
+      readCertificate(
         (await issueCertificate(ca, "client", {
           subjectAltNames: "ip:1:0:0:2::3,ip:::ffff:1.2.3.4,ip:10.0.0.7",
         })).certificatePem,
       ),
     );
     const other = peerIdentity(
-      new X509Certificate(
+      readCertificate(
         (await issueCertificate(ca, "client", {
           subjectAltNames: "ip:1:0:0:2::4,ip:10.1.0.8,ip:::ffff:1.2.3.5",
         }))

@@ -4,6 +4,7 @@
 // and a good client that keeps calling a tool while hostile peers do their worst.
 import { connectMcpClient } from "../../src/mcp/mod.ts";
 import { type CertificateBundle, createRootCa, issueCertificate } from "../../src/pki/mod.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 /** `MCP_MTLS_STRESS=1` selects the long variants (`deno task stress`). */
 export const STRESS: boolean = Deno.env.get("MCP_MTLS_STRESS") === "1";
@@ -140,9 +141,12 @@ export interface Pki {
   caPem: string;
 }
 
-/** A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as files. */
+/**
+ * A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as files in
+ * a folder removed when the test module unloads (also when the test fails before its end).
+ */
 export async function makePki(prefix: string): Promise<Pki> {
-  const dir = await Deno.makeTempDir({ prefix: `rel-${prefix}-` });
+  const dir = await moduleTempDir(`rel-${prefix}-`);
   const ca = await createRootCa({ commonName: "Reliability CA", exportable: true });
   const server = await issueCertificate(ca, "server", {
     commonName: "localhost",

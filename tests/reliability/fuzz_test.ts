@@ -12,7 +12,7 @@ import {
 } from "../../src/pki/mod.ts";
 import { createRevocationChecker, parseCrl, verifyCrl } from "../../src/revocation/mod.ts";
 import { silentLogger } from "../../src/log/mod.ts";
-import { certInfo } from "../../src/revocation/cert_info.ts";
+import { readCertificate } from "../../src/cert/certificate.ts";
 import { ocspCertId, verifyOcspResponse } from "../../src/revocation/ocsp.ts";
 import { loadConfigFile, loadServeConfig } from "../../src/config/mod.ts";
 import { main } from "../../src/cli/main.ts";
@@ -175,8 +175,8 @@ Deno.test("verifyOcspResponse() of a response with a zero-length INTEGER throws 
   const der = s.ocspDer.slice();
   assert.equal(der[32], 0x02, "unexpected OCSP response layout");
   der[33] = 0x00;
-  const leaf = certInfo(s.leafDer);
-  const issuer = certInfo(s.caDer);
+  const leaf = readCertificate(s.leafDer);
+  const issuer = readCertificate(s.caDer);
   const certId = await ocspCertId(leaf, issuer);
   const options = { leaf, issuer, certId, now: new Date(), clockSkew: 300_000, source: "x" };
   await assert.rejects(verifyOcspResponse(der, options), (e: unknown) => {
@@ -386,7 +386,7 @@ Deno.test({
   },
 });
 
-Deno.test("inspectCertificate() of a certificate whose key usage extension is malformed throws invalid_certificate", async () => {
+Deno.test("inspectCertificate() of a certificate whose key usage extension is malformed throws invalid_der (the model refuses it when read)", async () => {
   const s = await samples();
   const der = s.leafDer.slice();
   // id-ce-keyUsage (2.5.29.15), then [critical BOOLEAN], OCTET STRING { BIT STRING { unused, bits } }
@@ -398,11 +398,16 @@ Deno.test("inspectCertificate() of a certificate whose key usage extension is ma
   assert.equal(der[p], 0x04);
   assert.equal(der[p + 2], 0x03);
   der[p + 4] = 0x09; // unused bits must be 0..7
-  const [cert] = parseCertificates(der); // the outer structure still parses
-  await assert.rejects(inspectCertificate(cert), (e: unknown) => {
+  // Every field is read up front: the bad extension fails the read, typed, never later.
+  assert.throws(() => parseCertificates(der), (e: unknown) => {
     assert.ok(e instanceof MtlsError, `untyped: ${e}`);
-    assert.equal(e.code, "invalid_certificate");
-    assert.match(e.message, /sample-agent/);
+    assert.equal(e.code, "invalid_der");
+    assert.match(String((e.cause as Error)?.message), /keyUsage BIT STRING claims 9 unused bits/);
+    return true;
+  });
+  await assert.rejects(inspectCertificate(der), (e: unknown) => {
+    assert.ok(e instanceof MtlsError, `untyped: ${e}`);
+    assert.equal(e.code, "invalid_der");
     return true;
   });
 });

@@ -26,13 +26,20 @@ type TextContent = { content: { type: string; text: string }[] };
 
 interface RoundResult {
   ok: number;
+  /** Calls answered right, per client. */
+  perClient: number[];
   failures: string[];
   latenciesMs: number[];
 }
 
 /** CLIENTS clients, each its own connection and session, calling echo/whoami until `ms` pass. */
 async function round(url: string, pki: Pki, ms: number): Promise<RoundResult> {
-  const result: RoundResult = { ok: 0, failures: [], latenciesMs: [] };
+  const result: RoundResult = {
+    ok: 0,
+    perClient: Array(CLIENTS).fill(0),
+    failures: [],
+    latenciesMs: [],
+  };
   const clients: Client[] = [];
   try {
     for (let i = 0; i < CLIENTS; i++) {
@@ -49,8 +56,10 @@ async function round(url: string, pki: Pki, ms: number): Promise<RoundResult> {
             ? await client.callTool({ name: "whoami", arguments: {} }) as TextContent
             : await client.callTool({ name: "echo", arguments: { text } }) as TextContent;
           const got = r.content?.[0]?.text ?? "";
-          if (i % 5 === 0 ? got.includes("good-agent") : got === text) result.ok++;
-          else result.failures.push(`client ${c}: wrong answer ${got.slice(0, 80)}`);
+          if (i % 5 === 0 ? got.includes("good-agent") : got === text) {
+            result.ok++;
+            result.perClient[c]++;
+          } else result.failures.push(`client ${c}: wrong answer ${got.slice(0, 80)}`);
         } catch (e) {
           result.failures.push(`client ${c}: ${e}`);
         }
@@ -133,7 +142,12 @@ Deno.test({
       };
       console.log(`LOAD ${JSON.stringify(summary)}`);
       assert.deepEqual(run.failures.slice(0, 5), [], `${run.failures.length} failed calls`);
-      assert.ok(run.ok >= CLIENTS * 10, `too few calls: ${run.ok}`);
+      // Not a throughput floor (speed is measured, not asserted): no client was starved.
+      assert.deepEqual(
+        run.perClient.map((n) => n > 0),
+        Array(CLIENTS).fill(true),
+        `calls answered per client: ${run.perClient.join(", ")}`,
+      );
       assert.ok(fdsClosed, `fd leak: ${fdIdle} open before, ${fdAfter} after`);
       assert.ok(
         heapAfter <= heapBound,
@@ -147,7 +161,6 @@ Deno.test({
       assert.deepEqual(errors, [], "server logged errors under load");
     } finally {
       await server.stop();
-      await Deno.remove(pki.dir, { recursive: true });
     }
   },
 });

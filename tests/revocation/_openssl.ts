@@ -9,13 +9,6 @@ export async function openssl(args: string[], cwd: string): Promise<string> {
   return text;
 }
 
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 export interface OpensslCa {
   dir: string;
   name: string;
@@ -26,6 +19,12 @@ export interface OpensslCa {
   /** Issue an OCSP responder certificate (OCSPSigning EKU). */
   issueResponder(cn: string): Promise<{ cert: string; key: string }>;
   revoke(path: string, reason?: string): Promise<void>;
+  /**
+   * Names `url` as the OCSP responder (authorityInfoAccess) of leaves issued
+   * from now on: start the responder first, then issue, so that the URL holds
+   * the port the responder really listens on.
+   */
+  setOcspUrl(url: string): Promise<void>;
   /** `openssl ca -gencrl`; returns the PEM path. */
   gencrl(opts?: { hours?: number; days?: number }): Promise<string>;
   caDer: Uint8Array;
@@ -213,6 +212,13 @@ authorityKeyIdentifier = keyid
       ], dir);
       return { cert: `${dir}/${cn}.crt`, key: `${dir}/${cn}.key` };
     },
+    async setOcspUrl(url) {
+      const text = (await Deno.readTextFile(cnf)).replace(/^authorityInfoAccess = .*\n/m, "");
+      await Deno.writeTextFile(
+        cnf,
+        text.replace("[ leaf ]\n", `[ leaf ]\nauthorityInfoAccess = OCSP;URI:${url}\n`),
+      );
+    },
     async revoke(path, reason = "keyCompromise") {
       await openssl(["ca", "-batch", "-config", cnf, "-revoke", path, "-crl_reason", reason], dir);
     },
@@ -240,14 +246,24 @@ authorityKeyIdentifier = keyid
 
 export interface Responder {
   url: string;
+  /**
+   * Makes the answers current after `openssl ca` changed index.txt (an issue
+   * or a revocation): openssl re-reads the index only before it waits for its
+   * next connection, so this sends it one request of its own first.
+   */
+  sync(): Promise<void>;
   stop(): Promise<void>;
   log(): string;
 }
 
-/** Starts `openssl ocsp` on 127.0.0.1:`port` and waits until it accepts connections. */
+/**
+ * Starts `openssl ocsp` on an ephemeral port (`-port 0`), reads the port it
+ * bound from its `ACCEPT` line and waits until it accepts connections. It
+ * re-reads index.txt when `openssl ca` replaces it, so certificates issued or
+ * revoked after the start are answered too.
+ */
 export async function startResponder(
-  ca: OpensslCa,
-  port: number,
+  ca: Pick<OpensslCa, "dir" | "caPath">,
   signer: { cert: string; key: string },
   extra: string[] = [],
 ): Promise<Responder> {
@@ -257,7 +273,7 @@ export async function startResponder(
       "-index",
       `${ca.dir}/index.txt`,
       "-port",
-      String(port),
+      "0",
       "-rsigner",
       signer.cert,
       "-rkey",
@@ -283,15 +299,18 @@ export async function startResponder(
     await drained;
   };
   // openssl 3.0's responder spins on a connection closed without a request, so
-  // readiness is read from its log line instead of probing the port.
+  // readiness is read from its log lines ("ACCEPT [::]:PORT", then "waiting
+  // for OCSP client connections") instead of probing the port.
   let log = "";
+  let port = 0;
   let ready!: () => void;
   const isReady = new Promise<void>((r) => ready = r);
   const drain = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     for await (const chunk of s) {
       log += dec.decode(chunk);
-      if (log.includes("waiting for OCSP client connections")) ready();
+      port ||= Number(/^ACCEPT \S+:(\d+)/m.exec(log)?.[1] ?? 0);
+      if (port && log.includes("waiting for OCSP client connections")) ready();
     }
   };
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
@@ -299,7 +318,20 @@ export async function startResponder(
   const timer = new Promise<"timeout">((r) => timeoutId = setTimeout(() => r("timeout"), 5000));
   const t = await Promise.race([isReady, timer, child.status]);
   clearTimeout(timeoutId);
-  if (t === undefined) return { url: `http://127.0.0.1:${port}`, stop, log: () => log };
+  if (t === undefined) {
+    const url = `http://127.0.0.1:${port}`;
+    const sync = async () => {
+      // Any well-formed request will do; its answer (unknown serial) does not matter.
+      const out = await new Deno.Command("openssl", {
+        args: ["ocsp", "-issuer", ca.caPath, "-serial", "0x1", "-url", url, "-noverify"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      if (!/^0x1: /m.test(text)) throw new Error(`openssl ocsp at ${url} did not answer:\n${text}`);
+    };
+    return { url, sync, stop, log: () => log };
+  }
   await stop();
-  throw new Error(`openssl ocsp did not start on port ${port}:\n${log}`);
+  throw new Error(`openssl ocsp did not start:\n${log}`);
 }

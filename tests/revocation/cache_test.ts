@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { createCrl, crlToPem } from "../../src/pki/crl.ts";
 import { createRevocationChecker, type FetchLike } from "../../src/revocation/mod.ts";
-import { freePort, makeOpensslCa, openssl, startResponder } from "./_openssl.ts";
+import { makeOpensslCa, openssl, startResponder } from "./_openssl.ts";
 import { memoryLogger } from "./_log.ts";
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import { readCertificate } from "../../src/cert/certificate.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-cache-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-cache-");
 
 function counting(): FetchLike & { calls: string[] } {
   const calls: string[] = [];
@@ -20,11 +19,12 @@ function counting(): FetchLike & { calls: string[] } {
 }
 
 Deno.test("OCSP answers are cached until nextUpdate, shared by concurrent checks and kept on disk", async (t) => {
-  const port = freePort();
-  const ca = await makeOpensslCa(root, "CacheCA", { ocsp: `http://127.0.0.1:${port}` });
+  const ca = await makeOpensslCa(root, "CacheCA");
+  const responder = await startResponder(ca, await ca.issueResponder("responder"));
+  await ca.setOcspUrl(responder.url);
   const bob = await ca.issue("bob");
   const alice = await ca.issue("alice");
-  const responder = await startResponder(ca, port, await ca.issueResponder("responder"));
+  await responder.sync();
   const cacheDir = `${root}/revocation`;
   try {
     await t.step("a fresh cached answer is served without a network call", async () => {
@@ -172,7 +172,7 @@ Deno.test("a CRL served over HTTP: a failed or bad refresh keeps the last good C
       false,
       ["sign"],
     );
-    const issuer = { certificate: new x509.X509Certificate(ca.caDer.slice()), privateKey: caKey };
+    const issuer = { certificate: readCertificate(ca.caDer), privateKey: caKey };
     body = crlToPem(await createCrl(issuer, [], { crlNumber: 0 }));
     status = 200;
     await c.refresh();

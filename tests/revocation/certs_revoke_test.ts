@@ -3,9 +3,9 @@ import { certsRevoke } from "../../src/cli/certs_revoke.ts";
 import { certsInit } from "../../src/cli/certs_init.ts";
 import { parseCrl, verifyCrl } from "../../src/revocation/mod.ts";
 import { makeOpensslCa, openssl } from "./_openssl.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-cli-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-cli-");
 
 function capture() {
   const out: string[] = [];

@@ -4,9 +4,9 @@ import { createRevocationChecker } from "../../src/revocation/mod.ts";
 import { certsRevoke } from "../../src/cli/certs_revoke.ts";
 import { makeOpensslCa } from "./_openssl.ts";
 import { memoryLogger } from "./_log.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-chk-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-chk-");
 
 const ca = await makeOpensslCa(root, "CheckCA");
 const alice = await ca.issue("alice");

@@ -1,13 +1,12 @@
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import assert from "node:assert/strict";
+import { readCertificate } from "../../src/cert/certificate.ts";
 import { createCrl, crlToPem } from "../../src/pki/crl.ts";
 import { isMtlsError } from "../../src/errors.ts";
 import { normalizeSerial, parseCrl, verifyCrl } from "../../src/revocation/mod.ts";
 import { makeOpensslCa, openssl } from "./_openssl.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-crl-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-crl-");
 
 const pemBody = (pem: string) =>
   Uint8Array.from(
@@ -39,7 +38,7 @@ async function opensslCa(
     "-addext",
     "keyUsage=critical,keyCertSign,cRLSign",
   ], root);
-  const certificate = new x509.X509Certificate(await Deno.readTextFile(`${root}/${name}.crt`));
+  const certificate = readCertificate(await Deno.readTextFile(`${root}/${name}.crt`));
   const privateKey = await crypto.subtle.importKey(
     "pkcs8",
     pemBody(await Deno.readTextFile(`${root}/${name}.key`)),
@@ -171,6 +170,94 @@ Deno.test("verifyCrl() refuses a CRL signed by another key with the CA's name", 
   assert.equal(crl.verifiedBy, undefined);
 });
 
+/** An RSA CA made by openssl, and a CRL it signs with `openssl ca -gencrl` and `signArgs`. */
+async function opensslSignedCrl(name: string, signArgs: string[]) {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(dir, { recursive: true });
+  await openssl([
+    "req",
+    "-x509",
+    "-nodes",
+    "-newkey",
+    "rsa:2048",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-subj",
+    `/CN=${name}`,
+    "-days",
+    "2",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ], dir);
+  await Deno.writeTextFile(`${dir}/index.txt`, "");
+  await Deno.writeTextFile(`${dir}/crlnumber`, "01\n");
+  await Deno.writeTextFile(
+    `${dir}/ca.cnf`,
+    "[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_crl_days = 1\n",
+  );
+  await openssl(
+    [
+      "ca",
+      "-gencrl",
+      "-config",
+      "ca.cnf",
+      "-keyfile",
+      "ca.key",
+      "-cert",
+      "ca.crt",
+      ...signArgs,
+      "-out",
+      "ca.crl",
+    ],
+    dir,
+  );
+  // openssl itself accepts the signature: a refusal below is about the algorithm.
+  assert.match(
+    await openssl(["crl", "-in", "ca.crl", "-CAfile", "ca.crt", "-verify", "-noout"], dir),
+    /verify OK/,
+  );
+  return {
+    crl: await Deno.readFile(`${dir}/ca.crl`),
+    ca: await Deno.readTextFile(`${dir}/ca.crt`),
+  };
+}
+
+Deno.test("verifyCrl() refuses an MD5-signed CRL that openssl verifies, naming the algorithm", async () => {
+  const { crl: der, ca } = await opensslSignedCrl("Md5CA", ["-md", "md5"]);
+  const crl = parseCrl(der, "md5.crl");
+  assert.equal(crl.signatureAlgorithm.name, "md5WithRSAEncryption");
+  await assert.rejects(
+    verifyCrl(crl, ca),
+    (e) =>
+      isMtlsError(e, "crl_invalid") &&
+      e.message ===
+        'Cannot load CRL "md5.crl": unsupported signature algorithm 1.2.840.113549.1.1.4',
+  );
+  assert.equal(crl.verifiedBy, undefined);
+});
+
+Deno.test("verifyCrl() accepts an RSASSA-PSS CRL made by openssl", async () => {
+  const { crl: der, ca } = await opensslSignedCrl("PssCA", [
+    "-md",
+    "sha256",
+    "-sigopt",
+    "rsa_padding_mode:pss",
+    "-sigopt",
+    "rsa_pss_saltlen:32",
+  ]);
+  const crl = parseCrl(der, "pss.crl");
+  assert.deepEqual(
+    [crl.signatureAlgorithm.kind, crl.signatureAlgorithm.hash],
+    ["rsa-pss", "SHA-256"],
+  );
+  await verifyCrl(crl, ca);
+  assert.equal(crl.verifiedBy, readCertificate(ca).spkiPin);
+});
+
 Deno.test("verifyCrl() refuses a CRL from another CA", async () => {
   const a = await opensslCa("CA-A", ["-newkey", "ed25519"], { name: "Ed25519" });
   const b = await opensslCa("CA-B", ["-newkey", "ed25519"], { name: "Ed25519" });
@@ -206,7 +293,7 @@ Deno.test("normalizeSerial() accepts colons, 0x and leading zeros and rejects no
   assert.equal(normalizeSerial("12g"), undefined);
 });
 
-Deno.test("createCrl() signs 50,000 entries in linear time and openssl verifies the result", async () => {
+Deno.test("createCrl() signs 50,000 entries and openssl verifies the result", async () => {
   const ca = await opensslCa("Big", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], {
     name: "ECDSA",
     namedCurve: "P-256",
@@ -217,10 +304,8 @@ Deno.test("createCrl() signs 50,000 entries in linear time and openssl verifies 
     revocationDate: at,
     reason: i % 2 ? "superseded" as const : undefined,
   }));
-  const t = performance.now();
+  // How long it takes is measured in bench/timings.ts, not asserted here.
   const der = await createCrl(ca, entries, { crlNumber: 2n ** 70n });
-  // @peculiar/x509's generator (quadratic) took over a minute for 20,000 entries.
-  assert.ok(performance.now() - t < 10_000);
   await Deno.writeFile(`${root}/big.crl`, der);
   const out = await openssl([
     "crl",

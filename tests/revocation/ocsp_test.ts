@@ -3,24 +3,24 @@ import * as asn1js from "asn1js";
 import assert from "node:assert/strict";
 import { isMtlsError } from "../../src/errors.ts";
 import { createRevocationChecker, type FetchLike } from "../../src/revocation/mod.ts";
-import { freePort, makeOpensslCa, startResponder } from "./_openssl.ts";
+import { makeOpensslCa, startResponder } from "./_openssl.ts";
 import { memoryLogger } from "./_log.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-ocsp-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-ocsp-");
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 Deno.test("OCSP against a real openssl ocsp responder on 127.0.0.1", async (t) => {
-  const port = freePort();
-  const ca = await makeOpensslCa(root, "OcspCA", { ocsp: `http://127.0.0.1:${port}` });
+  const ca = await makeOpensslCa(root, "OcspCA");
+  const responder = await startResponder(ca, await ca.issueResponder("responder"));
+  const url = responder.url;
+  await ca.setOcspUrl(url);
   const alice = await ca.issue("alice");
   const bob = await ca.issue("bob");
   const carol = await ca.issueUnrecorded("carol", "7777");
-  const signer = await ca.issueResponder("responder");
   await ca.revoke(alice.path, "keyCompromise");
-  const url = `http://127.0.0.1:${port}`;
-  const responder = await startResponder(ca, port, signer);
+  await responder.sync();
   const others: { stop(): Promise<void> }[] = [];
   const checker = (extra: Parameters<typeof createRevocationChecker>[0] = {}) =>
     createRevocationChecker({ ocsp: true, logger: memoryLogger(), ...extra });
@@ -63,8 +63,7 @@ Deno.test("OCSP against a real openssl ocsp responder on 127.0.0.1", async (t) =
     );
 
     await t.step("a response signed by the issuer itself is accepted", async () => {
-      const p = freePort();
-      const r = await startResponder(ca, p, { cert: ca.caPath, key: ca.keyPath });
+      const r = await startResponder(ca, { cert: ca.caPath, key: ca.keyPath });
       others.push(r);
       const c = checker({ ocsp: { url: r.url } });
       assert.equal((await c.check(bob.der, ca.caDer)).status, "good");
@@ -77,8 +76,7 @@ Deno.test("OCSP against a real openssl ocsp responder on 127.0.0.1", async (t) =
       const rogue = await rogueCa.issueResponder("rogue-responder");
       const noEku = { cert: bob.path, key: `${ca.dir}/bob.key` }; // our CA's cert, but not for OCSP signing
       for (const bad of [rogue, noEku]) {
-        const p = freePort();
-        const r = await startResponder(ca, p, bad);
+        const r = await startResponder(ca, bad);
         others.push(r);
         const c = checker({ ocsp: { url: r.url } });
         await assert.rejects(
@@ -180,6 +178,7 @@ Deno.test("OCSP against a real openssl ocsp responder on 127.0.0.1", async (t) =
     await t.step(
       "responder stopped: deny refuses with revocation_unknown, allow admits and logs every time",
       async () => {
+        // Its port is released: the certificates' OCSP URL now refuses connections.
         await responder.stop();
         const deny = checker();
         await assert.rejects(

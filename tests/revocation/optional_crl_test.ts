@@ -12,9 +12,9 @@ import { createRevocationChecker } from "../../src/revocation/mod.ts";
 import { waitFor } from "../ops/_ops.ts";
 import { memoryLogger } from "./_log.ts";
 import { makeOpensslCa } from "./_openssl.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-opt-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const root = await moduleTempDir("rev-opt-");
 const quiet = { stdout: () => {}, stderr: () => {} };
 
 Deno.test("createRevocationChecker() treats an absent optional CRL file as nothing revoked, loads it when the watcher sees it appear, and keeps it when it is deleted", async () => {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { createCrl, createRootCa, crlToPem, issueCertificate } from "../../src/pki/mod.ts";
 import { isMtlsError } from "../../src/errors.ts";
 import { createRevocationChecker } from "../../src/revocation/mod.ts";
-import { freePort, openssl, startResponder } from "./_openssl.ts";
+import { openssl, startResponder } from "./_openssl.ts";
 import { memoryLogger } from "./_log.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
-const root = await Deno.makeTempDir({ prefix: "rev-pki-" });
-globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
-const der = (c: { certificate: { rawData: ArrayBuffer } }) => new Uint8Array(c.certificate.rawData);
+const root = await moduleTempDir("rev-pki-");
+const der = (c: { certificate: { der: Uint8Array } }) => c.certificate.der;
 
 for (const keyType of ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] as const) {
   Deno.test(`certificates from our PKI (${keyType}): our CRL verifies in openssl and is enforced by the checker`, async () => {
@@ -46,10 +46,7 @@ for (const keyType of ["ec-p256", "ec-p384", "ed25519", "rsa-2048"] as const) {
 }
 
 Deno.test("modes: crl-then-ocsp asks OCSP only when no CRL decides; ocsp-then-crl falls back to the CRL", async () => {
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
   const ca = await createRootCa({ commonName: "Mode CA", keyType: "ec-p256", exportable: true });
-  const covered = await issueCertificate(ca, "client", { commonName: "covered", ocspUrl: url });
   const responderCert = await issueCertificate(ca, "client", {
     commonName: "responder",
     extendedKeyUsage: ["ocspSigning"],
@@ -60,23 +57,26 @@ Deno.test("modes: crl-then-ocsp asks OCSP only when no CRL decides; ocsp-then-cr
   await Deno.writeTextFile(caPath, ca.certificatePem);
   await Deno.writeTextFile(`${dir}/r.crt`, responderCert.certificatePem);
   await Deno.writeTextFile(`${dir}/r.key`, responderCert.privateKeyPem!);
-  // openssl's index.txt: V <expiry> <revocation> <serial> unknown <subject>
+  await Deno.writeTextFile(`${dir}/index.txt`, "");
+  await Deno.writeTextFile(`${dir}/index.txt.attr`, "unique_subject = no\n");
+  // Started first: the leaf names the port it really listens on.
+  const responder = await startResponder({ dir, caPath }, {
+    cert: `${dir}/r.crt`,
+    key: `${dir}/r.key`,
+  });
+  const url = responder.url;
+  const covered = await issueCertificate(ca, "client", { commonName: "covered", ocspUrl: url });
+  // openssl's index.txt: V <expiry> <revocation> <serial> unknown <subject>. Replaced by a
+  // rename (a new inode), as `openssl ca` does, so that the responder sees the change.
   const serial = covered.certificate.serialNumber.toUpperCase();
   await Deno.writeTextFile(
-    `${dir}/index.txt`,
+    `${dir}/index.txt.new`,
     `R\t301001010000Z\t260101000000Z,keyCompromise\t${serial}\tunknown\t/CN=covered\n`,
   );
-  await Deno.writeTextFile(`${dir}/index.txt.attr`, "unique_subject = no\n");
+  await Deno.rename(`${dir}/index.txt.new`, `${dir}/index.txt`);
+  await responder.sync();
   const crlPath = `${dir}/ca.crl`;
   await Deno.writeTextFile(crlPath, crlToPem(await createCrl(ca, [], { crlNumber: 1 }))); // says "good"
-  const responder = await startResponder(
-    { dir, caPath } as Parameters<typeof startResponder>[0],
-    port,
-    {
-      cert: `${dir}/r.crt`,
-      key: `${dir}/r.key`,
-    },
-  );
   try {
     const leaf = der(covered), issuer = der(ca);
     let ocspCalls = 0;
@@ -105,7 +105,7 @@ Deno.test("modes: crl-then-ocsp asks OCSP only when no CRL decides; ocsp-then-cr
       "keyCompromise",
     ]);
     c.close();
-    await responder.stop();
+    await responder.stop(); // its port is released: the leaf's OCSP URL now refuses connections
     c = createRevocationChecker({
       crls: [crlPath],
       ocsp: true,

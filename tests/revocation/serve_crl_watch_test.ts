@@ -17,6 +17,7 @@ import {
   makeFixtures,
   tryInitialize,
 } from "../server/_fixtures.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 const fx: Fixtures = await makeFixtures();
 const quiet = { stdout: () => {}, stderr: () => {} };
@@ -30,7 +31,7 @@ interface Line {
 
 /** A certs folder as `certs init` lays it out, from the fixture CA; no ca.crl. */
 async function certsDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-crl-watch-" });
+  const dir = await moduleTempDir("mcp-mtls-crl-watch-");
   const copy = (from: string, to: string) => Deno.copyFile(from, `${dir}/${to}`);
   await copy(fx.server.certFile, "server.crt");
   await copy(fx.server.keyFile, "server.key");
@@ -141,7 +142,6 @@ Deno.test("serve --certs DIR without ca.crl at start enforces a later certs revo
     );
   } finally {
     await s.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -153,7 +153,6 @@ Deno.test("serve --certs DIR with ca.crl at start enforces a later certs revoke 
     await revokeWhileConnected(s, dir);
   } finally {
     await s.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -185,7 +184,6 @@ Deno.test("serve --certs DIR keeps the last good CRL enforced when ca.crl is ove
     assert.equal(await tryInitialize(fx, s.url, fx.bob), 200);
   } finally {
     await s.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -214,8 +212,5 @@ Deno.test("serve with an explicitly configured CRL file that is missing still re
     }
   } finally {
     await s.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("fixtures cleanup", () => fx.cleanup());

@@ -1,8 +1,9 @@
 /**
  * Test fixtures for the server tests: one certificate set per test file
  * (built with src/pki, ec-p256), written to a temporary directory for the
- * external peers (curl, openssl, node), plus helpers to start a server with a
- * log collector and to make a client.
+ * external peers (curl, openssl, node) that is removed when the test module
+ * unloads, plus helpers to start a server with a log collector and to make a
+ * client.
  */
 
 import { Agent, fetch as undiciFetch } from "undici";
@@ -14,6 +15,7 @@ import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
 import type { McpServerFactory, ServeMcpOptions } from "../../src/mcp/server_options.ts";
 import type { TlsServerOptions } from "../../src/tls/server/options.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 /** A certificate and key, as PEM and as files in the fixture directory. */
 export interface Credential {
@@ -41,14 +43,16 @@ export interface Fixtures {
   notYetValid: Credential;
   serverAuthOnly: Credential;
   caAsClient: Credential;
-  cleanup(): Promise<void>;
 }
 
 const DAY = 86_400_000;
 
-/** Builds the fixture set (about 20 ms of key generation with ec-p256). */
+/**
+ * Builds the fixture set (about 20 ms of key generation with ec-p256). Its
+ * directory lives until the test module unloads (see ../_temp_dir.ts).
+ */
 export async function makeFixtures(): Promise<Fixtures> {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-server-test-" });
+  const dir = await moduleTempDir("mcp-mtls-server-test-");
   const ca = await createRootCa({ commonName: "Test Root CA", exportable: true });
   const otherCa = await createRootCa({ commonName: "Other Root CA" });
   const now = Date.now();
@@ -114,7 +118,6 @@ export async function makeFixtures(): Promise<Fixtures> {
       await client("server-auth-only", { extendedKeyUsage: ["serverAuth"] }),
     ),
     caAsClient: await save("ca-as-client", ca),
-    cleanup: () => Deno.remove(dir, { recursive: true }),
   };
   return fx;
 }

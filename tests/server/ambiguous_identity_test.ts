@@ -159,5 +159,3 @@ Deno.test("serveMcp() grants an ip: rule to an IPv6 SAN however the rule and the
     await server.close();
   }
 });
-
-Deno.test({ name: "ambiguous identity fixtures cleanup", fn: () => fx.cleanup() });

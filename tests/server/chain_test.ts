@@ -59,5 +59,3 @@ Deno.test("server admits a client that sends its intermediate CA, and maxChainDe
     }
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

@@ -32,15 +32,20 @@ async function withServer(
   }
 }
 
-/** Sends one raw GET and collects what arrives, with the time (ms from sending) of each piece. */
-function rawGet(port: number): Promise<{ text: string; pieces: { at: number; text: string }[] }> {
+/** Sends one raw GET and collects what arrives; `onData` sees the text so far after each piece. */
+function rawGet(
+  port: number,
+  onData: (text: string) => void = () => {},
+): Promise<{ text: string }> {
   return new Promise((resolve, reject) => {
     const c = net.connect(port, "127.0.0.1");
-    const t0 = performance.now();
-    const pieces: { at: number; text: string }[] = [];
-    c.on("data", (d) => pieces.push({ at: performance.now() - t0, text: d.toString() }));
+    let text = "";
+    c.on("data", (d) => {
+      text += d.toString();
+      onData(text);
+    });
     c.on("error", reject);
-    c.on("end", () => resolve({ text: pieces.map((p) => p.text).join(""), pieces }));
+    c.on("end", () => resolve({ text }));
     c.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
   });
 }
@@ -70,23 +75,45 @@ Deno.test("coalesceWrites: headers, chunks and the end written in one turn leave
 });
 
 Deno.test("coalesceWrites: a write in a later turn is sent at once, not held until the end", async () => {
+  // The server writes the next piece only once the client has the previous one: a write
+  // held until the end would never arrive, and after 5 s (only there to stop a hang) the
+  // server gives up waiting and records it as held.
+  let received = "";
+  const waiting = new Map<string, () => void>();
+  const arrived = (marker: string) =>
+    new Promise<string>((resolve) => {
+      const timer = setTimeout(() => (waiting.delete(marker), resolve(`${marker}: held`)), 5000);
+      const done = () => (clearTimeout(timer), resolve(`${marker}: arrived`));
+      if (received.includes(marker)) done();
+      else waiting.set(marker, done);
+    });
+  const onData = (text: string) => {
+    received = text;
+    for (const [marker, done] of waiting) {
+      if (text.includes(marker)) (waiting.delete(marker), done());
+    }
+  };
+  const order: string[] = [];
   await withServer((req, res) => {
     coalesceWrites(res, req.socket);
     res.writeHead(200, { "content-type": "text/event-stream" });
     res.flushHeaders();
     res.write("data: early\n\n");
-    setTimeout(() => res.write("data: progress\n\n"), 300);
-    setTimeout(() => res.end(), 600);
+    void (async () => {
+      order.push(await arrived("early"));
+      res.write("data: progress\n\n"); // a later turn
+      order.push(await arrived("progress"));
+      res.end();
+    })();
   }, async (port) => {
-    const r = await rawGet(port);
-    const arrival = (s: string) => r.pieces.find((p) => p.text.includes(s))?.at ?? Infinity;
-    assert.ok(arrival("early") < 250, `early chunk at ${arrival("early")} ms`);
-    assert.ok(
-      arrival("progress") < 550,
-      `progress chunk at ${arrival("progress")} ms, before the end at 600`,
-    );
-    assert.match(r.text, /0\r\n\r\n$/);
+    const r = await rawGet(port, onData);
+    assert.match(r.text, /data: early\n\n[\s\S]*data: progress\n\n[\s\S]*0\r\n\r\n$/);
   });
+  assert.deepEqual(
+    order,
+    ["early: arrived", "progress: arrived"],
+    "each piece left before the next",
+  );
 });
 
 Deno.test("coalesceWrites: a socket destroyed while corked does not throw", async () => {
@@ -97,7 +124,7 @@ Deno.test("coalesceWrites: a socket destroyed while corked does not throw", asyn
     req.socket.destroy();
     res.end();
   }, async (port) => {
-    const r = await rawGet(port).catch((e) => ({ text: String(e), pieces: [] }));
+    const r = await rawGet(port).catch((e) => ({ text: String(e) }));
     assert.ok(!/HTTP\/1\.1 200[\s\S]*0\r\n\r\n$/.test(r.text), "no complete response arrived");
   });
 });

@@ -85,7 +85,9 @@ Deno.test("serveMcp refuses a missing server key", () =>
   ));
 
 Deno.test("checkDenoVersion accepts 2.9 and newer", () => {
-  for (const v of ["2.9.0", "2.9.6", "2.10.1", "3.0.0-rc.1"]) checkDenoVersion(v);
+  for (const v of ["2.9.0", "2.9.6", "2.10.1", "3.0.0-rc.1", Deno.version.deno]) {
+    assert.doesNotThrow(() => checkDenoVersion(v), v);
+  }
 });
 
 Deno.test("checkDenoVersion refuses Deno older than 2.9 with one clear line", () => {
@@ -103,5 +105,3 @@ Deno.test("checkDenoVersion refuses Deno older than 2.9 with one clear line", ()
   }
   assert.throws(() => checkDenoVersion("nightly"), /Cannot read Deno version "nightly"/);
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

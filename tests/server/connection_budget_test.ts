@@ -110,5 +110,3 @@ Deno.test("serveMcp() limits one certificate reconnecting in a loop by its finge
     if (!closed) await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

@@ -47,5 +47,3 @@ Deno.test("a body declared larger than the limit is refused with 413 instead of 
     await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

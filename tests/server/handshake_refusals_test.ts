@@ -301,5 +301,3 @@ Deno.test("classifyHandshakeError() maps the errors measured on Deno 2.9.6", () 
     assert.ok(got.detail.includes(detail), got.detail);
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

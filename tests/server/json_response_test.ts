@@ -254,7 +254,3 @@ Deno.test("serveMcp refuses a jsonResponse that is not a boolean", async () => {
     { name: "ConfigError", message: 'Option "jsonResponse" must be true or false, got "yes"' },
   );
 });
-
-Deno.test("cleanup fixtures", async () => {
-  await fx.cleanup();
-});

@@ -87,5 +87,3 @@ Deno.test("whoami identity matches node:crypto's view of the client certificate"
     await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

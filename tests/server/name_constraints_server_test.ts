@@ -20,11 +20,7 @@ const presenting = (leaf: Issued, int: Issued) => ({ cert: leaf.cert + int.cert,
 
 async function withPki(fn: (pki: NcPki, fx: Fixtures) => Promise<void>): Promise<void> {
   const fx = await makeFixtures();
-  try {
-    await withTempDir((dir) => fn(new NcPki(dir), fx));
-  } finally {
-    await fx.cleanup();
-  }
+  await withTempDir((dir) => fn(new NcPki(dir), fx));
 }
 
 Deno.test("serveMcp() admits a client inside its CA's name constraints and refuses an excluded one with unknown_ca", async () => {

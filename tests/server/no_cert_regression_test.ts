@@ -74,5 +74,3 @@ Deno.test("serveMcp refuses a client without a certificate before reading any re
     await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

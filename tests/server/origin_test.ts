@@ -27,11 +27,7 @@ import {
 } from "./_fixtures.ts";
 import { startBridge } from "../bridge/_helpers.ts";
 
-let fx: Fixtures;
-Deno.test.beforeAll(async () => {
-  fx = await makeFixtures();
-});
-Deno.test.afterAll(() => fx.cleanup());
+const fx: Fixtures = await makeFixtures();
 
 /**
  * One HTTP/1.1 request over mutual TLS (alice's certificate) with the

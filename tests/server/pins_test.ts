@@ -14,9 +14,10 @@ import {
   startServer,
   tryInitialize,
 } from "./_fixtures.ts";
+import { moduleTempDir } from "../_temp_dir.ts";
 
 const fx: Fixtures = await makeFixtures();
-const der = (c: Credential) => new Uint8Array(c.bundle.certificate.rawData);
+const der = (c: Credential) => c.bundle.certificate.der;
 const spki = (c: Credential) => computePins(der(c)).spki;
 
 /** Another key and certificate for alice's identity (same SPIFFE ID and CN). */
@@ -78,7 +79,7 @@ Deno.test("per-identity pins: the pinned key is admitted, another key for the sa
 });
 
 Deno.test("pin file with trust on first use: the first key is stored, a later different key refused", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-server-pins-" });
+  const dir = await moduleTempDir("mcp-mtls-server-pins-");
   const path = `${dir}/pins.json`;
   const { server, log } = await startServer(fx, { pins: { store: path, tofu: true } });
   try {
@@ -95,12 +96,11 @@ Deno.test("pin file with trust on first use: the first key is stored, a later di
     assert.equal(await tryPost(server.url, fx.alice), 200);
   } finally {
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("pin file without trust on first use: an identity with no pins is refused", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-server-pins-" });
+  const dir = await moduleTempDir("mcp-mtls-server-pins-");
   const path = `${dir}/pins.json`;
   const store = await PinStore.open(path);
   await store.add("cn:bob", spki(fx.bob));
@@ -110,7 +110,6 @@ Deno.test("pin file without trust on first use: an identity with no pins is refu
     assert.match(String(pinRefusals(log)[0].fields.detail), /expected no pins/);
   } finally {
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -132,7 +131,7 @@ Deno.test("pin options that contradict the rest are refused with a ConfigError n
 });
 
 Deno.test("serve --certs DIR enforces DIR/pins.json: the pinned identity is served, another key for it refused", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mcp-mtls-serve-pins-" });
+  const dir = await moduleTempDir("mcp-mtls-serve-pins-");
   await Deno.copyFile(fx.server.certFile, `${dir}/server.crt`);
   await Deno.copyFile(fx.server.keyFile, `${dir}/server.key`);
   await Deno.copyFile(fx.caFile, `${dir}/ca.crt`);
@@ -161,8 +160,5 @@ Deno.test("serve --certs DIR enforces DIR/pins.json: the pinned identity is serv
   } finally {
     ac.abort();
     assert.equal(await done, 0);
-    await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

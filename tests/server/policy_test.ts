@@ -1,14 +1,13 @@
 import { isMtlsError } from "../../src/errors.ts";
 /** Unit tests of the compiled policy pieces: identity, chain checks, rules, globs, handshake errors. */
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import { readCertificate } from "../../src/cert/mod.ts";
 import {
   compileAuthorization,
   compileGlob,
   compilePolicy,
   identityLabel,
   peerIdentity,
-  readCertificateFields,
   verifyClientChain,
 } from "../../src/policy/mod.ts";
 import {
@@ -21,7 +20,7 @@ import { classifyHandshakeError } from "../../src/tls/server/handshake_errors.ts
 import { type Fixtures, makeFixtures } from "./_fixtures.ts";
 
 const fx: Fixtures = await makeFixtures();
-const x509 = (pem: string) => new X509Certificate(pem);
+const x509 = (pem: string) => readCertificate(pem);
 
 Deno.test("peerIdentity() reads CN, every SAN, SPIFFE ID, serial, issuer, validity, fingerprint and SPKI pin", async () => {
   const id = peerIdentity(x509(fx.alice.cert));
@@ -41,36 +40,27 @@ Deno.test("peerIdentity() reads CN, every SAN, SPIFFE ID, serial, issuer, validi
   assert.equal(identityLabel({ ...id, spiffeId: undefined }), "cn:alice");
 });
 
-Deno.test("readCertificateFields() refuses an extension with no identifier or value with invalid_der", () => {
-  // A certificate skeleton whose extensions hold one empty SEQUENCE.
-  const tbs = [
-    0xa0,
-    0x03,
-    0x02,
-    0x01,
-    0x02, // version v3
-    0x02,
-    0x01,
-    0x01, // serial
+Deno.test("readCertificate() refuses an extension with no identifier or value with invalid_der", () => {
+  // A certificate skeleton (Ed25519 algorithm, empty names) whose extensions hold one empty SEQUENCE.
+  const tlv = (tag: number, ...parts: number[][]) => {
+    const body = parts.flat();
+    return [tag, body.length, ...body];
+  };
+  const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+  const ed25519 = tlv(0x30, tlv(0x06, [0x2b, 0x65, 0x70]));
+  const tbs = tlv(
     0x30,
-    0x00,
-    0x30,
-    0x00,
-    0x30,
-    0x00,
-    0x30,
-    0x00,
-    0x30,
-    0x00, // alg, issuer, validity, subject, spki
-    0xa3,
-    0x04,
-    0x30,
-    0x02,
-    0x30,
-    0x00, // extensions: [ {} ]
-  ];
-  const der = new Uint8Array([0x30, tbs.length + 2, 0x30, tbs.length, ...tbs]);
-  assert.throws(() => readCertificateFields(der), (e: unknown) => {
+    tlv(0xa0, tlv(0x02, [0x02])), // version v3
+    tlv(0x02, [0x01]), // serial
+    ed25519,
+    tlv(0x30), // issuer
+    tlv(0x30, tlv(0x17, ascii("250101000000Z")), tlv(0x17, ascii("350101000000Z"))),
+    tlv(0x30), // subject
+    tlv(0x30, ed25519, tlv(0x03, [0x00])), // spki
+    tlv(0xa3, tlv(0x30, tlv(0x30))), // extensions: [ {} ]
+  );
+  const der = new Uint8Array(tlv(0x30, tbs, ed25519, tlv(0x03, [0x00])));
+  assert.throws(() => readCertificate(der), (e: unknown) => {
     assert.ok(isMtlsError(e, "invalid_der"), `expected invalid_der, got ${e}`);
     assert.equal(
       (e as Error).message,
@@ -80,14 +70,14 @@ Deno.test("readCertificateFields() refuses an extension with no identifier or va
   });
 });
 
-Deno.test("readCertificateFields() reads IPv6 SANs, basic constraints and EKU", async () => {
+Deno.test("readCertificate() reads IPv6 SANs, basic constraints and EKU", async () => {
   const ca = await createRootCa();
   const leaf = await issueCertificate(ca, "server", { subjectAltNames: "ip:::1,dns:localhost" });
-  const f = readCertificateFields(new Uint8Array(x509(leaf.certificatePem).raw));
+  const f = x509(leaf.certificatePem);
   assert.deepStrictEqual(f.subjectAltNames.ip, ["::1"]);
   assert.deepStrictEqual(f.extendedKeyUsage, ["1.3.6.1.5.5.7.3.1"]);
-  assert.equal(f.isCa, false);
-  assert.equal(readCertificateFields(new Uint8Array(x509(fx.ca).raw)).isCa, true);
+  assert.equal(f.basicConstraints?.ca ?? false, false);
+  assert.equal(x509(fx.ca).basicConstraints?.ca, true);
 });
 
 Deno.test("verifyClientChain() follows an intermediate and enforces maxChainDepth", async () => {
@@ -189,8 +179,6 @@ Deno.test("classifyHandshakeError() maps Deno's node:tls errors to reason codes"
   ];
   for (const [err, reason] of cases) assert.equal(classifyHandshakeError(err).reason, reason);
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });
 
 Deno.test("compileAuthorization(): names in an untrusted (demo-admitted) certificate match no rule but * and fingerprint:", () => {
   const alice = {

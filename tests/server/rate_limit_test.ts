@@ -187,5 +187,3 @@ Deno.test("connection limit options are validated with the key named", async () 
     );
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

@@ -194,16 +194,22 @@ Deno.test("server drops a client that sends nothing before the handshake timeout
   const { server, log } = await startServer(fx, { limits: { handshakeTimeoutMs: 300 } });
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.address.port });
+    const peer = `127.0.0.1:${(conn.localAddr as Deno.NetAddr).port}`;
     try {
-      const t0 = Date.now();
       const n = await conn.read(new Uint8Array(64)).catch(() => null);
       assert.equal(n, null, "server closed the connection");
-      assert.ok(Date.now() - t0 >= 250, "not before the timeout");
     } finally {
       conn.close();
     }
+    // Closed by the handshake timeout, and for nothing else.
     const rec = await log.waitForReason("handshake_timeout");
-    assert.match(String(rec.fields.peer), /^127\.0\.0\.1:\d+$/);
+    assert.equal(rec.fields.peer, peer);
+    assert.deepEqual(
+      log.records.filter((r) => r.fields.peer === peer).map((r) => r.fields.reason),
+      [
+        "handshake_timeout",
+      ],
+    );
     await assertGoodClientServed(server);
   } finally {
     await server.close();
@@ -307,18 +313,19 @@ Deno.test("server closes an admitted connection that sends no request within idl
     });
     try {
       await conn.handshake();
-      const t0 = Date.now();
       const n = await conn.read(new Uint8Array(64)).catch(() => null);
       assert.equal(n, null);
-      assert.ok(Date.now() - t0 >= 150);
     } finally {
       conn.close();
     }
-    assert.ok(log.records.some((r) => r.msg === "idle connection closed"));
+    // Closed for being idle, with our timeout: nothing else closed it.
+    const closes = log.records.filter((r) => r.msg.includes("closed"));
+    assert.deepEqual(closes.map((r) => [r.msg, r.fields.idleMs]), [[
+      "idle connection closed",
+      200,
+    ]]);
     await assertGoodClientServed(server);
   } finally {
     await server.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

@@ -237,5 +237,3 @@ Deno.test("request timeout options are validated with the key named", async () =
     );
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

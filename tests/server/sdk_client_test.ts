@@ -81,8 +81,3 @@ Deno.test("closing the server closes open sessions and connections", async () =>
   assert.deepStrictEqual(server.sessionCount, 0);
   await c.close().catch(() => {});
 });
-
-Deno.test({
-  name: "fixtures cleanup",
-  fn: () => fx.cleanup(),
-});

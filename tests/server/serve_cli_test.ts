@@ -125,5 +125,3 @@ Deno.test("serve exits 1 with one line when the port is taken, leaving no signal
     blocker.close();
   }
 });
-
-Deno.test({ name: "fixtures cleanup", fn: () => fx.cleanup() });

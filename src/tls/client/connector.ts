@@ -8,8 +8,11 @@
  * @module
  */
 import tls from "node:tls";
+// undici's own declarations need @types/node in Deno: undici_types.d.ts says why.
+// @ts-types="./undici_types.d.ts"
 import type { buildConnector } from "undici";
 import { ConfigError, MtlsError } from "../../errors.ts";
+import { LruMap } from "../../limits/lru.ts";
 import {
   alertError,
   type ErrorContext,
@@ -50,7 +53,8 @@ export interface TlsConnector {
 
 /** Builds the connector for validated options. */
 export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
-  const records = new Map<string, SocketRecord>();
+  // Keyed by local/remote port; only recent sockets are ever looked up again.
+  const records = new LruMap<SocketRecord>({ max: 256 });
   const versions = o.minVersion === o.maxVersion
     ? o.minVersion
     : `${o.minVersion}..${o.maxVersion}`;
@@ -65,11 +69,6 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
     rejectUnauthorized: o.policy === "strict",
   };
 
-  const remember = (key: string, rec: SocketRecord) => {
-    records.set(key, rec);
-    if (records.size > 256) records.delete(records.keys().next().value!);
-  };
-
   /** Records a verified socket for error mapping before undici gets it. */
   const keep = (socket: tls.TLSSocket, ctx: ErrorContext): tls.TLSSocket => {
     o.logger.debug("tls connection established", {
@@ -78,7 +77,7 @@ export function createTlsConnector(o: ResolvedClientOptions): TlsConnector {
       sessionReused: socket.isSessionReused(),
     });
     const rec: SocketRecord = { ctx };
-    remember(`${socket.localPort}/${socket.remotePort}`, rec);
+    records.set(`${socket.localPort}/${socket.remotePort}`, rec);
     // Alerts that arrive after the handshake (TLS 1.3 client-certificate refusals).
     socket.on("error", (e) => rec.error ??= e);
     return socket;

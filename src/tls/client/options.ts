@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { X509Certificate } from "node:crypto";
+import type { Certificate } from "../../cert/certificate.ts";
 import { ConfigError } from "../../errors.ts";
 import { createLogger, type Logger } from "../../log/logger.ts";
 import type { PinStore } from "../../pins/pin_store.ts";
@@ -174,10 +174,10 @@ export interface ResolvedClientOptions {
   cert?: string;
   key?: string;
   ca?: string[];
-  /** `ca` parsed: the client's chain rules complete a server path with them (empty: the runtime's roots). */
-  anchors: X509Certificate[];
-  /** Our own leaf certificate, parsed. */
-  certificate?: X509Certificate;
+  /** `ca` read into the model: the client's chain rules complete a server path with them (empty: the runtime's roots). */
+  anchors: Certificate[];
+  /** Our own leaf certificate, read into the model. */
+  certificate?: Certificate;
   serverName?: string;
   minVersion: TlsClientVersion;
   maxVersion: TlsClientVersion;

@@ -1,18 +1,21 @@
 /**
  * The client's certificate material: PEM text or DER bytes read into PEM,
- * certificates parsed, the key checked against the certificate, once.
+ * certificates read into the model, the key checked against the
+ * certificate, once. PEM goes through the one codec (`../../cert/pem.ts`).
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { type Certificate, readCertificate } from "../../cert/certificate.ts";
+import { asText, decodePem, encodePem, looksLikePem } from "../../cert/pem.ts";
 import { CertificateError, ConfigError } from "../../errors.ts";
 import type { MtlsClientOptions, PemInput } from "./options.ts";
 
 /** `cert` and `key` as PEM, checked to belong together; nothing when neither is given. */
 export function resolveIdentity(
   options: MtlsClientOptions,
-): { cert?: string; key?: string; certificate?: X509Certificate } {
+): { cert?: string; key?: string; certificate?: Certificate } {
   if (options.cert === undefined && options.key === undefined) return {};
   if (options.key === undefined) {
     throw new ConfigError('Option "key" is required when "cert" is given', { key: "key" });
@@ -21,11 +24,11 @@ export function resolveIdentity(
     throw new ConfigError('Option "cert" is required when "key" is given', { key: "cert" });
   }
   const cert = toPem(options.cert, "cert", "CERTIFICATE");
-  const blocks = pemBlocks(cert, "CERTIFICATE");
+  const blocks = certificateBlocks(cert, "cert");
   if (blocks.length === 0) {
     throw new CertificateError("invalid_pem", 'Option "cert" holds no PEM "CERTIFICATE" block');
   }
-  const certificate = parseCertificate(blocks[0], "cert");
+  const certificate = readBlock(blocks[0], "cert");
   const key = toPem(options.key, "key", "PRIVATE KEY");
   let keyObject: KeyObject;
   try {
@@ -37,30 +40,30 @@ export function resolveIdentity(
       { cause },
     );
   }
-  if (!certificate.checkPrivateKey(keyObject)) {
+  if (!keyBelongsTo(keyObject, certificate)) {
     throw new CertificateError(
       "key_mismatch",
-      `Option "key" does not belong to the certificate in "cert" ("${certificate.subject}")`,
+      `Option "key" does not belong to the certificate in "cert" ("${certificate.subject.text}")`,
     );
   }
   return { cert, key, certificate };
 }
 
-/** Every certificate of `ca` as one PEM block each, and parsed (the client's chain rules read them). */
+/** Every certificate of `ca` as one PEM block each, and read (the client's chain rules read them). */
 export function resolveCa(
   ca: PemInput | PemInput[],
-): { pems: string[]; certificates: X509Certificate[] } {
+): { pems: string[]; certificates: Certificate[] } {
   const inputs = Array.isArray(ca) ? ca : [ca];
   const out: string[] = [];
-  const certificates: X509Certificate[] = [];
+  const certificates: Certificate[] = [];
   for (const input of inputs) {
-    const blocks = pemBlocks(toPem(input, "ca", "CERTIFICATE"), "CERTIFICATE");
+    const blocks = certificateBlocks(toPem(input, "ca", "CERTIFICATE"), "ca");
     if (blocks.length === 0) {
       throw new CertificateError("invalid_pem", 'Option "ca" holds no PEM "CERTIFICATE" block');
     }
-    for (const [i, block] of blocks.entries()) {
-      certificates.push(parseCertificate(block, "ca", i + 1));
-      out.push(block);
+    for (const [i, der] of blocks.entries()) {
+      certificates.push(readBlock(der, "ca", i + 1));
+      out.push(encodePem(der, "CERTIFICATE"));
     }
   }
   if (out.length === 0) {
@@ -69,9 +72,28 @@ export function resolveCa(
   return { pems: out, certificates };
 }
 
-function parseCertificate(pem: string, option: string, index = 1): X509Certificate {
+/**
+ * Whether `key` is the private half of `cert`'s key: both public keys as
+ * node:crypto re-encodes them, so an EC point or RSA key written another
+ * valid way still compares equal.
+ */
+function keyBelongsTo(key: KeyObject, cert: Certificate): boolean {
   try {
-    return new X509Certificate(pem);
+    const fromCert = createPublicKey({
+      key: Buffer.from(cert.publicKey.spki),
+      format: "der",
+      type: "spki",
+    });
+    const spki = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+    return spki(createPublicKey(key)).equals(spki(fromCert));
+  } catch {
+    return false; // a certificate key node:crypto cannot read matches no key
+  }
+}
+
+function readBlock(der: Uint8Array, option: string, index = 1): Certificate {
+  try {
+    return readCertificate(der);
   } catch (cause) {
     throw new CertificateError(
       "invalid_pem",
@@ -84,7 +106,7 @@ function parseCertificate(pem: string, option: string, index = 1): X509Certifica
 /** PEM text from a string or bytes; DER bytes are wrapped under `label`. */
 function toPem(value: PemInput, option: string, label: string): string {
   if (typeof value === "string") {
-    if (!value.includes("-----BEGIN ")) {
+    if (!looksLikePem(value)) {
       throw new CertificateError(
         "invalid_pem",
         `Option "${option}" is not PEM text (no "-----BEGIN" line); pass the file's contents, not its path`,
@@ -97,19 +119,17 @@ function toPem(value: PemInput, option: string, label: string): string {
       key: option,
     });
   }
-  const text = new TextDecoder().decode(value.subarray(0, 64));
-  if (text.includes("-----BEGIN ")) return new TextDecoder().decode(value);
-  if (value[0] === 0x30) {
-    const b64 = Buffer.from(value).toString("base64").replace(/(.{64})/g, "$1\n");
-    return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
-  }
+  if (looksLikePem(value)) return asText(value);
+  if (value[0] === 0x30) return encodePem(value, label);
   throw new CertificateError(
     "invalid_pem",
     `Option "${option}" holds neither PEM text nor DER bytes`,
   );
 }
 
-function pemBlocks(text: string, label: string): string[] {
-  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, "g");
-  return [...text.matchAll(re)].map((m) => m[0] + "\n");
+/** The DER of every CERTIFICATE block of `text`; malformed PEM is refused, naming the option. */
+function certificateBlocks(text: string, option: string): Uint8Array[] {
+  return decodePem(text, `option "${option}"`)
+    .filter((b) => b.type === "CERTIFICATE")
+    .map((b) => b.der);
 }

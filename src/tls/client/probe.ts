@@ -27,7 +27,7 @@ export interface ProbeTarget {
 /** The validity of our own certificate, for {@link silentRefusal}. */
 export function ownValidity(o: ResolvedClientOptions): { validFrom?: Date; validTo?: Date } {
   return o.certificate
-    ? { validFrom: new Date(o.certificate.validFrom), validTo: new Date(o.certificate.validTo) }
+    ? { validFrom: o.certificate.notBefore, validTo: o.certificate.notAfter }
     : {};
 }
 

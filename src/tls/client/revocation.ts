@@ -13,16 +13,19 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { X509Certificate } from "node:crypto";
 import type tls from "node:tls";
+import { type Certificate, readCertificate } from "../../cert/certificate.ts";
+import { bytesEqual } from "../../cert/der.ts";
+import { namesIssuer, signedBy } from "../../cert/verify_signature.ts";
 import { ConfigError, MtlsError, PeerRejectedError } from "../../errors.ts";
+import { LruMap } from "../../limits/lru.ts";
 import type { Logger } from "../../log/logger.ts";
 import { createRevocationChecker } from "../../revocation/checker.ts";
 import type {
   RevocationChecker,
   RevocationCheckerOptions,
 } from "../../revocation/checker_options.ts";
+import { serialOf } from "../../revocation/serial.ts";
 import type { RevocationVerdict } from "../../revocation/types.ts";
 
 /** Revocation checking of servers, ready for the connector. */
@@ -45,7 +48,7 @@ export interface ServerRevocationCheck {
 
 interface Link {
   der: Uint8Array;
-  x509: X509Certificate;
+  cert: Certificate;
 }
 
 /** Validates the `revocation` option once; `undefined` when revocation is not checked. */
@@ -80,13 +83,14 @@ export function resolveRevocationOption(
   // Parsed once: the checker caches parsed certificates by their bytes.
   const issuers = given ? [] : (value as RevocationCheckerOptions).issuers ?? [];
   const anchors = [...(ca ?? []), ...issuers].flatMap(toLink);
-  const fresh = new Map<string, { verdict: RevocationVerdict; at: number }>();
+  // Answers fetched for a retry, each deciding for FRESH_MS.
+  const fresh = new LruMap<RevocationVerdict>({ max: 64 });
   /** The certificates to check, each with its issuer: the leaf, and with intermediates the CAs up to the anchor. */
   const pairs = (chain: Link[]): [Link, Link | undefined][] => {
     const out: [Link, Link | undefined][] = [];
     const last = intermediates ? chain.length : 1;
     for (let n = 0; n < last; n++) {
-      if (n > 0 && isSelfIssued(chain[n].x509)) break; // the trust anchor itself is not checked
+      if (n > 0 && isSelfIssued(chain[n].cert)) break; // the trust anchor itself is not checked
       out.push([chain[n], chain[n + 1]]);
     }
     return out;
@@ -94,7 +98,15 @@ export function resolveRevocationOption(
   const leafChain = (leaf: Uint8Array): Link[] => completeChain(toLink(leaf), anchors);
   return {
     async verify(socket, peer) {
-      const chain = completeChain(sentChain(socket), anchors);
+      const sent = sentChain(socket);
+      if (sent === undefined) {
+        throw new PeerRejectedError(
+          "revocation_unknown",
+          `Server "${peer}" sent a certificate that cannot be read`,
+          { peer },
+        );
+      }
+      const chain = completeChain(sent, anchors);
       if (chain.length === 0) {
         throw new PeerRejectedError("revocation_unknown", `Server "${peer}" sent no certificate`, {
           peer,
@@ -116,8 +128,7 @@ export function resolveRevocationOption(
       }
       for (const [subject, issuer] of pairs(chain)) {
         const found = judge(checker, subject, issuer, peer, BUN_NO_ISSUER, () => {
-          const hit = issuer && fresh.get(pairKey(subject, issuer));
-          return hit && Date.now() - hit.at < FRESH_MS ? hit.verdict : undefined;
+          return issuer && fresh.get(pairKey(subject, issuer));
         });
         if (found === "pending") return "pending";
       }
@@ -132,8 +143,7 @@ export function resolveRevocationOption(
         } catch (cause) {
           verdict = unknown(subject, `the check failed: ${(cause as Error).message}`);
         }
-        fresh.set(pairKey(subject, issuer), { verdict, at: Date.now() });
-        if (fresh.size > 64) fresh.delete(fresh.keys().next().value!);
+        fresh.set(pairKey(subject, issuer), verdict, Date.now() + FRESH_MS);
       }
     },
     close() {
@@ -149,14 +159,14 @@ const BUN_NO_ISSUER = "its issuer is in neither the ca option nor revocation.iss
   "(on Bun the client sees the server's leaf only, not the chain it sent)";
 
 function pairKey(subject: Link, issuer: Link): string {
-  return `${subject.x509.fingerprint256}/${issuer.x509.fingerprint256}`;
+  return `${subject.cert.fingerprint}/${issuer.cert.fingerprint}`;
 }
 
-/** Certificates from PEM text or DER/PEM bytes; what does not parse is left out (the checker reports it). */
+/** The (first) certificate of PEM text or DER/PEM bytes; what does not parse is left out (the checker reports it). */
 function toLink(input: string | Uint8Array): Link[] {
   try {
-    const x509 = new X509Certificate(typeof input === "string" ? input : Buffer.from(input));
-    return [{ der: new Uint8Array(x509.raw), x509 }];
+    const cert = readCertificate(input);
+    return [{ der: cert.der, cert }];
   } catch {
     return [];
   }
@@ -222,7 +232,9 @@ function judge(
   noIssuer: string,
   known: () => RevocationVerdict | undefined,
 ): "pending" | undefined {
-  const what = `Server "${peer}" certificate ("${subject.x509.subject.replaceAll("\n", ", ")}")`;
+  const what = `Server "${peer}" certificate ("${
+    subject.cert.subject.text.replaceAll("\n", ", ")
+  }")`;
   try {
     const verdict = issuer
       ? checker.checkCached(subject.der, issuer.der) ?? known()
@@ -239,23 +251,33 @@ function judge(
 }
 
 function unknown(c: Link, detail: string): RevocationVerdict {
-  const serial = c.x509.serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
-  return { status: "unknown", source: "none", serial, detail };
+  return { status: "unknown", source: "none", serial: serialOf(c.cert), detail };
 }
 
-function isSelfIssued(x: X509Certificate): boolean {
-  return x.subject === x.issuer && x.checkIssued(x);
+function isSelfIssued(c: Certificate): boolean {
+  return namesIssuer(c, c);
 }
 
-/** The server chain as the TLS stack reports it, leaf first (Deno includes the trust anchor). */
-function sentChain(socket: tls.TLSSocket): Link[] {
+/**
+ * The server chain as the TLS stack reports it, leaf first (Deno includes the
+ * trust anchor), read into the model at this boundary; `undefined` when the
+ * leaf cannot be read. The chain stops before a certificate that cannot.
+ */
+function sentChain(socket: tls.TLSSocket): Link[] | undefined {
   type Node = { raw?: Uint8Array; issuerCertificate?: Node };
   let node = socket.getPeerCertificate(true) as unknown as Node | undefined;
   const sent: Link[] = [];
   while (node?.raw && sent.length < 10) {
     const der = new Uint8Array(node.raw);
-    if (sent.some((l) => Buffer.compare(l.der, der) === 0)) break;
-    sent.push({ der, x509: new X509Certificate(der) });
+    if (sent.some((l) => bytesEqual(l.der, der))) break;
+    let cert: Certificate;
+    try {
+      cert = readCertificate(der);
+    } catch {
+      if (sent.length === 0) return undefined;
+      break;
+    }
+    sent.push({ der, cert });
     node = node.issuerCertificate;
   }
   return sent;
@@ -270,9 +292,11 @@ function completeChain(sent: Link[], anchors: readonly Link[]): Link[] {
   const chain: Link[] = [sent[0]];
   const candidates = [...sent.slice(1), ...anchors];
   while (chain.length < 10) {
-    const tail = chain[chain.length - 1].x509;
+    const tail = chain[chain.length - 1].cert;
     if (isSelfIssued(tail)) break;
-    const next = candidates.find((c) => tail.checkIssued(c.x509) && tail.verify(c.x509.publicKey));
+    const next = candidates.find((c) =>
+      namesIssuer(tail, c.cert) && signedBy(tail, c.cert.publicKey)
+    );
     if (!next) break;
     chain.push(next);
   }

@@ -13,11 +13,10 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash } from "node:crypto";
 import type tls from "node:tls";
+import { type Certificate, readCertificate } from "../../cert/certificate.ts";
 import { PeerRejectedError, type ReasonCode } from "../../errors.ts";
-import { type CertificateFields, readCertificateFields } from "../../policy/der.ts";
 import { checkHostName } from "../../policy/host_name.ts";
 import { LruMap } from "../../limits/lru.ts";
 import { completeServerPath, verifyServerChain } from "../../policy/verify_server_chain.ts";
@@ -36,9 +35,10 @@ export interface LeafVerdict {
   message: string;
 }
 
-function fieldsOf(der: Uint8Array, peer: string): CertificateFields | LeafVerdict {
+/** A server certificate read into the model, or the refusal of an unreadable one. */
+function certOf(der: Uint8Array, peer: string): Certificate | LeafVerdict {
   try {
-    return readCertificateFields(der);
+    return readCertificate(der);
   } catch {
     return {
       reason: "bad_certificate",
@@ -49,9 +49,9 @@ function fieldsOf(der: Uint8Array, peer: string): CertificateFields | LeafVerdic
 
 /** The EKU check on the server leaf; `undefined` when it passes. */
 export function checkServerLeaf(der: Uint8Array, peer: string): LeafVerdict | undefined {
-  const fields = fieldsOf(der, peer);
-  if ("reason" in fields) return fields;
-  const ekus = fields.extendedKeyUsage;
+  const cert = certOf(der, peer);
+  if ("reason" in cert) return cert;
+  const ekus = cert.extendedKeyUsage;
   if (ekus && !ekus.includes(SERVER_AUTH) && !ekus.includes(ANY_EKU)) {
     return {
       reason: "bad_key_usage",
@@ -86,18 +86,18 @@ export function serverPath(cert: tls.PeerCertificate): Uint8Array[] {
 // certificates are valid, per set of trusted CAs. Refusals are not remembered.
 const PASSED_MAX = 1_000;
 const passedChains = new WeakMap<
-  readonly X509Certificate[],
+  readonly Certificate[],
   LruMap<{ from: number; to: number }>
 >();
 
-function remember(anchors: readonly X509Certificate[], key: string, chain: X509Certificate[]) {
+function remember(anchors: readonly Certificate[], key: string, chain: Certificate[]) {
   let lru = passedChains.get(anchors);
   if (!lru) passedChains.set(anchors, lru = new LruMap());
   if (lru.use(key)) return;
   if (lru.size >= PASSED_MAX) lru.delete(lru.oldest()!.key);
   lru.add(key, {
-    from: Math.max(...chain.map((c) => new Date(c.validFrom).getTime())),
-    to: Math.min(...chain.map((c) => new Date(c.validTo).getTime())),
+    from: Math.max(...chain.map((c) => c.notBefore.getTime())),
+    to: Math.min(...chain.map((c) => c.notAfter.getTime())),
   });
 }
 
@@ -108,16 +108,16 @@ function remember(anchors: readonly X509Certificate[], key: string, chain: X509C
  */
 export function checkServerChain(
   path: readonly Uint8Array[],
-  anchors: readonly X509Certificate[],
+  anchors: readonly Certificate[],
   peer: string,
   now: Date = new Date(),
 ): LeafVerdict | undefined {
   const key = path.map((der) => createHash("sha256").update(der).digest("base64")).join(">");
   const known = passedChains.get(anchors)?.use(key);
   if (known && known.from <= now.getTime() && now.getTime() <= known.to) return undefined;
-  let chain: X509Certificate[];
+  let chain: Certificate[];
   try {
-    chain = completeServerPath(path.map((der) => new X509Certificate(Buffer.from(der))), anchors);
+    chain = completeServerPath(path.map((der) => readCertificate(der)), anchors);
   } catch {
     return {
       reason: "bad_certificate",
@@ -143,32 +143,24 @@ export function checkServerChain(
  */
 export function diagnoseServerChain(
   path: readonly Uint8Array[],
-  anchors: readonly X509Certificate[],
+  anchors: readonly Certificate[],
   peer: string,
   now: Date = new Date(),
 ): LeafVerdict | undefined {
-  let x: X509Certificate;
-  try {
-    x = new X509Certificate(Buffer.from(path[0]));
-  } catch {
-    return {
-      reason: "bad_certificate",
-      message: `Server "${peer}" sent an unreadable certificate`,
-    };
-  }
-  const to = new Date(x.validTo);
-  const from = new Date(x.validFrom);
+  const x = certOf(path[0], peer);
+  if ("reason" in x) return x;
+  const { notAfter: to, notBefore: from } = x;
   if (now > to) {
     return {
       reason: "expired",
-      message: `Server "${peer}" certificate ("${x.subject}") expired on ${to.toISOString()}`,
+      message: `Server "${peer}" certificate ("${x.subject.text}") expired on ${to.toISOString()}`,
     };
   }
   if (now < from) {
     return {
       reason: "not_yet_valid",
       message:
-        `Server "${peer}" certificate ("${x.subject}") is not valid before ${from.toISOString()}`,
+        `Server "${peer}" certificate ("${x.subject.text}") is not valid before ${from.toISOString()}`,
     };
   }
   return checkServerLeaf(path[0], peer) ?? checkServerChain(path, anchors, peer, now);
@@ -177,7 +169,7 @@ export function diagnoseServerChain(
 /** The subject of a DER certificate, for messages. */
 export function subjectOf(der: Uint8Array): string {
   try {
-    return new X509Certificate(Buffer.from(der)).subject.replaceAll("\n", ", ");
+    return readCertificate(der).subject.text.replaceAll("\n", ", ");
   } catch {
     return "unreadable";
   }
@@ -231,9 +223,9 @@ function identityCheck(
 ): Error | undefined {
   const name = o.serverName ?? host;
   const der = new Uint8Array(cert.raw);
-  const fields = fieldsOf(der, peer);
-  if ("reason" in fields) return rejection(fields, peer);
-  const mismatch = checkHostName(name, fields);
+  const leaf = certOf(der, peer);
+  if ("reason" in leaf) return rejection(leaf, peer);
+  const mismatch = checkHostName(name, leaf);
   if (mismatch) {
     if (o.policy === "strict") {
       return rejection({

@@ -8,7 +8,7 @@
  * signed a handshake: 1.7 ms of CPU without a client certificate, measured on
  * Deno 2.9.6) and then failed, was refused, or was admitted without a trusted
  * certificate (anonymous, or the demo policy). A connection admitted with a trusted certificate gives its unit
- * back; those are limited per certificate instead (`server_identity_gate.ts`).
+ * back; those are limited per certificate instead (`identity_gate.ts`).
  * A connection still in its handshake holds a unit until it ends, so a burst
  * of simultaneous handshakes cannot overshoot the budget.
  *
@@ -24,9 +24,8 @@
 
 import { createConcurrencyLimiter, type Release } from "../../limits/concurrency_limiter.ts";
 import { createRateLimiter, type RateLimiter } from "../../limits/rate_limiter.ts";
-import { createRefusalLog } from "../../limits/refusal_log.ts";
-import type { LogFields, Logger } from "../../log/logger.ts";
-import { unrefTimer } from "../../runtime/timers.ts";
+import type { Logger } from "../../log/logger.ts";
+import { createThrottledRefusals } from "./throttled_refusals.ts";
 
 /**
  * Settings of {@link createAcceptGate}.
@@ -117,77 +116,6 @@ export interface AcceptGate {
   admit(address: string, conn: GateConnection): AcceptTicket | null;
   /** Stops the summary timer and logs what is still held back. */
   close(): void;
-}
-
-/**
- * Refusals logged at most once per window per key, with a summary line per
- * key each window (and at close) counting the ones held back.
- *
- * @example
- * ```ts ignore
- * const r = createThrottledRefusals(logger, 60_000, "address");
- * r.refuse("10.0.0.1", { peer: "10.0.0.1:5000", detail: "Too many" });
- * r.close();
- * ```
- */
-export interface ThrottledRefusals {
-  /** Logs `connection refused` (reason `rate_limited`) with `fields`, unless `key` was logged this window. */
-  refuse(key: string, fields: LogFields & { peer: string; detail: string }): void;
-  /** Stops the summary timer and logs what is still held back. */
-  close(): void;
-}
-
-/**
- * Makes a {@link ThrottledRefusals}; `keyField` names the key in summary lines.
- *
- * @example
- * ```ts
- * import { createThrottledRefusals } from "./accept.ts";
- * import { silentLogger } from "../../log/logger.ts";
- * const r = createThrottledRefusals(silentLogger, 60_000, "address");
- * r.refuse("10.0.0.1", { peer: "10.0.0.1:5000", detail: "Too many" });
- * r.close();
- * ```
- */
-export function createThrottledRefusals(
-  logger: Logger,
-  windowMs: number,
-  keyField: string,
-  now?: () => number,
-): ThrottledRefusals {
-  const refusals = createRefusalLog({ windowMs, now });
-  const summarize = () => {
-    for (const { key, suppressed } of refusals.drain()) {
-      logger.warn("connection refusals suppressed", {
-        [keyField]: key,
-        reason: "rate_limited",
-        suppressed,
-        windowMs,
-      });
-    }
-  };
-  let timer: ReturnType<typeof setInterval> | undefined = setInterval(summarize, windowMs);
-  unrefTimer(timer);
-  return {
-    refuse(key, { peer, detail, ...more }) {
-      const v = refusals.record(key);
-      if (v.log) {
-        logger.warn("connection refused", {
-          peer,
-          reason: "rate_limited",
-          detail,
-          ...more,
-          suppressed: v.suppressed,
-        });
-      }
-    },
-    close() {
-      if (timer === undefined) return;
-      clearInterval(timer);
-      timer = undefined;
-      summarize();
-    },
-  };
 }
 
 interface Pending {

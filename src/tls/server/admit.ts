@@ -8,6 +8,7 @@
 
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import { type Certificate, readCertificate } from "../../cert/certificate.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { PeerIdentity } from "../../policy/identity.ts";
 import type { CompiledPolicy } from "../../policy/policy.ts";
@@ -40,8 +41,11 @@ export interface PeerState {
 const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
 
 /**
- * The client certificate and the intermediates it sent, parsed; an empty
- * result when the client sent none.
+ * The client certificate and the intermediates it sent, as `node:crypto`
+ * objects for the detailed handshake log line (`log/tls_events.ts` reads
+ * their subject and `fingerprint256`); an empty result when the client sent
+ * none. Admission reads them through the model instead ({@link peerLeaf},
+ * {@link presentedIntermediates}).
  *
  * @example
  * ```ts ignore
@@ -53,75 +57,103 @@ export function presentedChain(
 ): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
   const leaf = s.getPeerX509Certificate();
   if (!leaf) return { intermediates: [] };
-  return { leaf, intermediates: presentedIntermediates(s, leaf) };
+  const intermediates = presentedIntermediates(s, readCertificate(leaf.raw))
+    .map((c) => new X509Certificate(c.der));
+  return { leaf, intermediates };
 }
 
-const LEAVES = new WeakMap<TLSSocket, X509Certificate | null>();
+/** What a connection's client presented first, read once: the model's leaf and the runtime's object. */
+interface PeerLeaf {
+  cert: Certificate;
+  x509: X509Certificate;
+}
 
-/**
- * The client certificate of `s`, parsed once per connection: the identity
- * gate and admission both read it, and each `getPeerX509Certificate()` call
- * parses the DER again (measured with `BENCH_TESTS=memory deno run -A
- * bench/mcp.ts ours`: 78.3 KiB per idle connection with two parses, 72.9 with
- * one).
- *
- * @example
- * ```ts ignore
- * const leaf = peerLeaf(tlsSocket);
- * ```
- */
-export function peerLeaf(s: TLSSocket): X509Certificate | undefined {
+const LEAVES = new WeakMap<TLSSocket, PeerLeaf | null>();
+
+/** The client certificate of `s` (see {@link peerLeaf}), with the runtime's object it came from. */
+function presented(s: TLSSocket): PeerLeaf | undefined {
   let leaf = LEAVES.get(s);
   if (leaf === undefined) {
-    leaf = s.getPeerX509Certificate() ?? null;
+    const x509 = s.getPeerX509Certificate();
+    // The TLS boundary: node:crypto's object is read into the model at once.
+    leaf = x509 ? { x509, cert: readCertificate(x509.raw) } : null;
     LEAVES.set(s, leaf);
   }
   return leaf ?? undefined;
 }
 
 /**
- * The intermediates a client sent after its certificate `leaf`, parsed. Costs
- * about 0.14 ms (Deno builds the whole legacy chain object), so admission asks
- * for them only when the verdict can depend on them: not for a returning
- * client whose leaf a trusted CA issued directly.
+ * The client certificate of `s`, read into the certificate model once per
+ * connection: the identity gate and admission both read it, and each
+ * `getPeerX509Certificate()` call parses the DER again (measured with
+ * `BENCH_TESTS=memory deno run -A bench/mcp.ts ours`: 78.3 KiB per idle
+ * connection with two parses, 72.9 with one). A certificate seen before is
+ * found by its SHA-256, not parsed again.
+ *
+ * @throws {CertificateError} `invalid_der` when the model cannot read it
  *
  * @example
  * ```ts ignore
- * const intermediates = presentedIntermediates(tlsSocket, tlsSocket.getPeerX509Certificate()!);
+ * const leaf = peerLeaf(tlsSocket);
  * ```
  */
-export function presentedIntermediates(s: TLSSocket, leaf: X509Certificate): X509Certificate[] {
-  const intermediates: X509Certificate[] = [];
-  const seen = new Set<string>([leaf.fingerprint256]);
+export function peerLeaf(s: TLSSocket): Certificate | undefined {
+  return presented(s)?.cert;
+}
+
+/**
+ * The intermediates a client sent after its certificate `leaf`, read
+ * into the model; one the model cannot read is left out (the chain is then
+ * built without it, and refused as `unknown_ca` if it needed it). Costs about
+ * 0.14 ms (Deno builds the whole legacy chain object), so admission asks for
+ * them only when the verdict can depend on them: not for a returning client
+ * whose leaf a trusted CA issued directly.
+ *
+ * @example
+ * ```ts ignore
+ * const intermediates = presentedIntermediates(tlsSocket, peerLeaf(tlsSocket)!);
+ * ```
+ */
+export function presentedIntermediates(s: TLSSocket, leaf: Certificate): Certificate[] {
+  const intermediates: Certificate[] = [];
+  const seen = new Set<string>([leaf.fingerprint]);
   type Detailed = { raw?: Uint8Array; issuerCertificate?: Detailed };
   let cur = (s.getPeerCertificate(true) as Detailed | undefined)?.issuerCertificate;
   while (cur?.raw && intermediates.length < 16) {
-    const x = new X509Certificate(cur.raw);
-    if (seen.has(x.fingerprint256)) break;
-    seen.add(x.fingerprint256);
-    intermediates.push(x);
+    let c: Certificate;
+    try {
+      c = readCertificate(cur.raw);
+    } catch {
+      cur = cur.issuerCertificate;
+      continue;
+    }
+    if (seen.has(c.fingerprint)) break;
+    seen.add(c.fingerprint);
+    intermediates.push(c);
     cur = cur.issuerCertificate;
   }
   return intermediates;
 }
 
 /**
- * The first certificate a client sent after its certificate `leaf` (taken
- * from `getPeerX509Certificate()`), or `undefined` when it sent none or the
- * runtime does not say. Costs about 1 µs where reading them all costs about
- * 0.14 ms. Measured on Deno 2.9.6 and Node 20: `issuerCertificate` of the
- * peer's leaf is the next certificate it sent, whether or not that one issued
- * the leaf (Node walks on through the rest, Deno stops after one);
- * tests/server/verdict_cache_test.ts holds the runtime to that.
+ * The first certificate the client of `s` sent after its certificate, read
+ * into the model, or `undefined` when it sent none, the runtime does not say
+ * or the model cannot read it. Costs a few µs where reading them all costs
+ * about 0.14 ms. Measured on Deno 2.9.6 and Node 20: `issuerCertificate` of
+ * the peer's leaf (`getPeerX509Certificate()`) is the next certificate it
+ * sent, whether or not that one issued the leaf (Node walks on through the
+ * rest, Deno stops after one); tests/server/verdict_cache_test.ts holds the
+ * runtime to that.
  *
  * @example
  * ```ts ignore
- * const first = firstPresentedIntermediate(tlsSocket.getPeerX509Certificate()!);
+ * const first = firstPresentedIntermediate(tlsSocket);
  * ```
  */
-export function firstPresentedIntermediate(leaf: X509Certificate): X509Certificate | undefined {
+export function firstPresentedIntermediate(s: TLSSocket): Certificate | undefined {
   try {
-    return leaf.issuerCertificate ?? undefined;
+    const next = presented(s)?.x509.issuerCertificate;
+    return next ? readCertificate(next.raw) : undefined;
   } catch {
     return undefined; // the policy then reads them all
   }
@@ -171,7 +203,7 @@ export function compileAdmit(
         policy.checkPresented(
           leaf,
           () => presentedIntermediates(s, leaf!),
-          () => firstPresentedIntermediate(leaf!),
+          () => firstPresentedIntermediate(s),
         );
     } catch (cause) {
       refuse(peer, "bad_key_usage", `Unreadable client certificate: ${cause}`);

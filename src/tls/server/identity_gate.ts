@@ -14,11 +14,11 @@
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import type { Certificate } from "../../cert/certificate.ts";
 import { createRateLimiter, type RateLimiter } from "../../limits/rate_limiter.ts";
 import type { Logger } from "../../log/logger.ts";
-import { createThrottledRefusals } from "./accept.ts";
+import { createThrottledRefusals } from "./throttled_refusals.ts";
 import { peerLeaf } from "./admit.ts";
 
 /**
@@ -44,7 +44,7 @@ export interface IdentityGateOptions {
  *
  * @example
  * ```ts ignore
- * const key = certificateKey(tlsSocket.getPeerX509Certificate()!);
+ * const key = certificateKey(peerLeaf(tlsSocket)!);
  * ```
  */
 export interface CertificateKey {
@@ -59,15 +59,12 @@ export interface CertificateKey {
  *
  * @example
  * ```ts ignore
- * const leaf = tlsSocket.getPeerX509Certificate();
+ * const leaf = peerLeaf(tlsSocket);
  * const key = leaf && certificateKey(leaf);
  * ```
  */
-export function certificateKey(leaf: X509Certificate): CertificateKey {
-  return {
-    fingerprint: leaf.fingerprint256.replaceAll(":", "").toLowerCase(),
-    subject: leaf.subject.replaceAll("\n", ", "),
-  };
+export function certificateKey(leaf: Certificate): CertificateKey {
+  return { fingerprint: leaf.fingerprint, subject: leaf.subject.text.replaceAll("\n", ", ") };
 }
 
 /**

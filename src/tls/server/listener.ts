@@ -12,26 +12,24 @@
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
+import type { Certificate } from "../../cert/certificate.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { Server } from "node:net";
 import { createTlsHttpServer } from "../../runtime/tls_http_server.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ServerMetrics } from "../../log/metrics.ts";
 import type { PeerIdentity } from "../../policy/identity.ts";
 import type { CompiledPolicy } from "../../policy/policy.ts";
 import type { Refusal } from "../../policy/verify_chain.ts";
-import { classifyHandshakeError } from "./handshake_errors.ts";
-import { type AcceptTicket, createAcceptGate } from "./accept.ts";
-import { type CertificateKey, createIdentityGate, presentedKey } from "./identity_gate.ts";
-import { type ConnectionClock, watchConnection } from "./timeouts.ts";
-import type { ReasonCode } from "../../errors.ts";
-import { coalesceWrites } from "./coalesce_writes.ts";
-import { compileAdmit, type PeerState, presentedIntermediates } from "./admit.ts";
-import { createConnectionObserver } from "./observe.ts";
+import type { PeerState } from "./admit.ts";
+import { createAccepting } from "./accepting.ts";
+import { ConnectionTable } from "./connection.ts";
+import { createHandshakeSteps } from "./handshake.ts";
 import { createConnectionHolders } from "./holders.ts";
+import { createConnectionObserver } from "./observe.ts";
 import type { ResolvedTlsServerOptions } from "./options.ts";
+import { handleRequests } from "./requests.ts";
+import { createTrust } from "./trust.ts";
 
 export type { PeerState } from "./admit.ts";
 
@@ -86,7 +84,7 @@ export interface ListenMtlsOptions {
     check(ctx: {
       peer: string;
       identity: PeerIdentity;
-      chain: readonly X509Certificate[];
+      chain: readonly Certificate[];
     }): Refusal | undefined | Promise<Refusal | undefined>;
     /** Tells the listener when the steps' answers may have changed (a new CRL). */
     onChange?(listener: () => void): void;
@@ -151,26 +149,28 @@ export interface MtlsListener {
   close(): Promise<void>;
 }
 
-/**
- * The socket the server's "connection" event saw for a TLS socket: Deno and
- * Node.js wrap it (`_parent`), Bun emits the TLS socket itself (measured on
- * Bun 1.4.4), so the maps keyed by it (peer, accept ticket) find it on all three.
- */
-function connectionOf(s: TLSSocket | undefined): Socket | undefined {
-  return (s as unknown as { _parent?: Socket } | undefined)?._parent ?? s;
-}
-
-function peerOf(socket: Socket | undefined): string {
-  if (!socket?.remoteAddress) return "unknown";
-  const host = socket.remoteAddress.includes(":")
-    ? `[${socket.remoteAddress}]`
-    : socket.remoteAddress;
-  return `${host}:${socket.remotePort}`;
+/** Listens on `hostname:port`; resolves the bound port (the real one when `port` is 0). */
+async function listen(server: Server, port: number, hostname: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return typeof addr === "object" && addr ? addr.port : port;
 }
 
 /**
  * Starts the TLS listener. Every refused connection is logged once, at
  * `warn`, as `connection refused` with `peer`, `reason` and `detail`.
+ *
+ * Each connection goes through the steps in order: accept (accepting.ts:
+ * connection limits and the address's budget), handshake and admission
+ * (handshake.ts), its requests (requests.ts); trust.ts admits open
+ * connections again when trust changes. Each connection's state is one
+ * record (connection.ts).
  *
  * @example Starting and stopping
  * ```ts ignore
@@ -180,50 +180,14 @@ function peerOf(socket: Socket | undefined): string {
  * ```
  */
 export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListener> {
-  const { logger, maxConnections, onRequest, admission } = options;
+  const { logger, admission } = options;
   const observe = createConnectionObserver({
     logger,
     metrics: options.metrics,
     detailedTls: options.detailedTls,
   });
-  // The gates log once per window per key; the counter counts each refusal.
-  const onRefused = () => observe.counted("rate_limited");
+  const connections = new ConnectionTable();
   const holders = createConnectionHolders();
-  const gate = createAcceptGate({
-    rate: options.connectionsPerAddress ?? false,
-    maxConnections,
-    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? maxConnections,
-    onRefused,
-    evictIdle() {
-      const closed = holders.evictIdle();
-      if (closed) {
-        logger.info("idle connection closed to make room", {
-          peer: closed.peer,
-          holder: closed.holder,
-          held: closed.held,
-          detail: `More than ${maxConnections} concurrent connections: the holder of the most ` +
-            `connections gives an idle one way`,
-        });
-      }
-      return closed !== undefined;
-    },
-  }, logger);
-  const identities = createIdentityGate({
-    rate: options.connectionsPerIdentity ?? options.connectionsPerAddress ?? false,
-    onRefused,
-  }, logger);
-  const tickets = new WeakMap<Socket, AcceptTicket>();
-  const states = new WeakMap<object, PeerState>();
-  const raw = new Set<Socket>();
-  const secure = new Set<TLSSocket>();
-  const peers = new WeakMap<object, string>();
-  /** TCP sockets the accept gate refused; node:tls still reports their aborted handshake. */
-  const gated = new WeakSet<Socket>();
-  const clocks = new WeakMap<object, ConnectionClock>();
-  /** Connections whose admission verdict (revocation) is still being fetched. */
-  const pending = new WeakMap<object, Promise<PeerState | undefined>>();
-  const refuse = observe.refused;
-  let admit = compileAdmit({ tls: options.tls, policy: options.policy, admission, logger, refuse });
 
   // One https.Server on Deno and Node.js, a tls.Server feeding an http.Server on
   // Bun (src/runtime/tls_http_server.ts says why). Requests of a connection whose
@@ -232,236 +196,48 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     ...options.tls.nodeOptions,
     handshakeTimeout: options.handshakeTimeoutMs,
   });
-  const server = both.tls;
-  const web = both.http;
   // Our idle timer closes idle connections; without this the runtime's own 5 s
   // keep-alive timeout would close them first, whatever idleTimeoutMs says.
-  web.keepAliveTimeout = options.idleTimeoutMs;
+  both.http.keepAliveTimeout = options.idleTimeoutMs;
 
-  server.on("connection", (socket: Socket) => {
-    const peer = peerOf(socket);
-    const close = () => {
-      gated.add(socket);
-      socket.destroy();
-    };
-    // bytesRead counts what the TLS layer read; the TCP socket emits no "data" of its own.
-    const ticket = gate.admit(socket.remoteAddress ?? "unknown", {
-      peer,
-      received: () => socket.bytesRead,
-      close,
-    });
-    if (!ticket) return close();
-    tickets.set(socket, ticket);
-    observe.accepted(socket);
-    peers.set(socket, peer);
-    raw.add(socket);
-    socket.once("close", () => {
-      raw.delete(socket);
-      ticket.release();
-    });
+  const trust = createTrust({
+    tls: options.tls,
+    policy: options.policy,
+    admission,
+    logger,
+    refuse: observe.refused,
+    connections,
+    setSecureContext: (context) => both.tls.setSecureContext(context),
   });
-
-  server.on("tlsClientError", (err: Error, s?: TLSSocket) => {
-    // Deno gives the TLS socket without an address; its `_parent` is the TCP socket.
-    const parent = connectionOf(s);
-    if (parent && gated.has(parent)) {
-      // Closed by the accept gate, which logged it (once per window): no line per attempt.
-      s?.destroy();
-      return;
-    }
-    const peer = (parent && peers.get(parent)) ?? peerOf(parent);
-    const { reason, detail } = classifyHandshakeError(err);
-    if (reason === "handshake_failed") {
-      observe.counted(reason);
-      // A peer that sent nothing (a bare connect, a port probe) cost no TLS work and
-      // no longer spends any budget, so it must not set the info log's volume either.
-      const level = parent?.bytesRead === 0 ? "debug" : "info";
-      logger[level]("handshake abandoned by client", { peer, reason, detail });
-    } else refuse(peer, reason, detail);
-    s?.destroy();
-    parent?.destroy();
+  const accepting = createAccepting({ options, logger, observe, holders, connections });
+  const handshakes = createHandshakeSteps({
+    options,
+    logger,
+    observe,
+    holders,
+    connections,
+    admit: trust.admit,
+    serveHttp: both.serveHttp,
   });
+  both.tls.on("connection", accepting.accept);
+  both.tls.on("tlsClientError", handshakes.failed);
+  both.tls.on("secureConnection", handshakes.completed);
+  handleRequests(both.http, connections, options);
 
-  server.on("secureConnection", (s: TLSSocket) => {
-    const parent = connectionOf(s);
-    const peer = (parent && peers.get(parent)) ?? peerOf(s);
-    observe.handshake(s, parent, peer);
-    const ticket = parent && tickets.get(parent);
-    // Checked before the chain: a certificate over its limit was admitted (so verified)
-    // that many times this window, and only its key holder can present it again.
-    const key = options.tls.clientAuth === "none" ? undefined : presentedKey(s);
-    if (key && !identities.allows(key, peer)) {
-      ticket?.authenticated();
-      s.destroy();
-      return;
-    }
-    const verdict = admit(s, peer);
-    if (!verdict) {
-      s.destroy(); // spends the address's budget when the socket closes
-      return;
-    }
-    secure.add(s);
-    s.once("close", () => secure.delete(s));
-    both.serveHttp(s);
-    if (verdict instanceof Promise) {
-      // Requests that arrive meanwhile wait in the "request" handler.
-      const waiting = verdict.then((state) => {
-        pending.delete(s);
-        if (!state || s.destroyed || !counted(state, key, ticket)) {
-          s.destroy();
-          return undefined;
-        }
-        admitted(s, state);
-        return state;
-      });
-      pending.set(s, waiting);
-      return;
-    }
-    if (!counted(verdict, key, ticket)) {
-      s.destroy();
-      return;
-    }
-    admitted(s, verdict);
-  });
-
-  /**
-   * Settles an admitted connection's budgets: with a trusted certificate it is
-   * counted against that certificate (false when over its limit); without one
-   * it spends a unit of its address's budget.
-   */
-  function counted(
-    state: PeerState,
-    key: CertificateKey | undefined,
-    ticket: AcceptTicket | undefined,
-  ): boolean {
-    if (!state.identity || !state.trusted || !key) {
-      ticket?.unauthenticated();
-      return true;
-    }
-    ticket?.authenticated();
-    return identities.admitted(key, state.peer);
-  }
-
-  function admitted(s: TLSSocket, state: PeerState) {
-    states.set(s, state);
-    const clock = watchConnection(s, {
-      idleTimeoutMs: options.idleTimeoutMs,
-      headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-      onIdle: () =>
-        logger.debug("idle connection closed", {
-          peer: state.peer,
-          idleMs: options.idleTimeoutMs,
-        }),
-      onRequestTimeout: (detail) => refuse(state.peer, "request_timeout", detail),
-    });
-    clocks.set(s, clock);
-    const raw = connectionOf(s);
-    holders.add(s, {
-      holder: state.trusted && state.identity
-        ? `cert:${state.identity.fingerprint}`
-        : `addr:${raw?.remoteAddress ?? state.peer}`,
-      peer: state.peer,
-      idleSince: clock.idleSince,
-      release: () => raw && tickets.get(raw)?.release(),
-    });
-    observe.admitted(s, state);
-  }
-
-  // Without this, Node-style servers answer "100 Continue" to every request, and
-  // a client then uploads a too-large body that is refused mid-stream: the close
-  // with unread data resets the connection and the 413 can be lost on the way.
-  web.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
-    const declared = Number(req.headers["content-length"]);
-    if (!(declared > (options.maxBodyBytes ?? Infinity))) res.writeContinue();
-    web.emit("request", req, res);
-  });
-
-  web.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const waiting = pending.get(req.socket);
-    if (waiting) {
-      waiting.then(() => handleRequest(req, res));
-      return;
-    }
-    handleRequest(req, res);
-  });
-
-  function handleRequest(req: IncomingMessage, res: ServerResponse) {
-    const state = states.get(req.socket);
-    const clock = clocks.get(req.socket);
-    if (!state || !clock || req.socket.destroyed) {
-      req.socket.destroy();
-      return;
-    }
-    clock.requestStarted(req, res);
-    coalesceWrites(res, req.socket);
-    onRequest(req, res, state);
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    both.listener.once("error", reject);
-    both.listener.listen(options.port, options.hostname, () => {
-      both.listener.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = both.listener.address();
-  const port = typeof addr === "object" && addr ? addr.port : options.port;
-
-  // Admission happens once per connection, so when trust changes (new CAs on a
-  // reload, a changed CRL) the open connections are admitted again: the chain
-  // policy, then pins and revocation. Those now refused are logged and closed;
-  // the rest keep working without a new handshake.
-  let currentPolicy = options.policy;
-  function recheckOpen(why: string) {
-    for (const s of secure) {
-      const state = states.get(s);
-      if (!state?.identity) continue; // anonymous, or admission still pending
-      const close = (r: { reason: ReasonCode; message: string }) => {
-        if (s.destroyed) return;
-        refuse(state.peer, r.reason, `${why}: ${r.message}`);
-        s.destroy();
-      };
-      let v;
-      try {
-        const leaf = s.getPeerX509Certificate();
-        v = leaf
-          ? currentPolicy.checkPresented(leaf, () => presentedIntermediates(s, leaf))
-          : undefined;
-      } catch (cause) {
-        close({ reason: "bad_key_usage", message: `Unreadable client certificate: ${cause}` });
-        continue;
-      }
-      if (!v) continue;
-      if ("reason" in v) {
-        close(v);
-        continue;
-      }
-      const more = admission?.check({ peer: state.peer, identity: v.identity, chain: v.chain });
-      if (more instanceof Promise) void more.then((r) => r && close(r), () => {});
-      else if (more) close(more);
-    }
-  }
-  admission?.onChange?.(() => recheckOpen("After a CRL update"));
+  const port = await listen(both.listener, options.port, options.hostname);
+  admission?.onChange?.(() => trust.recheck("After a CRL update"));
 
   let closing: Promise<void> | undefined;
   return {
     address: { hostname: options.hostname, port },
-    update(tls, policy) {
-      const { cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder } = tls.nodeOptions;
-      server.setSecureContext({ cert, key, ca, minVersion, maxVersion, ciphers, honorCipherOrder });
-      admit = compileAdmit({ tls, policy, admission, logger, refuse });
-      currentPolicy = policy;
-      recheckOpen("After a TLS reload");
-    },
+    update: trust.update,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        gate.close();
-        identities.close();
+        accepting.close();
+        handshakes.close();
         both.listener.close(() => resolve());
-        for (const s of secure) s.destroy();
-        for (const s of raw) s.destroy();
-        web.closeAllConnections?.();
+        connections.destroyAll();
+        both.http.closeAllConnections?.();
       });
       return closing;
     },

@@ -7,14 +7,13 @@
  * @module
  */
 
-import type { X509Certificate } from "node:crypto";
-import type { Socket } from "node:net";
+import type { Certificate } from "../../cert/certificate.ts";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../log/logger.ts";
 import type { ServerMetrics } from "../../log/metrics.ts";
 import { handshakeFields } from "../../log/tls_events.ts";
 import { identityLabel } from "../../policy/identity.ts";
-import { presentedChain } from "./admit.ts";
+import { peerLeaf, presentedIntermediates } from "./admit.ts";
 import type { PeerState } from "./admit.ts";
 
 /**
@@ -39,19 +38,23 @@ export interface ConnectionObserverOptions {
  *
  * @example Using ConnectionObserver
  * ```ts ignore
- * observe.accepted(tcpSocket);
- * observe.handshake(tlsSocket, tcpSocket, "127.0.0.1:50000");
+ * const acceptedAt = observe.accepted();
+ * observe.handshake(tlsSocket, "127.0.0.1:50000", acceptedAt);
  * ```
  */
 export interface ConnectionObserver {
-  /** A TCP connection passed the accept gate: start the handshake clock. */
-  accepted(raw: Socket): void;
+  /**
+   * A TCP connection passed the accept gate: the start of its handshake clock
+   * (`performance.now()`), kept in its record; `undefined` when no detailed
+   * handshake line will be logged.
+   */
+  accepted(): number | undefined;
   /** One refused connection: logged at warn and counted by reason. */
   refused(peer: string, reason: string, detail: string): void;
   /** A refusal already logged elsewhere (the accept gate logs once per window): counted only. */
   counted(reason: string): void;
-  /** A handshake completed (before admission): the detailed line when enabled. */
-  handshake(s: TLSSocket, raw: Socket | undefined, peer: string): void;
+  /** A handshake completed (before admission): the detailed line when enabled, timed from `acceptedAt`. */
+  handshake(s: TLSSocket, peer: string, acceptedAt: number | undefined): void;
   /** A connection was admitted: audit line, counters, gauge until it closes. */
   admitted(s: TLSSocket, state: PeerState): void;
 }
@@ -72,11 +75,8 @@ export interface ConnectionObserver {
  */
 export function createConnectionObserver(o: ConnectionObserverOptions): ConnectionObserver {
   const { logger, metrics, detailedTls = false } = o;
-  const started = new WeakMap<Socket, number>();
   return {
-    accepted(raw) {
-      if (detailedTls) started.set(raw, performance.now());
-    },
+    accepted: () => detailedTls ? performance.now() : undefined,
     refused(peer, reason, detail) {
       metrics?.handshakeRefused(reason);
       logger.warn("connection refused", { peer, reason, detail });
@@ -84,13 +84,12 @@ export function createConnectionObserver(o: ConnectionObserverOptions): Connecti
     counted(reason) {
       metrics?.handshakeRefused(reason);
     },
-    handshake(s, raw, peer) {
+    handshake(s, peer, t0) {
       if (!detailedTls) return;
-      const t0 = raw ? started.get(raw) : undefined;
-      let chain: X509Certificate[];
+      let chain: Certificate[];
       try {
-        const c = presentedChain(s);
-        chain = c.leaf ? [c.leaf, ...c.intermediates] : [];
+        const leaf = peerLeaf(s);
+        chain = leaf ? [leaf, ...presentedIntermediates(s, leaf)] : [];
       } catch {
         chain = [];
       }

@@ -1,0 +1,52 @@
+/**
+ * The SDK server of a session (or of one stateless request), built by the
+ * user's factory for the caller's identity, with the tools it may not call
+ * hidden from `tools/list`.
+ *
+ * @module
+ */
+
+// The SDK's types by their path without ".js": see tests/publish/types_test.ts.
+// @ts-types="@modelcontextprotocol/sdk/server/mcp"
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Logger } from "../log/logger.ts";
+import type { ToolPermission } from "../policy/authorization.ts";
+import type { PeerState } from "../tls/server/listener.ts";
+import type { McpServerFactory } from "./server_options.ts";
+import { hideDeniedTools } from "./server_tools.ts";
+
+/**
+ * Builds the server of one session.
+ *
+ * @example
+ * ```ts ignore
+ * const server = await buildServer(state, mayCall);
+ * ```
+ */
+export type ServerBuilder = (state: PeerState, mayCall: ToolPermission) => Promise<McpServer>;
+
+/**
+ * Makes the builder. When the SDK's tool table cannot be found, it says once
+ * (at warn) that `tools/list` is not filtered; `tools/call` still is, at the
+ * HTTP layer.
+ *
+ * @example
+ * ```ts ignore
+ * const buildServer = createServerBuilder(factory, logger);
+ * ```
+ */
+export function createServerBuilder(factory: McpServerFactory, logger: Logger): ServerBuilder {
+  let warnedNoToolTable = false;
+  return async (state, mayCall) => {
+    const server = await factory({ identity: state.identity, mayCall });
+    // A bridged stdio session (createStdioBridge) is no McpServer: it filters tools/list itself.
+    const isSdkServer = typeof (server as Partial<McpServer>).registerTool === "function";
+    if (isSdkServer && hideDeniedTools(server, mayCall) === undefined && !warnedNoToolTable) {
+      warnedNoToolTable = true;
+      logger.warn(
+        "Cannot find the SDK tool table: tools/list is not filtered (tools/call still is)",
+      );
+    }
+    return server;
+  };
+}
