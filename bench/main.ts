@@ -5,8 +5,12 @@
  * skews every figure), so a pasted run can be compared with another.
  *
  * - pki: certificate generation per key type;
+ * - cert_parse: reading a certificate with our model vs the ASN.1 libraries;
+ * - crl_writer: signing a CRL with our writer vs @peculiar/x509's generator;
  * - pins: pin and limiter checks per connection;
  * - revocation: CRL/OCSP lookups, cold and warm;
+ * - timings: limiter and refusal-log throughput, CRL signing (numbers tests no longer assert);
+ * - admission: admission cost per new connection, this tree vs a baseline commit;
  * - handshake_revocation: handshakes/s with revocation off, CRL, OCSP;
  * - mcp: handshakes, keep-alive tools/call and idle memory of our server
  *   on Deno, Node.js and Bun (the last two from the npm build: run
@@ -18,7 +22,17 @@
  */
 import { cpus, loadavg, totalmem } from "node:os";
 
-const ALL = ["pki", "pins", "revocation", "handshake_revocation", "mcp"];
+const ALL = [
+  "pki",
+  "cert_parse",
+  "crl_writer",
+  "pins",
+  "revocation",
+  "timings",
+  "admission",
+  "handshake_revocation",
+  "mcp",
+];
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 
 async function version(cmd: string, args: string[]): Promise<string> {

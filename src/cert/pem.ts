@@ -106,3 +106,22 @@ export function encodePem(der: ArrayBuffer | Uint8Array, type: string): string {
 export function describeSource(source: string | undefined): string {
   return source === undefined ? "input" : `"${source}"`;
 }
+
+/**
+ * Whether `text` holds a BEGIN line whose label matches `label` (a string is
+ * matched exactly), without decoding anything: a cheap shape check for
+ * options before the TLS stack reads them.
+ *
+ * @example
+ * ```ts
+ * import { hasPemLabel } from "./pem.ts";
+ * console.log(hasPemLabel("-----BEGIN EC PRIVATE KEY-----\n", /^[A-Z ]*PRIVATE KEY$/)); // true
+ * ```
+ */
+export function hasPemLabel(text: unknown, label: string | RegExp): boolean {
+  if (typeof text !== "string") return false;
+  for (const [, found] of text.matchAll(/-----BEGIN ([^\r\n-]+)-----/g)) {
+    if (typeof label === "string" ? found === label : label.test(found)) return true;
+  }
+  return false;
+}

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hasPemLabel } from "../../cert/pem.ts";
 import { ConfigError } from "../../errors.ts";
 
 /**
@@ -130,10 +131,10 @@ export function resolveTlsServerOptions(
     minVersion = "TLSv1.2",
     ciphers = DEFAULT_CIPHERS,
   } = tls;
-  if (typeof cert !== "string" || !cert.includes("-----BEGIN CERTIFICATE-----")) {
+  if (typeof cert !== "string" || !hasPemLabel(cert, "CERTIFICATE")) {
     throw new ConfigError('Option "tls.cert" must be a PEM certificate', { key: "tls.cert" });
   }
-  if (typeof key !== "string" || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+  if (typeof key !== "string" || !hasPemLabel(key, /^[A-Z ]*PRIVATE KEY$/)) {
     throw new ConfigError('Option "tls.key" must be a PEM private key', { key: "tls.key" });
   }
   if (!["require", "optional", "none"].includes(clientAuth)) {
@@ -158,7 +159,7 @@ export function resolveTlsServerOptions(
     );
   }
   const caList = ca === undefined ? [] : Array.isArray(ca) ? ca : [ca];
-  if (caList.some((c) => typeof c !== "string" || !c.includes("-----BEGIN CERTIFICATE-----"))) {
+  if (caList.some((c) => !hasPemLabel(c, "CERTIFICATE"))) {
     throw new ConfigError('Option "tls.ca" must be PEM certificate text', { key: "tls.ca" });
   }
   return {
