@@ -191,9 +191,8 @@ class ParsedCertificate implements Certificate {
   }
 }
 
-/** Parsed certificates by SHA-256 of their DER, at most {@link PARSED_MAX} (a few KiB each). */
-const PARSED = new LruMap<ParsedCertificate>();
-const PARSED_MAX = 4096;
+/** Parsed certificates by SHA-256 of their DER, the 4,096 most recently used (a few KiB each). */
+const PARSED = new LruMap<ParsedCertificate>({ max: 4096 });
 /** The same, by buffer identity: the TLS stack hands over the same bytes per handshake. */
 const BY_BUFFER = new WeakMap<Uint8Array, ParsedCertificate>();
 
@@ -228,7 +227,7 @@ export function readCertificate(input: Uint8Array | string): Certificate {
   }
   const der = items[0];
   const fingerprint = createHash("sha256").update(der).digest("hex");
-  let cert = PARSED.use(fingerprint);
+  let cert = PARSED.get(fingerprint);
   if (!cert) {
     try {
       cert = new ParsedCertificate(der, fingerprint);
@@ -236,8 +235,7 @@ export function readCertificate(input: Uint8Array | string): Certificate {
       if (e instanceof DerError) throw invalid(REASONS[e.kind] ?? e.message);
       throw e;
     }
-    if (PARSED.size >= PARSED_MAX) PARSED.delete(PARSED.oldest()!.key);
-    PARSED.add(fingerprint, cert);
+    PARSED.set(fingerprint, cert);
   }
   if (typeof input !== "string") BY_BUFFER.set(input, cert);
   return cert;

@@ -127,16 +127,6 @@ export class LruMap<V, K = string> {
     return this;
   }
 
-  /** @deprecated Use {@link LruMap.get}, which this is. */
-  use(key: K): V | undefined {
-    return this.get(key);
-  }
-
-  /** @deprecated Use {@link LruMap.set}, which this is. */
-  add(key: K, value: V): void {
-    this.set(key, value);
-  }
-
   /** The least recently used key and value (expired or not). */
   oldest(): { key: K; value: V } | undefined {
     return this.#oldest && { key: this.#oldest.key, value: this.#oldest.value };

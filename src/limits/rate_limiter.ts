@@ -139,11 +139,11 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   return {
     take(key: string): RateDecision {
       const t = now();
-      let b = buckets.use(key);
+      let b = buckets.get(key);
       if (b === undefined) {
         makeRoom(t);
         b = { times: [], head: 0, last: t };
-        buckets.add(key, b);
+        buckets.set(key, b);
       }
       if (b.times.length < limit) {
         b.times.push(t);
@@ -160,7 +160,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       return { allowed: false, retryAfterMs: oldest + windowMs - t };
     },
     remaining(key: string): number {
-      const b = buckets.use(key);
+      const b = buckets.get(key);
       if (b === undefined) return limit;
       const t = now();
       let used = 0;

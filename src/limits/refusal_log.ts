@@ -96,7 +96,7 @@ export function createRefusalLog(options: RefusalLogOptions = {}): RefusalLog {
   return {
     record(key: string): RefusalVerdict {
       const t = now();
-      const e = entries.use(key);
+      const e = entries.get(key);
       if (e !== undefined) {
         if (t - e.loggedAt < windowMs) {
           e.suppressed++;
@@ -116,7 +116,7 @@ export function createRefusalLog(options: RefusalLogOptions = {}): RefusalLog {
         entries.delete(old.key);
       }
       if (entries.size >= maxKeys) entries.delete(entries.oldest()!.key);
-      entries.add(key, { loggedAt: t, suppressed: 0 });
+      entries.set(key, { loggedAt: t, suppressed: 0 });
       return { log: true, suppressed: 0 };
     },
     drain(): { key: string; suppressed: number }[] {

@@ -92,10 +92,9 @@ const passedChains = new WeakMap<
 
 function remember(anchors: readonly Certificate[], key: string, chain: Certificate[]) {
   let lru = passedChains.get(anchors);
-  if (!lru) passedChains.set(anchors, lru = new LruMap());
-  if (lru.use(key)) return;
-  if (lru.size >= PASSED_MAX) lru.delete(lru.oldest()!.key);
-  lru.add(key, {
+  if (!lru) passedChains.set(anchors, lru = new LruMap({ max: PASSED_MAX }));
+  if (lru.get(key)) return;
+  lru.set(key, {
     from: Math.max(...chain.map((c) => c.notBefore.getTime())),
     to: Math.min(...chain.map((c) => c.notAfter.getTime())),
   });
@@ -113,7 +112,7 @@ export function checkServerChain(
   now: Date = new Date(),
 ): LeafVerdict | undefined {
   const key = path.map((der) => createHash("sha256").update(der).digest("base64")).join(">");
-  const known = passedChains.get(anchors)?.use(key);
+  const known = passedChains.get(anchors)?.get(key);
   if (known && known.from <= now.getTime() && now.getTime() <= known.to) return undefined;
   let chain: Certificate[];
   try {
