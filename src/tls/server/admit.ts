@@ -40,28 +40,6 @@ export interface PeerState {
 
 const NO_HOOK: Promise<undefined> = Promise.resolve(undefined);
 
-/**
- * The client certificate and the intermediates it sent, as `node:crypto`
- * objects for the detailed handshake log line (`log/tls_events.ts` reads
- * their subject and `fingerprint256`); an empty result when the client sent
- * none. Admission reads them through the model instead ({@link peerLeaf},
- * {@link presentedIntermediates}).
- *
- * @example
- * ```ts ignore
- * const { leaf, intermediates } = presentedChain(tlsSocket);
- * ```
- */
-export function presentedChain(
-  s: TLSSocket,
-): { leaf?: X509Certificate; intermediates: X509Certificate[] } {
-  const leaf = s.getPeerX509Certificate();
-  if (!leaf) return { intermediates: [] };
-  const intermediates = presentedIntermediates(s, readCertificate(leaf.raw))
-    .map((c) => new X509Certificate(c.der));
-  return { leaf, intermediates };
-}
-
 /** What a connection's client presented first, read once: the model's leaf and the runtime's object. */
 interface PeerLeaf {
   cert: Certificate;
