@@ -98,26 +98,3 @@ export function jsonRpcMessages(body: unknown): JsonRpcLike[] {
   const list = Array.isArray(body) ? body : [body];
   return list.filter((m): m is JsonRpcLike => typeof m === "object" && m !== null);
 }
-
-/**
- * The first `tools/call` in `body` that `mayCall` refuses, if any. A call
- * whose `params.name` is not a string names no tool and is refused (the
- * server answers those earlier with invalid params, see `invalidParams`).
- *
- * @example
- * ```ts
- * import { deniedToolCall } from "./server_http.ts";
- * const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "rm" } };
- * deniedToolCall(call, (name) => name !== "rm")?.id; // 1
- * ```
- */
-export function deniedToolCall(
-  body: unknown,
-  mayCall: (tool: string) => boolean,
-): JsonRpcLike | undefined {
-  return jsonRpcMessages(body).find((m) => {
-    if (m.method !== "tools/call") return false;
-    const name = typeof m.params === "object" && m.params !== null ? m.params.name : undefined;
-    return typeof name !== "string" || !mayCall(name);
-  });
-}

@@ -1,7 +1,8 @@
 /**
  * The way of one HTTP request through the MCP server, after its connection
  * was admitted: host and origin check, path, the policy hook's verdict, the
- * caller's tool permissions, the body (size, JSON, params, denied tool calls),
+ * caller's permissions, the body (size, JSON, params, denied tool calls,
+ * resource reads and subscriptions, prompts and completions),
  * then the SDK by way of a session or a stateless server. Every request is
  * counted when its response closes; an unexpected error answers 500.
  *
@@ -18,7 +19,8 @@ import type { Authorizer, ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
 import type { PeerState } from "../tls/server/listener.ts";
 import type { HostGuard } from "./server_hosts.ts";
-import { deniedToolCall, readBody, sendJsonRpcError } from "./server_http.ts";
+import { accessOf, firstDenied } from "../gateway/access.ts";
+import { jsonRpcMessages, readBody, sendJsonRpcError } from "./server_http.ts";
 import { lingerOnClose } from "./server_linger.ts";
 import type { ResolvedServeOptions } from "./server_options.ts";
 import { invalidParams } from "./server_params.ts";
@@ -38,7 +40,7 @@ export interface RouterParts {
   o: Pick<ResolvedServeOptions, "path" | "maxBodyBytes" | "logger">;
   /** DNS-rebinding protection. */
   hosts: Pick<HostGuard, "check">;
-  /** The compiled tool authorization. */
+  /** The compiled authorization (tools, resources and prompts). */
   authorize: Authorizer;
   /** Logs, answers and remembers refusals. */
   refusals: RequestRefusals;
@@ -113,12 +115,13 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
       sendJsonRpcError(res, 400, -32602, invalid.message, { id: invalid.id });
       return undefined;
     }
-    // Checked here, before the SDK sees the call, so a denied call is refused with
-    // identity_denied even for a tool the SDK would report as unknown.
-    const denied = deniedToolCall(body, mayCall);
+    // Checked here, before the SDK sees the request, so a denied one is refused with
+    // identity_denied even for a name the SDK would report as unknown; the same rules
+    // as the gateway and the stdio bridge (../gateway/access.ts).
+    const denied = firstDenied(jsonRpcMessages(body), accessOf(mayCall));
     if (denied) {
       const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
-      const detail = `Tool "${denied.params?.name}" is not allowed for ${who}`;
+      const detail = `${denied.what} is not allowed for ${who}`;
       refusals.refuse(res, state, 403, "identity_denied", detail, denied.id);
       return undefined;
     }
