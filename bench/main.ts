@@ -12,6 +12,7 @@
  * - timings: limiter and refusal-log throughput, CRL signing (numbers tests no longer assert);
  * - admission: admission cost per new connection, this tree vs a baseline commit;
  * - handshake_revocation: handshakes/s with revocation off, CRL, OCSP;
+ * - gateway: keep-alive tools/call through the gateway vs directly to the upstream;
  * - mcp: handshakes, keep-alive tools/call and idle memory of our server
  *   on Deno, Node.js and Bun (the last two from the npm build: run
  *   `deno task build:npm` first, else they are listed as skipped), against
@@ -32,6 +33,7 @@ const ALL = [
   "admission",
   "handshake_revocation",
   "mcp",
+  "gateway",
 ];
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 

@@ -1,0 +1,394 @@
+/**
+ * What the MCP-aware mTLS gateway (`serve --upstream URL`, `serveGateway`)
+ * costs on top of the upstream it protects, measured in one run: keep-alive
+ * `tools/call` (`echo`) sent directly to an upstream and through the gateway
+ * in front of that same upstream, the paths taking turns.
+ *
+ * - upstream: the MCP SDK's `McpServer` with one cheap tool over
+ *   `StreamableHTTPServerTransport` on `node:http`, 127.0.0.1, stateful
+ *   sessions, SSE responses (the SDK default; BENCH_UPSTREAM_JSON=1 for
+ *   `enableJsonResponse`), in its own process;
+ * - gateway: `serveGateway` with default options (mTLS, every request
+ *   logged as by default) in its own process, so its CPU is read alone from
+ *   /proc/PID/stat;
+ * - client: this process, the same code for both paths: undici's `fetch`
+ *   with a keep-alive pool; plain HTTP on loopback for the direct path,
+ *   `createMtlsFetch` (undici, client certificate) for the gateway path. One
+ *   MCP session per client.
+ *
+ * Reported per path: calls/s, p50/p99 latency, CPU per call of the gateway
+ * and of the upstream, and the gateway's added p50 latency; then the goal of
+ * issue #13 (the gateway adds < 0.3 ms p50 and < 20 % CPU per call on top of
+ * the upstream's own cost) as met or missed. Loopback only; every process
+ * started here is stopped here.
+ *
+ * Env: BENCH_SECONDS (default 10) per measurement, BENCH_ROUNDS (default 2)
+ * rounds of direct then gateway, BENCH_CLIENTS (default "1,8": one table per
+ * number of concurrent clients; 1 client shows the latency the gateway adds
+ * unloaded, 8 saturate the two cores, where p50 is mostly queueing),
+ * BENCH_PROFILE=DIR runs the gateway with `--cpu-prof` into DIR (see
+ * bench/profile_summary.ts).
+ *
+ * Usage: deno run -A bench/gateway.ts   (about 90 s)
+ */
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import { loadavg } from "node:os";
+import process from "node:process";
+// @ts-types="../src/tls/client/undici_types.d.ts"
+import { Agent, fetch as undiciFetch } from "undici";
+import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
+import { createMtlsFetch } from "../src/mcp/client_fetch.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
+/** Concurrent clients (one keep-alive connection and one MCP session each), one table per level. */
+const LEVELS = (Deno.env.get("BENCH_CLIENTS") ?? "1,8").split(",").map(Number);
+const WARM_MS = 2000;
+const JSON_RESPONSE = Deno.env.get("BENCH_UPSTREAM_JSON") === "1";
+const GOAL_ADDED_P50_MS = 0.3;
+const GOAL_CPU_SHARE = 0.2;
+const self = new URL(import.meta.url).pathname;
+
+// ---------- child roles: upstream and gateway ----------
+
+/** Waits for stdin to close: how the parent tells a child to stop. */
+async function untilStdinCloses(): Promise<void> {
+  for await (const _ of Deno.stdin.readable) { /* discard */ }
+}
+
+async function runUpstream(): Promise<void> {
+  const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
+  const { StreamableHTTPServerTransport } = await import(
+    "@modelcontextprotocol/sdk/server/streamableHttp.js"
+  );
+  const { z } = await import("zod");
+  type Transport = InstanceType<typeof StreamableHTTPServerTransport>;
+  const sessions = new Map<string, Transport>();
+  // Requests by method: shows whether the gateway adds requests (it should send one per call).
+  const received = new Map<string, number>();
+  const server = http.createServer(async (req, res) => {
+    received.set(req.method ?? "", (received.get(req.method ?? "") ?? 0) + 1);
+    try {
+      const sid = req.headers["mcp-session-id"] as string | undefined;
+      let transport = sid ? sessions.get(sid) : undefined;
+      if (sid && !transport) {
+        res.writeHead(404).end();
+        return;
+      }
+      if (!transport) {
+        const mcp = new McpServer({ name: "bench-upstream", version: "1.0.0" });
+        mcp.registerTool(
+          "echo",
+          { inputSchema: { text: z.string() } },
+          ({ text }: { text: string }) => ({ content: [{ type: "text" as const, text }] }),
+        );
+        const t: Transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          enableJsonResponse: JSON_RESPONSE,
+          onsessioninitialized: (id: string) => void sessions.set(id, t),
+        });
+        t.onclose = () => void (t.sessionId && sessions.delete(t.sessionId));
+        await mcp.connect(t);
+        transport = t;
+      }
+      await transport.handleRequest(req, res);
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500).end(String(e));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` }));
+  await untilStdinCloses();
+  console.error(`upstream received: ${JSON.stringify(Object.fromEntries(received))}`);
+  await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+async function runGateway(upstream: string, dir: string): Promise<void> {
+  const { serveGateway } = await import("../src/gateway/serve_gateway.ts");
+  const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
+  const gateway = await serveGateway(upstream, {
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: {
+      cert: await read("server.crt"),
+      key: await read("server.key"),
+      ca: await read("ca.crt"),
+    },
+  });
+  console.log(JSON.stringify({ url: gateway.url }));
+  await untilStdinCloses();
+  await gateway.close();
+}
+
+// ---------- the parent: processes ----------
+
+interface Child {
+  proc: Deno.ChildProcess;
+  url: string;
+}
+
+async function start(args: string[], prof: string[] = []): Promise<Child> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...prof, self, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${args[0]}: exited before answering`);
+    buf += value;
+  }
+  clearTimeout(timer);
+  reader.releaseLock();
+  proc.stdout.cancel().catch(() => {});
+  return { proc, url: JSON.parse(buf.slice(0, buf.indexOf("\n"))).url };
+}
+
+async function stop(c: Child): Promise<void> {
+  const timer = setTimeout(() => c.proc.kill("SIGKILL"), 10_000);
+  await c.proc.stdin.close().catch(() => {});
+  await c.proc.status;
+  clearTimeout(timer);
+}
+
+/** utime + stime of a process, all threads, in seconds (clock ticks at 100 Hz). */
+function cpuSeconds(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+// ---------- the parent: load ----------
+
+type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+const HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};
+
+/** Opens one MCP session; returns the op sending one `tools/call`. */
+async function client(fetch: Fetch, url: string): Promise<() => Promise<void>> {
+  const post = async (headers: Record<string, string>, body: unknown) => {
+    const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+    return { status: r.status, headers: r.headers, text: await r.text() };
+  };
+  const init = await post(HEADERS, {
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: "bench", version: "1.0.0" },
+    },
+  });
+  const session = init.headers.get("mcp-session-id");
+  if (init.status !== 200 || !session) throw new Error(`initialize: HTTP ${init.status}`);
+  const headers = { ...HEADERS, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+  await post(headers, { jsonrpc: "2.0", method: "notifications/initialized" });
+  let id = 0;
+  return async () => {
+    const r = await post(headers, {
+      jsonrpc: "2.0",
+      id: ++id,
+      method: "tools/call",
+      params: { name: "echo", arguments: { text: "ping" } },
+    });
+    if (r.status !== 200 || !r.text.includes('"result"')) {
+      throw new Error(`tools/call: HTTP ${r.status} ${r.text.slice(0, 120)}`);
+    }
+  };
+}
+
+interface Sample {
+  calls: number;
+  seconds: number;
+  latMs: number[];
+  gatewayCpu: number;
+  upstreamCpu: number;
+  clientCpu: number;
+}
+
+async function drive(
+  ops: (() => Promise<void>)[],
+  ms: number,
+  pids: { gateway: number; upstream: number },
+): Promise<Sample> {
+  const latMs: number[] = [];
+  const g0 = cpuSeconds(pids.gateway), u0 = cpuSeconds(pids.upstream);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now(), end = t0 + ms;
+  await Promise.all(ops.map(async (op) => {
+    while (performance.now() < end) {
+      const s = performance.now();
+      await op();
+      latMs.push(performance.now() - s);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return {
+    calls: latMs.length,
+    seconds,
+    latMs,
+    gatewayCpu: cpuSeconds(pids.gateway) - g0,
+    upstreamCpu: cpuSeconds(pids.upstream) - u0,
+    clientCpu: (c.user + c.system) / 1e6,
+  };
+}
+
+function merge(samples: Sample[]): Sample {
+  return samples.reduce((a, s) => ({
+    calls: a.calls + s.calls,
+    seconds: a.seconds + s.seconds,
+    latMs: a.latMs.concat(s.latMs),
+    gatewayCpu: a.gatewayCpu + s.gatewayCpu,
+    upstreamCpu: a.upstreamCpu + s.upstreamCpu,
+    clientCpu: a.clientCpu + s.clientCpu,
+  }));
+}
+
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+const us = (s: number) => (s * 1e6).toFixed(0);
+
+/** Measures `n` clients per path, the paths taking turns; prints the table and the goal. */
+async function level(
+  n: number,
+  paths: Record<"direct" | "gateway", (() => Promise<void>)[]>,
+  pids: { gateway: number; upstream: number },
+): Promise<void> {
+  const samples: Record<"direct" | "gateway", Sample[]> = { direct: [], gateway: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const name of ["direct", "gateway"] as const) {
+      const s = await drive(paths[name].slice(0, n), SECONDS * 1000, pids);
+      samples[name].push(s);
+      const sorted = s.latMs.slice().sort((a, b) => a - b);
+      console.log(
+        `${n} clients, round ${r + 1}, ${name}: ${(s.calls / s.seconds).toFixed(0)} calls/s, p50 ${
+          pct(sorted, 0.5).toFixed(3)
+        } ms, gateway ${us(s.gatewayCpu / s.calls)} µs CPU/call, upstream ${
+          us(s.upstreamCpu / s.calls)
+        } µs CPU/call, client ${us(s.clientCpu / s.calls)} µs CPU/call`,
+      );
+    }
+  }
+  const d = merge(samples.direct), g = merge(samples.gateway);
+  const ds = d.latMs.sort((a, b) => a - b), gs = g.latMs.sort((a, b) => a - b);
+  const upstreamPerCall = d.upstreamCpu / d.calls;
+  const gatewayPerCall = g.gatewayCpu / g.calls;
+  const added = pct(gs, 0.5) - pct(ds, 0.5);
+  const share = gatewayPerCall / upstreamPerCall;
+  const row = (name: string, s: Sample, sorted: number[]) =>
+    `| ${name} | ${(s.calls / s.seconds).toFixed(0)} | ${pct(sorted, 0.5).toFixed(3)} | ${
+      pct(sorted, 0.99).toFixed(3)
+    } | ${us(s.gatewayCpu / s.calls)} | ${us(s.upstreamCpu / s.calls)} | ${
+      us(s.clientCpu / s.calls)
+    } |`;
+  console.log(
+    `\n| ${n} clients | calls/s | p50 ms | p99 ms | gateway CPU µs/call | upstream CPU µs/call | client CPU µs/call |`,
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log(row("direct (plain HTTP)", d, ds));
+  console.log(row("through the gateway (mTLS)", g, gs));
+  console.log(
+    `| gateway / direct | ${((g.calls / g.seconds) / (d.calls / d.seconds)).toFixed(2)}x | ${
+      (pct(gs, 0.5) / pct(ds, 0.5)).toFixed(2)
+    }x | ${(pct(gs, 0.99) / pct(ds, 0.99)).toFixed(2)}x | ${
+      (share * 100).toFixed(0)
+    } % of upstream's | ${((g.upstreamCpu / g.calls) / upstreamPerCall).toFixed(2)}x | ${
+      ((g.clientCpu / g.calls) / (d.clientCpu / d.calls)).toFixed(2)
+    }x |`,
+  );
+  console.log(
+    `\n${n} clients: added latency per call (gateway p50 - direct p50) ${added.toFixed(3)} ms`,
+  );
+  console.log(
+    `${n} clients: goal of issue #13: added p50 < ${GOAL_ADDED_P50_MS} ms ${
+      added < GOAL_ADDED_P50_MS ? "MET" : "MISSED"
+    } (${added.toFixed(3)} ms); gateway CPU per call < ${
+      GOAL_CPU_SHARE * 100
+    } % of the upstream's ${share < GOAL_CPU_SHARE ? "MET" : "MISSED"} (${
+      us(gatewayPerCall)
+    } µs vs ${us(upstreamPerCall)} µs: ${(share * 100).toFixed(0)} %)\n`,
+  );
+}
+
+async function main(): Promise<number> {
+  const tmp = await Deno.makeTempDir({ prefix: "mcp-mtls-bench-gateway-" });
+  const children: Child[] = [];
+  try {
+    const ca = await createRootCa({ commonName: "Bench CA" });
+    const server = await issueCertificate(ca, "server", {
+      subjectAltNames: "dns:localhost,ip:127.0.0.1",
+      exportable: true,
+    });
+    const me = await issueCertificate(ca, "client", { commonName: "bench", exportable: true });
+    await Deno.writeTextFile(`${tmp}/ca.crt`, ca.certificatePem);
+    await Deno.writeTextFile(`${tmp}/server.crt`, server.certificatePem);
+    await Deno.writeTextFile(`${tmp}/server.key`, server.privateKeyPem!);
+
+    const upstream = await start(["upstream"]);
+    children.push(upstream);
+    const profile = Deno.env.get("BENCH_PROFILE");
+    const gateway = await start(
+      ["gateway", upstream.url, tmp],
+      profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
+    );
+    children.push(gateway);
+    const pids = { gateway: gateway.proc.pid, upstream: upstream.proc.pid };
+
+    const agent = new Agent({ connections: Math.max(...LEVELS) });
+    const plain: Fetch = (url, init) =>
+      undiciFetch(url, { ...init, dispatcher: agent } as never) as unknown as Promise<Response>;
+    const mtls = createMtlsFetch({
+      cert: me.certificatePem,
+      key: me.privateKeyPem!,
+      ca: ca.certificatePem,
+    });
+    try {
+      const most = Math.max(...LEVELS);
+      const paths = {
+        direct: await Promise.all(Array.from({ length: most }, () => client(plain, upstream.url))),
+        gateway: await Promise.all(Array.from({ length: most }, () => client(mtls, gateway.url))),
+      };
+      console.log(
+        `upstream: SDK McpServer + StreamableHTTPServerTransport (${
+          JSON_RESPONSE ? "jsonResponse" : "SSE responses"
+        }), node:http; ${
+          LEVELS.join(" and ")
+        } clients x ${SECONDS} s per path x ${ROUNDS} rounds after ${WARM_MS} ms warm-up; deno ${Deno.version.deno}; load average ${load()}`,
+      );
+      for (const name of ["direct", "gateway"] as const) {
+        await drive(paths[name], WARM_MS, pids);
+      }
+      for (const n of LEVELS) await level(n, paths, pids);
+      console.log(`load average after: ${load()}`);
+    } finally {
+      await mtls.close();
+      await agent.close();
+    }
+  } finally {
+    for (const c of children.reverse()) await stop(c);
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  const [role, ...rest] = Deno.args;
+  if (role === "upstream") await runUpstream();
+  else if (role === "gateway") await runGateway(rest[0], rest[1]);
+  else Deno.exit(await main());
+}
