@@ -6,7 +6,7 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { type Certificate, readCertificate } from "../../cert/certificate.ts";
 import type { Logger } from "../../log/logger.ts";
