@@ -1,38 +1,45 @@
 /**
  * What the MCP-aware mTLS gateway (`serve --upstream URL`, `serveGateway`)
  * costs on top of the upstream it protects, measured in one run: keep-alive
- * `tools/call` (`echo`) sent directly to an upstream and through the gateway
- * in front of that same upstream, the paths taking turns.
+ * `tools/call` (`echo`) sent to one upstream by several fronts, taking turns:
+ *
+ * - direct: plain HTTP to the upstream (no TLS, no front);
+ * - nginx (when `nginx` is on the PATH: Debian's `nginx-light`): the
+ *   MCP-blind mTLS proxy teams reach for, one worker, client certificates
+ *   verified, keep-alive upstream, no buffering;
+ * - gateway: `serveGateway` with default options (mTLS, every request
+ *   logged as by default).
  *
  * - upstream: the MCP SDK's `McpServer` with one cheap tool over
  *   `StreamableHTTPServerTransport` on `node:http`, 127.0.0.1, stateful
  *   sessions, SSE responses (the SDK default; BENCH_UPSTREAM_JSON=1 for
  *   `enableJsonResponse`), in its own process;
- * - gateway: `serveGateway` with default options (mTLS, every request
- *   logged as by default) in its own process, so its CPU is read alone from
- *   /proc/PID/stat;
- * - client: this process, the same code for both paths: undici's `fetch`
- *   with a keep-alive pool; plain HTTP on loopback for the direct path,
- *   `createMtlsFetch` (undici, client certificate) for the gateway path. One
- *   MCP session per client.
+ * - every front in its own process, so its CPU is read alone from
+ *   /proc/PID/stat (nginx: its worker);
+ * - client: this process, the same code for every path: undici's `fetch`
+ *   with a keep-alive pool; `createMtlsFetch` (undici, client certificate)
+ *   for the TLS fronts. One MCP session per client.
  *
- * Reported per path: calls/s, p50/p99 latency, CPU per call of the gateway
- * and of the upstream, and the gateway's added p50 latency; then the goal of
+ * Reported per path: calls/s, p50/p99 latency, CPU per call of the front
+ * and of the upstream, and each front's added p50 latency; then the goal of
  * issue #13 (the gateway adds < 0.3 ms p50 and < 20 % CPU per call on top of
- * the upstream's own cost) as met or missed. Loopback only; every process
- * started here is stopped here.
+ * the upstream's own cost) as met or missed, and the same figures for
+ * nginx, so that the goal can be read against what a mature, MCP-blind
+ * mTLS proxy costs here. Loopback only; every process started here is stopped
+ * here.
  *
  * Env: BENCH_SECONDS (default 10) per measurement, BENCH_ROUNDS (default 2)
- * rounds of direct then gateway, BENCH_CLIENTS (default "1,8": one table per
- * number of concurrent clients; 1 client shows the latency the gateway adds
+ * rounds of every path in turn, BENCH_CLIENTS (default "1,8": one table per
+ * number of concurrent clients; 1 client shows the latency a front adds
  * unloaded, 8 saturate the two cores, where p50 is mostly queueing),
- * BENCH_PROFILE=DIR runs the gateway with `--cpu-prof` into DIR (see
- * bench/profile_summary.ts).
+ * BENCH_FRONTS (default "nginx,gateway"), BENCH_PROFILE=DIR runs the
+ * gateway with `--cpu-prof` into DIR (see bench/profile_summary.ts).
  *
- * Usage: deno run -A bench/gateway.ts   (about 90 s)
+ * Usage: deno run -A bench/gateway.ts   (about 3 min)
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import { loadavg } from "node:os";
 import process from "node:process";
 // @ts-types="../src/tls/client/undici_types.d.ts"
@@ -44,6 +51,7 @@ const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
 /** Concurrent clients (one keep-alive connection and one MCP session each), one table per level. */
 const LEVELS = (Deno.env.get("BENCH_CLIENTS") ?? "1,8").split(",").map(Number);
+const FRONTS = (Deno.env.get("BENCH_FRONTS") ?? "nginx,gateway").split(",");
 const WARM_MS = 2000;
 const JSON_RESPONSE = Deno.env.get("BENCH_UPSTREAM_JSON") === "1";
 const GOAL_ADDED_P50_MS = 0.3;
@@ -165,6 +173,89 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** A port free a moment ago (nginx needs one in its configuration). */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** nginx as an mTLS reverse proxy with one worker; resolves to it and its worker's pid. */
+async function startNginx(
+  upstream: string,
+  dir: string,
+): Promise<{ stop(): Promise<void>; url: string; pid: number } | undefined> {
+  const which = new Deno.Command("sh", { args: ["-c", "command -v nginx"], stdout: "piped" });
+  const found = new TextDecoder().decode((await which.output()).stdout).trim();
+  if (!found) return undefined;
+  const up = new URL(upstream);
+  const port = await freePort();
+  await Deno.mkdir(`${dir}/nginx`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/nginx/nginx.conf`,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/nginx/access.log;
+  client_body_temp_path ${dir}/nginx;
+  proxy_temp_path ${dir}/nginx;
+  upstream mcp { server ${up.host}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${dir}/server.crt;
+    ssl_certificate_key ${dir}/server.key;
+    ssl_client_certificate ${dir}/ca.crt;
+    ssl_verify_client on;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_set_header Client-Cert ":$ssl_client_escaped_cert:";
+    }
+  }
+}
+`,
+  );
+  const proc = new Deno.Command(found, {
+    args: ["-c", `${dir}/nginx/nginx.conf`, "-p", `${dir}/nginx`],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  let worker = 0;
+  for (let i = 0; i < 100 && !worker; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const kids = await Deno.readTextFile(`/proc/${proc.pid}/task/${proc.pid}/children`).catch(() =>
+      ""
+    );
+    worker = Number(kids.trim().split(" ")[0]) || 0;
+  }
+  if (!worker) {
+    proc.kill("SIGKILL");
+    await proc.status;
+    throw new Error("nginx: no worker process started");
+  }
+  return {
+    url: `https://127.0.0.1:${port}${up.pathname}`,
+    pid: worker,
+    async stop() {
+      proc.kill("SIGQUIT");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await proc.status;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // ---------- the parent: load ----------
 
 type Fetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -208,11 +299,19 @@ async function client(fetch: Fetch, url: string): Promise<() => Promise<void>> {
   };
 }
 
+/** One way to the upstream: its clients (sessions) and the pid of its front (none: direct). */
+interface Path {
+  name: string;
+  label: string;
+  ops: (() => Promise<void>)[];
+  pid?: number;
+}
+
 interface Sample {
   calls: number;
   seconds: number;
   latMs: number[];
-  gatewayCpu: number;
+  frontCpu: number;
   upstreamCpu: number;
   clientCpu: number;
 }
@@ -220,10 +319,11 @@ interface Sample {
 async function drive(
   ops: (() => Promise<void>)[],
   ms: number,
-  pids: { gateway: number; upstream: number },
+  front: number | undefined,
+  upstream: number,
 ): Promise<Sample> {
   const latMs: number[] = [];
-  const g0 = cpuSeconds(pids.gateway), u0 = cpuSeconds(pids.upstream);
+  const f0 = front ? cpuSeconds(front) : 0, u0 = cpuSeconds(upstream);
   const c0 = process.cpuUsage();
   const t0 = performance.now(), end = t0 + ms;
   await Promise.all(ops.map(async (op) => {
@@ -239,8 +339,8 @@ async function drive(
     calls: latMs.length,
     seconds,
     latMs,
-    gatewayCpu: cpuSeconds(pids.gateway) - g0,
-    upstreamCpu: cpuSeconds(pids.upstream) - u0,
+    frontCpu: front ? cpuSeconds(front) - f0 : 0,
+    upstreamCpu: cpuSeconds(upstream) - u0,
     clientCpu: (c.user + c.system) / 1e6,
   };
 }
@@ -250,7 +350,7 @@ function merge(samples: Sample[]): Sample {
     calls: a.calls + s.calls,
     seconds: a.seconds + s.seconds,
     latMs: a.latMs.concat(s.latMs),
-    gatewayCpu: a.gatewayCpu + s.gatewayCpu,
+    frontCpu: a.frontCpu + s.frontCpu,
     upstreamCpu: a.upstreamCpu + s.upstreamCpu,
     clientCpu: a.clientCpu + s.clientCpu,
   }));
@@ -264,70 +364,80 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 const us = (s: number) => (s * 1e6).toFixed(0);
 
 /** Measures `n` clients per path, the paths taking turns; prints the table and the goal. */
-async function level(
-  n: number,
-  paths: Record<"direct" | "gateway", (() => Promise<void>)[]>,
-  pids: { gateway: number; upstream: number },
-): Promise<void> {
-  const samples: Record<"direct" | "gateway", Sample[]> = { direct: [], gateway: [] };
+async function level(n: number, paths: Path[], upstream: number): Promise<void> {
+  const samples = new Map<string, Sample[]>(paths.map((p) => [p.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const name of ["direct", "gateway"] as const) {
-      const s = await drive(paths[name].slice(0, n), SECONDS * 1000, pids);
-      samples[name].push(s);
+    for (const p of paths) {
+      const s = await drive(p.ops.slice(0, n), SECONDS * 1000, p.pid, upstream);
+      samples.get(p.name)!.push(s);
       const sorted = s.latMs.slice().sort((a, b) => a - b);
       console.log(
-        `${n} clients, round ${r + 1}, ${name}: ${(s.calls / s.seconds).toFixed(0)} calls/s, p50 ${
-          pct(sorted, 0.5).toFixed(3)
-        } ms, gateway ${us(s.gatewayCpu / s.calls)} µs CPU/call, upstream ${
-          us(s.upstreamCpu / s.calls)
-        } µs CPU/call, client ${us(s.clientCpu / s.calls)} µs CPU/call`,
+        `${n} clients, round ${r + 1}, ${p.name}: ${
+          (s.calls / s.seconds).toFixed(0)
+        } calls/s, p50 ${pct(sorted, 0.5).toFixed(3)} ms, front ${
+          us(s.frontCpu / s.calls)
+        } µs CPU/call, upstream ${us(s.upstreamCpu / s.calls)} µs CPU/call, client ${
+          us(s.clientCpu / s.calls)
+        } µs CPU/call`,
       );
     }
   }
-  const d = merge(samples.direct), g = merge(samples.gateway);
-  const ds = d.latMs.sort((a, b) => a - b), gs = g.latMs.sort((a, b) => a - b);
-  const upstreamPerCall = d.upstreamCpu / d.calls;
-  const gatewayPerCall = g.gatewayCpu / g.calls;
-  const added = pct(gs, 0.5) - pct(ds, 0.5);
-  const share = gatewayPerCall / upstreamPerCall;
-  const row = (name: string, s: Sample, sorted: number[]) =>
-    `| ${name} | ${(s.calls / s.seconds).toFixed(0)} | ${pct(sorted, 0.5).toFixed(3)} | ${
-      pct(sorted, 0.99).toFixed(3)
-    } | ${us(s.gatewayCpu / s.calls)} | ${us(s.upstreamCpu / s.calls)} | ${
-      us(s.clientCpu / s.calls)
-    } |`;
+  const merged = paths.map((p) => {
+    const s = merge(samples.get(p.name)!);
+    return { p, s, sorted: s.latMs.sort((a, b) => a - b) };
+  });
+  const direct = merged[0];
+  const upstreamPerCall = direct.s.upstreamCpu / direct.s.calls;
+  const p50 = (m: typeof direct) => pct(m.sorted, 0.5);
   console.log(
-    `\n| ${n} clients | calls/s | p50 ms | p99 ms | gateway CPU µs/call | upstream CPU µs/call | client CPU µs/call |`,
+    `\n| ${n} clients | calls/s | p50 ms | p99 ms | added p50 ms | front CPU µs/call | front CPU / upstream's | upstream CPU µs/call | client CPU µs/call |`,
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
-  console.log(row("direct (plain HTTP)", d, ds));
-  console.log(row("through the gateway (mTLS)", g, gs));
-  console.log(
-    `| gateway / direct | ${((g.calls / g.seconds) / (d.calls / d.seconds)).toFixed(2)}x | ${
-      (pct(gs, 0.5) / pct(ds, 0.5)).toFixed(2)
-    }x | ${(pct(gs, 0.99) / pct(ds, 0.99)).toFixed(2)}x | ${
-      (share * 100).toFixed(0)
-    } % of upstream's | ${((g.upstreamCpu / g.calls) / upstreamPerCall).toFixed(2)}x | ${
-      ((g.clientCpu / g.calls) / (d.clientCpu / d.calls)).toFixed(2)
-    }x |`,
-  );
-  console.log(
-    `\n${n} clients: added latency per call (gateway p50 - direct p50) ${added.toFixed(3)} ms`,
-  );
-  console.log(
-    `${n} clients: goal of issue #13: added p50 < ${GOAL_ADDED_P50_MS} ms ${
-      added < GOAL_ADDED_P50_MS ? "MET" : "MISSED"
-    } (${added.toFixed(3)} ms); gateway CPU per call < ${
-      GOAL_CPU_SHARE * 100
-    } % of the upstream's ${share < GOAL_CPU_SHARE ? "MET" : "MISSED"} (${
-      us(gatewayPerCall)
-    } µs vs ${us(upstreamPerCall)} µs: ${(share * 100).toFixed(0)} %)\n`,
-  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const m of merged) {
+    const front = m.s.frontCpu / m.s.calls;
+    console.log(
+      `| ${m.p.label} | ${(m.s.calls / m.s.seconds).toFixed(0)} | ${p50(m).toFixed(3)} | ${
+        pct(m.sorted, 0.99).toFixed(3)
+      } | ${m === direct ? "-" : (p50(m) - p50(direct)).toFixed(3)} | ${
+        m === direct ? "-" : us(front)
+      } | ${m === direct ? "-" : `${(100 * front / upstreamPerCall).toFixed(0)} %`} | ${
+        us(m.s.upstreamCpu / m.s.calls)
+      } | ${us(m.s.clientCpu / m.s.calls)} |`,
+    );
+  }
+  const byName = new Map(merged.map((m) => [m.p.name, m]));
+  const gateway = byName.get("gateway");
+  const nginx = byName.get("nginx");
+  console.log("");
+  if (gateway) {
+    const added = p50(gateway) - p50(direct);
+    const share = (gateway.s.frontCpu / gateway.s.calls) / upstreamPerCall;
+    console.log(
+      `${n} clients: goal of issue #13: added p50 < ${GOAL_ADDED_P50_MS} ms ${
+        added < GOAL_ADDED_P50_MS ? "MET" : "MISSED"
+      } (${added.toFixed(3)} ms); gateway CPU per call < ${
+        GOAL_CPU_SHARE * 100
+      } % of the upstream's ${share < GOAL_CPU_SHARE ? "MET" : "MISSED"} (${
+        (share * 100).toFixed(0)
+      } %)`,
+    );
+    for (const other of [nginx]) {
+      if (!other) continue;
+      const ratio = (gateway.s.frontCpu / gateway.s.calls) / (other.s.frontCpu / other.s.calls);
+      console.log(
+        `${n} clients: gateway vs ${other.p.name}: ${ratio.toFixed(2)}x its CPU per call, ${
+          (p50(gateway) - p50(other)).toFixed(3)
+        } ms more p50`,
+      );
+    }
+  }
+  console.log("");
 }
 
 async function main(): Promise<number> {
   const tmp = await Deno.makeTempDir({ prefix: "mcp-mtls-bench-gateway-" });
   const children: Child[] = [];
+  let nginx: Awaited<ReturnType<typeof startNginx>>;
   try {
     const ca = await createRootCa({ commonName: "Bench CA" });
     const server = await issueCertificate(ca, "server", {
@@ -341,15 +451,37 @@ async function main(): Promise<number> {
 
     const upstream = await start(["upstream"]);
     children.push(upstream);
-    const profile = Deno.env.get("BENCH_PROFILE");
-    const gateway = await start(
-      ["gateway", upstream.url, tmp],
-      profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
-    );
-    children.push(gateway);
-    const pids = { gateway: gateway.proc.pid, upstream: upstream.proc.pid };
+    const fronts: { name: string; label: string; url: string; pid: number }[] = [];
+    if (FRONTS.includes("nginx")) {
+      nginx = await startNginx(upstream.url, tmp);
+      if (nginx) {
+        fronts.push({
+          name: "nginx",
+          label: "nginx (mTLS, 1 worker, MCP-blind)",
+          url: nginx.url,
+          pid: nginx.pid,
+        });
+      } else {console.log(
+          "nginx: not on the PATH (apt-get install nginx-light): its row is left out",
+        );}
+    }
+    if (FRONTS.includes("gateway")) {
+      const profile = Deno.env.get("BENCH_PROFILE");
+      const gateway = await start(
+        ["gateway", upstream.url, tmp],
+        profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
+      );
+      children.push(gateway);
+      fronts.push({
+        name: "gateway",
+        label: "gateway (mTLS, MCP-aware)",
+        url: gateway.url,
+        pid: gateway.proc.pid,
+      });
+    }
 
-    const agent = new Agent({ connections: Math.max(...LEVELS) });
+    const most = Math.max(...LEVELS);
+    const agent = new Agent({ connections: most });
     const plain: Fetch = (url, init) =>
       undiciFetch(url, { ...init, dispatcher: agent } as never) as unknown as Promise<Response>;
     const mtls = createMtlsFetch({
@@ -358,11 +490,14 @@ async function main(): Promise<number> {
       ca: ca.certificatePem,
     });
     try {
-      const most = Math.max(...LEVELS);
-      const paths = {
-        direct: await Promise.all(Array.from({ length: most }, () => client(plain, upstream.url))),
-        gateway: await Promise.all(Array.from({ length: most }, () => client(mtls, gateway.url))),
-      };
+      const sessions = (f: Fetch, url: string) =>
+        Promise.all(Array.from({ length: most }, () => client(f, url)));
+      const paths: Path[] = [
+        { name: "direct", label: "direct (plain HTTP)", ops: await sessions(plain, upstream.url) },
+      ];
+      for (const f of fronts) {
+        paths.push({ name: f.name, label: f.label, ops: await sessions(mtls, f.url), pid: f.pid });
+      }
       console.log(
         `upstream: SDK McpServer + StreamableHTTPServerTransport (${
           JSON_RESPONSE ? "jsonResponse" : "SSE responses"
@@ -370,16 +505,15 @@ async function main(): Promise<number> {
           LEVELS.join(" and ")
         } clients x ${SECONDS} s per path x ${ROUNDS} rounds after ${WARM_MS} ms warm-up; deno ${Deno.version.deno}; load average ${load()}`,
       );
-      for (const name of ["direct", "gateway"] as const) {
-        await drive(paths[name], WARM_MS, pids);
-      }
-      for (const n of LEVELS) await level(n, paths, pids);
+      for (const p of paths) await drive(p.ops, WARM_MS, p.pid, upstream.proc.pid);
+      for (const n of LEVELS) await level(n, paths, upstream.proc.pid);
       console.log(`load average after: ${load()}`);
     } finally {
       await mtls.close();
       await agent.close();
     }
   } finally {
+    await nginx?.stop();
     for (const c of children.reverse()) await stop(c);
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }

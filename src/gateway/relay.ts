@@ -23,6 +23,7 @@ import type { ServerResponse } from "node:http";
  */
 export type RelayEnd =
   | { kind: "complete" }
+  | { kind: "settled" }
   | { kind: "upstream_failed"; error: unknown }
   | { kind: "client_gone" };
 
@@ -46,12 +47,17 @@ async function pump(
   res: ServerResponse,
   transform: (chunk: Uint8Array) => string | Uint8Array,
   flush: () => string,
+  settled: () => boolean = () => false,
 ): Promise<RelayEnd> {
   try {
     for await (const chunk of body) {
       if (res.destroyed) return { kind: "client_gone" };
       const out = transform(chunk);
       if (out.length > 0 && !res.write(out)) await drained(res);
+      if (settled()) {
+        discardRest(body);
+        return { kind: "settled" };
+      }
     }
   } catch (error) {
     return res.destroyed ? { kind: "client_gone" } : { kind: "upstream_failed", error };
@@ -60,6 +66,16 @@ async function pump(
   const rest = flush();
   if (rest.length > 0) res.write(rest);
   return { kind: "complete" };
+}
+
+/**
+ * Reads what is left of `body` and drops it, so that the upstream
+ * connection finishes its response and goes back to the pool.
+ */
+function discardRest(body: AsyncIterable<Uint8Array>): void {
+  (async () => {
+    for await (const _ of body) { /* dropped */ }
+  })().catch(() => {/* the stream was done with anyway */});
 }
 
 /**
@@ -82,6 +98,14 @@ const BOUNDARY = /\r\n\r\n|\n\n|\r\r/;
  * Relays an SSE `body` event by event, calling `hook` with each JSON-RPC
  * message (a batch's messages one by one). Does not end `res`.
  *
+ * `settled`, asked after each write, says that the caller has what it came
+ * for (every request of a POST answered): the relay then ends with
+ * `{ kind: "settled" }` at once, without waiting for the upstream to close
+ * its stream, and the rest of the body is read and dropped. The answer and
+ * the end of the response then leave in one write, not two (an upstream
+ * SHOULD close a POST's stream once it has sent every response, so nothing
+ * the caller needs follows).
+ *
  * @example
  * ```ts ignore
  * const end = await relaySse(response.body, res, (m) => (m.id === 2 ? filtered(m) : undefined));
@@ -91,6 +115,7 @@ export function relaySse(
   body: AsyncIterable<Uint8Array>,
   res: ServerResponse,
   hook: MessageHook,
+  settled?: () => boolean,
 ): Promise<RelayEnd> {
   const decoder = new TextDecoder();
   let pending = "";
@@ -109,7 +134,7 @@ export function relaySse(
     const rest = pending + decoder.decode();
     pending = "";
     return rest;
-  });
+  }, settled);
 }
 
 /** One event's text (without its blank line), its data's messages passed through `hook`. */

@@ -20,7 +20,7 @@ import type { Socket } from "node:net";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { completable } from "@modelcontextprotocol/sdk/server/completable.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js";
+import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
   CreateMessageResultSchema,
   ElicitResultSchema,
@@ -235,6 +235,35 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
+/**
+ * Events kept in order for resumption. Not the SDK's example
+ * `InMemoryEventStore`: it reads the stream id as the event id's text before
+ * the first "_", and the GET stream's id is "_GET_stream", so a dropped GET
+ * stream could never be resumed from it (its replay finds no stream).
+ */
+function orderedEventStore(): EventStore {
+  const events: { id: string; stream: string; message: unknown }[] = [];
+  return {
+    storeEvent(stream: string, message: unknown) {
+      const id = `${events.length + 1}`;
+      events.push({ id, stream, message });
+      return Promise.resolve(id);
+    },
+    async replayEventsAfter(
+      last: string,
+      { send }: { send: (id: string, message: never) => Promise<void> },
+    ) {
+      const at = events.findIndex((e) => e.id === last);
+      if (at < 0) return "";
+      const stream = events[at].stream;
+      for (const e of events.slice(at + 1)) {
+        if (e.stream === stream) await send(e.id, e.message as never);
+      }
+      return stream;
+    },
+  };
+}
+
 /** Starts the upstream on 127.0.0.1 (port 0 unless given). */
 export async function startUpstream(options: UpstreamTestOptions = {}): Promise<Upstream> {
   const log: Received[] = [];
@@ -242,7 +271,7 @@ export async function startUpstream(options: UpstreamTestOptions = {}): Promise<
   const servers = new Map<string, McpServer>();
   const subscriptions = new Map<string, Set<McpServer>>();
   const sockets = new Set<Socket>();
-  const eventStore = new InMemoryEventStore();
+  const eventStore = orderedEventStore();
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const body = req.method === "POST" ? await readJson(req).catch(() => undefined) : undefined;
