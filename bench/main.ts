@@ -13,6 +13,9 @@
  * - admission: admission cost per new connection, this tree vs a baseline commit;
  * - handshake_revocation: handshakes/s with revocation off, CRL, OCSP;
  * - gateway: keep-alive tools/call through the gateway vs directly to the upstream;
+ * - auth: bound-token check per request (warm JWKS), and tools/call with vs without auth;
+ * - workers: `serve --workers 1` vs `2`: handshakes/s, tools/call/s and p99 (closed and paced),
+ *   with server CPU per operation and the load generator's CPU;
  * - mcp: handshakes, keep-alive tools/call and idle memory of our server
  *   on Deno, Node.js and Bun (the last two from the npm build: run
  *   `deno task build:npm` first, else they are listed as skipped), against
@@ -34,6 +37,8 @@ const ALL = [
   "handshake_revocation",
   "mcp",
   "gateway",
+  "auth",
+  "workers",
 ];
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 

@@ -47,6 +47,18 @@ export const REASON_CODES = [
   // added by the gateway (issue 13): the upstream MCP server behind `serve --upstream`
   "upstream_unavailable",
   "upstream_timeout",
+  // added by bound tokens (issue 14): OAuth bearer tokens bound to the client certificate
+  "token_missing",
+  "invalid_token",
+  "token_binding_mismatch",
+  "token_unbound",
+  "insufficient_scope",
+  "auth_unavailable",
+  // added by workers (issue 15): `serve --workers N`
+  "worker_unavailable",
+  // added by PROXY protocol (issue 15): client addresses from a load balancer
+  "proxy_protocol_invalid",
+  "proxy_protocol_untrusted",
 ] as const;
 
 /**
@@ -96,6 +108,10 @@ export type ErrorCode =
   | "ocsp_invalid"
   | "revocation_fetch_failed"
   | "pin_store_corrupt"
+  // bearer tokens, client side (issue 14): the authorization server refused or
+  // could not be reached, or a token file is empty
+  | "token_request_failed"
+  | "token_unavailable"
   // MCP protocol layer
   | "mcp_error";
 

@@ -7,7 +7,12 @@
  *
  * Environment: MCP_MTLS_TEST_ONLY=deno|node|bun runs one runtime (after the
  * build); arguments after `--` go to `deno test` (for example a path).
+ *
+ * First, system programs some tests need (HAProxy) are installed with apt-get
+ * when missing and running as root (tests/_system_packages.ts).
  */
+import { ensureSystemPackages } from "./_system_packages.ts";
+
 const root = new URL("../", import.meta.url).pathname;
 const npm = `${root}npm`;
 const only = Deno.env.get("MCP_MTLS_TEST_ONLY");
@@ -89,6 +94,8 @@ async function run(cmd: string[], cwd: string, env?: Record<string, string>): Pr
   return { code: (await child.status).code, out };
 }
 
+const systemOk = await ensureSystemPackages();
+
 console.log("test: building the npm package (npm/build) for the node, bun and binary tests");
 const npmInstall = await run(
   ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
@@ -123,4 +130,4 @@ for (const step of steps) {
 }
 console.log(`\n${results.join("\n")}`);
 console.log(`${passed} passed, ${failed} failed`);
-Deno.exit(failed > 0 || broken ? 1 : 0);
+Deno.exit(failed > 0 || broken || !systemOk ? 1 : 0);

@@ -12,9 +12,11 @@ import { readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { EXIT_FAILURE, runCommand } from "./run_command.ts";
 import { commandArgs, exit } from "../runtime/process.ts";
+import { readTokenOptions, TOKEN_FLAGS, TOKEN_HELP } from "./token_options.ts";
 
 const HELP =
   `Usage: mcp-mtls connect URL [--cert FILE --key FILE] [--ca FILE] [--pin PIN]... [--log-level L]
+         [--token-file F | --token-env VAR | --oauth-issuer URL --client-id ID [--scope S]...]
 
 Bridges standard input/output (newline-delimited JSON-RPC, as a stdio MCP
 server speaks it) to the MCP server at URL (Streamable HTTP over mutual TLS),
@@ -34,7 +36,7 @@ Options:
   --pin PIN        accepted server key: "sha256/BASE64" or BASE64 as "certs pin" prints it;
                    repeat for several (any one must match)
   --server-name N  name expected in the server certificate   [default: the URL's host]
-  --log-level L    debug, info, warn or error                 [default: warn]
+${TOKEN_HELP}  --log-level L    debug, info, warn or error                 [default: warn]
   -h, --help       show this help
 `;
 
@@ -82,6 +84,7 @@ export function connect(
       pin: { type: "string", multiple: true },
       "server-name": { type: "string" },
       "log-level": { type: "string", default: "warn" },
+      ...TOKEN_FLAGS,
     }, 1);
     if (help) {
       io.stdout(HELP);
@@ -104,6 +107,7 @@ export function connect(
     const pins = ((values.pin ?? []) as unknown as string[]).map((p) =>
       p.startsWith("sha256/") ? p : `sha256/${p}`
     );
+    const tokenOptions = await readTokenOptions(values, (name) => io.env(name), url);
     const logger = createLogger({
       level: level as LogLevel,
       write: (line) => io.stderr(`${line}\n`),
@@ -117,6 +121,7 @@ export function connect(
         serverName: values["server-name"] as string | undefined,
         logger,
         signal: options.signal,
+        ...tokenOptions,
       });
     } catch (error) {
       // Options are checked before any connection: a bad --pin or --server-name is bad usage.
@@ -142,6 +147,9 @@ function refusalLine(error: unknown): string | undefined {
     return `refused (${error.code}): ${message}`;
   }
   if (error.code === "connection_failed") return `cannot connect (${error.code}): ${message}`;
+  if (error.code === "token_request_failed" || error.code === "token_unavailable") {
+    return `no token (${error.code}): ${message}`;
+  }
   return undefined;
 }
 

@@ -15,6 +15,7 @@ import { parseCommandArgs } from "./args.ts";
 import { readInputFile } from "./files.ts";
 import { type CliIo, denoIo } from "./io.ts";
 import { EXIT_FAILURE, runCommand } from "./run_command.ts";
+import { readToken } from "./token_options.ts";
 
 const HELP =
   `Usage: mcp-mtls doctor URL [--cert FILE --key FILE] [--ca FILE] [--pin PIN] [--crl FILE] [--json]
@@ -22,7 +23,8 @@ const HELP =
 Connects to URL (https://host:port/path) and reports, step by step: DNS and
 TCP, TLS version and cipher, the server chain with expiry, host name match,
 pin match, revocation status, whether the server asks for a client
-certificate and accepts ours, and an MCP initialize. Each failure carries a
+certificate and accepts ours, whether it wants a bearer token (and whether
+ours is bound to our certificate), and an MCP initialize. Each failure carries a
 reason code and a fix.
 
 Options:
@@ -32,6 +34,9 @@ Options:
   --pin PIN       expected server key, sha256/<base64> (as "certs pin" prints) or cert-sha256/<hex); repeatable
   --crl FILE      a CRL file or URL to check the server certificate against; repeatable
   --timeout MS    milliseconds for each network step (default 5000)
+  --token-file F  our bearer access token, in file F: checked (audience, expiry, bound to
+                  --cert) and sent
+  --token-env VAR the same, from environment variable VAR
   --json          print the result as JSON
   -h, --help      show this help
 
@@ -47,6 +52,7 @@ interface DoctorInput {
   crls: string[];
   timeout: number;
   json: boolean;
+  token?: string;
 }
 
 function usage(message: string): MtlsError {
@@ -98,7 +104,10 @@ async function readPem(path: string, what: "certificate" | "key"): Promise<strin
   return text;
 }
 
-async function readInput(args: string[]): Promise<DoctorInput | undefined> {
+async function readInput(
+  args: string[],
+  env: (name: string) => string | undefined,
+): Promise<DoctorInput | undefined> {
   const { values, positionals, help } = parseCommandArgs("doctor", args, {
     cert: { type: "string" },
     key: { type: "string" },
@@ -107,6 +116,8 @@ async function readInput(args: string[]): Promise<DoctorInput | undefined> {
     crl: { type: "string", multiple: true },
     timeout: { type: "string" },
     json: { type: "boolean" },
+    "token-file": { type: "string" },
+    "token-env": { type: "string" },
   }, 1);
   if (help) return undefined;
   const url = checkUrl(positionals[0]);
@@ -125,6 +136,7 @@ async function readInput(args: string[]): Promise<DoctorInput | undefined> {
     crls: list(values.crl),
     timeout,
     json: values.json === true,
+    token: await readToken(values["token-file"], values["token-env"], env),
   };
 }
 
@@ -154,7 +166,7 @@ async function readInput(args: string[]): Promise<DoctorInput | undefined> {
  */
 export function doctor(args: string[], io: CliIo = denoIo): Promise<number> {
   return runCommand(io, async () => {
-    const input = await readInput(args);
+    const input = await readInput(args, (name) => io.env(name));
     if (!input) {
       io.stdout(HELP);
       return 0;

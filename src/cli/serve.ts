@@ -22,12 +22,14 @@ import { watchCertificates, watchFileChanges } from "./serve_watch.ts";
 import { isRevocationChecker } from "../tls/server/admission_options.ts";
 import { checkCertsPermissions } from "./file_permissions.ts";
 import { dirname } from "node:path";
+import type { ServeWorker } from "../workers/serve_worker.ts";
+import { serveWithWorkers } from "./serve_workers.ts";
 
 const HELP = `Usage: mcp-mtls serve [--config FILE] [--certs DIR] [--host 127.0.0.1] [--port 8443]
                       [--policy strict|demo] [--crl-refresh SECONDS] [--log-level L]
                       [--log-format pretty|json] [--detailed-tls] [--health-port N]
                       [--child-mode per-session|shared] [-- STDIO_SERVER_COMMAND ...]
-                      [--upstream URL]
+                      [--upstream URL] [--workers N] [--proxy-protocol LIST]
 
 Serves MCP (Streamable HTTP) at https://HOST:PORT/mcp with the built-in demo
 tools (whoami, echo, time), using DIR/server.crt and DIR/server.key, and
@@ -66,6 +68,12 @@ _meta key and from the Client-Cert, Client-Cert-Chain (RFC 9440) and
 Mcp-Mtls-Identity headers (client copies are removed). The upstream must
 accept those only from the gateway (loopback, or mutual TLS with it).
 
+With an "auth" block in the config (or MCP_MTLS_AUTH_* variables), every
+request must also carry an OAuth bearer token bound to its client certificate
+(RFC 8705): the same three modes check it, answer 401/403 with a
+WWW-Authenticate header, and serve the RFC 9728 metadata at
+/.well-known/oauth-protected-resource to admitted clients.
+
 Options given on the command line win over MCP_MTLS_* environment variables,
 which win over the config file (see examples/mcp-mtls.yaml).
 
@@ -89,6 +97,14 @@ Options:
   --upstream URL   proxy to this Streamable HTTP MCP server instead (the
                    gateway): https://..., or http:// on loopback; config key
                    "upstream" holds its ca, cert, key, pins and timeouts
+  --workers N      N event loops (threads) accepting on the same port: a
+                   session continues whichever one a connection lands on,
+                   session limits hold across them, connection limits are
+                   divided among them; not with --upstream   [default: 1]
+  --proxy-protocol LIST  behind a TCP load balancer: connections from these
+                   addresses/CIDRs (comma-separated) must start with a PROXY
+                   v1/v2 header, whose client address is then used for
+                   limits and logs; a header from anyone else is refused
   -h, --help       show this help
 `;
 
@@ -106,6 +122,8 @@ const SERVE_FLAGS: OptionsConfig = {
   "child-mode": { type: "string" },
   "health-port": { type: "string" },
   upstream: { type: "string" },
+  workers: { type: "string" },
+  "proxy-protocol": { type: "string" },
 };
 
 function portNumber(flag: string, value: unknown): number {
@@ -161,6 +179,29 @@ export function serve(
   io: CliIo = denoIo,
   options: ServeCommandOptions = {},
 ): Promise<number> {
+  return runServe(args, io, options, undefined);
+}
+
+/**
+ * `serve` as one worker thread of `serve --workers N` runs it
+ * (src/workers/worker_main.ts): the primary's orders instead of signals.
+ * Not part of the public API.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await serveAsWorker(start.args, io, createServeWorker(link, start));
+ * ```
+ */
+export function serveAsWorker(args: string[], io: CliIo, worker: ServeWorker): Promise<number> {
+  return runServe(args, io, {}, worker);
+}
+
+function runServe(
+  args: string[],
+  io: CliIo,
+  options: ServeCommandOptions,
+  worker: ServeWorker | undefined,
+): Promise<number> {
   return runCommand(io, async () => {
     const { args: own, command } = splitStdioCommand(args);
     const { values, help } = parseCommandArgs("serve", own, SERVE_FLAGS);
@@ -190,6 +231,10 @@ export function serve(
     }
     if (Object.keys(log).length > 0) cliOverrides.log = log;
     if (values["detailed-tls"] === true) cliOverrides.detailedTls = true;
+    if (values["proxy-protocol"] !== undefined) {
+      const trusted = String(values["proxy-protocol"]).split(",").map((a) => a.trim());
+      cliOverrides.proxyProtocol = { trusted: trusted.filter((a) => a !== "") };
+    }
     if (values["health-port"] !== undefined) {
       cliOverrides.health = {
         port: portNumber("--health-port", values["health-port"]),
@@ -201,6 +246,16 @@ export function serve(
         "invalid_argument",
         'Option "--child-mode" needs a stdio server command after "--"',
       );
+    }
+    if (values.workers !== undefined) {
+      const n = Number(values.workers);
+      if (!/^\d+$/.test(String(values.workers)) || n < 1 || n > 64) {
+        throw new MtlsError(
+          "invalid_argument",
+          `Invalid --workers "${values.workers}": expected 1 to 64`,
+        );
+      }
+      cliOverrides.workers = n;
     }
     if (values.upstream !== undefined) {
       if (command) {
@@ -238,9 +293,24 @@ export function serve(
     });
     const dir = config.certs; // undefined when the config names tls.cert/key/pfx itself
     watchCrlFiles(serveOptions, logger);
-    await warnAboutPermissions(dir, config.tls?.ca, logger);
+    if (!worker) await warnAboutPermissions(dir, config.tls?.ca, logger);
+    if (!worker && config.workers > 1) {
+      return await serveWithWorkers({
+        args,
+        count: config.workers,
+        options: serveOptions,
+        logger,
+        io,
+        stop: waitForStop(options.signal),
+        gateway: upstream !== undefined,
+        announce: () => announceEnforced(serveOptions, logger),
+      });
+    }
+    worker?.join(serveOptions, logger);
     // Listen for signals before announcing the URL, so a stop right after it is not lost.
-    const { stopped, dispose } = waitForStop(options.signal);
+    const { stopped, dispose } = worker
+      ? { stopped: worker.stopped, dispose: () => {} }
+      : waitForStop(options.signal);
     let server;
     try {
       // The same loop serves the demo tools or a stdio MCP server (serve -- CMD).
@@ -253,20 +323,26 @@ export function serve(
       dispose();
       throw e;
     }
-    announceEnforced(serveOptions, logger); // after the start, so a failed start stays one line
+    // After the start, so a failed start stays one line; the primary says it once for all workers.
+    if (!worker) announceEnforced(serveOptions, logger);
     const pins = serveOptions.pins?.store;
     const unwatch = dir === undefined ? () => {} : watchCertificates({
       dir,
       reloadTls: server.reloadTls,
       pins: pins instanceof PinStore ? pins : undefined,
       logger,
+      ...(worker ? { onHangup: worker.onHangup } : {}),
     });
-    io.stdout(`Serving MCP over mutual TLS at ${server.url}\n`);
-    if (server.healthUrl) io.stdout(`Health checks (plain HTTP) at ${server.healthUrl}\n`);
+    if (worker) worker.ready(server);
+    else {
+      io.stdout(`Serving MCP over mutual TLS at ${server.url}\n`);
+      if (server.healthUrl) io.stdout(`Health checks (plain HTTP) at ${server.healthUrl}\n`);
+    }
     await stopped;
-    io.stderr("Stopping...\n");
+    if (!worker) io.stderr("Stopping...\n");
     unwatch();
     await server.close();
+    await worker?.done();
     return 0;
   });
 }

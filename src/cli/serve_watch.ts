@@ -38,6 +38,12 @@ export interface WatchCertificatesOptions {
   logger: Logger;
   /** Quiet time in ms before a burst of changes is acted on. @default {200} */
   debounceMs?: number;
+  /**
+   * Calls its listener on each reload order; returns a function that stops
+   * it. In a worker of `serve --workers N`, the primary's SIGHUP, passed on
+   * (a worker thread does not see signals). @default {SIGHUP}
+   */
+  onHangup?: (listener: () => void) => () => void;
 }
 
 /**
@@ -120,7 +126,8 @@ export function watchCertificates(o: WatchCertificatesOptions): () => void {
     });
   }
 
-  const offHangup = onSignal("SIGHUP", () => {
+  const hangup = o.onHangup ?? ((l: () => void) => onSignal("SIGHUP", l));
+  const offHangup = hangup(() => {
     logger.info("SIGHUP: reloading TLS material and pins", { dir });
     act(new Set([...TLS_FILES, ...(o.pins ? [PIN_FILE] : [])]));
   });

@@ -36,6 +36,7 @@ export { resolveServeConfig } from "./resolve_serve_config.ts";
 export type { ResolvedServeConfig, ResolveServeConfigOptions } from "./resolve_serve_config.ts";
 export { configEnvTable, configReferenceTable } from "./env_table.ts";
 export type {
+  AuthConfig,
   HealthConfig,
   LimitsConfig,
   PinsConfig,

@@ -166,6 +166,61 @@ const rule = z.strictObject({
   tools: z.array(z.string().min(1)),
   resources: z.array(z.string().min(1)).optional(),
   prompts: z.array(z.string().min(1)).optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+  sub: z.string().min(1).optional(),
+  clientId: z.string().min(1).optional(),
+});
+
+const auth = z.strictObject({
+  resource: z.string().min(1).describe(
+    "This MCP endpoint's https URL: the expected token audience and the metadata's resource",
+  ),
+  authorizationServers: list().describe(
+    "Issuer URLs of the authorization servers (metadata authorization_servers)",
+  ),
+  issuer: list().optional().describe("Accepted token iss values; default: authorizationServers"),
+  audience: list().optional().describe("Accepted token aud values; default: resource"),
+  jwks: z.string().min(1).optional().describe(
+    "Token keys: an https JWKS URL, or a file holding a JSON key set",
+  ),
+  jwksCa: list().optional().describe(
+    "CA file(s) or PEM the https JWKS server must chain to; default: public roots",
+  ),
+  jwksTimeoutMs: posInt.optional().describe("Time allowed for one JWKS fetch, ms (5000)"),
+  jwksCooldownMs: posInt.optional().describe(
+    "After a JWKS fetch, ms before an unknown kid may trigger another (30000)",
+  ),
+  jwksCacheMaxAgeMs: posInt.optional().describe("Fetch the JWKS again after this, ms (600000)"),
+  algorithms: list().optional().describe(
+    "Accepted JWS algorithms (none and HS* refused); default: ES*, PS*, RS*, EdDSA",
+  ),
+  clockToleranceSec: z.number().int().min(0).max(600).optional().describe(
+    "Leeway for exp/nbf/iat, seconds (30)",
+  ),
+  requireBinding: z.boolean().optional().describe(
+    'Refuse tokens without cnf "x5t#S256" (token_unbound) (true)',
+  ),
+  scopesSupported: list().optional().describe(
+    "Metadata scopes_supported; default: the scopes named in authorization rules",
+  ),
+  forwardAuthorization: z.boolean().optional().describe(
+    "Gateway: pass the client's Authorization header to the upstream (false)",
+  ),
+  resourceName: z.string().min(1).optional().describe("Metadata resource_name"),
+  introspection: z.strictObject({
+    url: z.string().min(1).describe("RFC 7662 introspection endpoint (https)"),
+    clientId: z.string().min(1).describe("Our client_id at the authorization server"),
+    cert: z.string().min(1).describe("Certificate (file or PEM) for tls_client_auth"),
+    key: z.string().min(1).describe("Private key (file or PEM) of introspection.cert"),
+    ca: list().optional().describe("CA file(s) or PEM the authorization server must chain to"),
+    timeoutMs: posInt.optional().describe("Time allowed for one introspection, ms (5000)"),
+    cacheTtlMs: posInt.optional().describe(
+      "Reuse an answer this long (never past exp), ms (60000)",
+    ),
+    maxCacheEntries: posInt.optional().describe("Most answers cached (10000)"),
+  }).optional().describe(
+    "RFC 7662 introspection of opaque tokens over mTLS: { url, clientId, cert, key, ca, timeoutMs, cacheTtlMs, maxCacheEntries }",
+  ),
 });
 
 const upstream = z.strictObject({
@@ -225,6 +280,17 @@ export const serveConfigSchema = z.strictObject({
   detailedTls: z.boolean().default(false).describe(
     "Log every handshake (protocol, cipher, SNI, ALPN, chain, timing)",
   ),
+  workers: z.number().int().min(1).max(64).default(1).describe(
+    "Event loops (threads) accepting on the port; sessions and limits are shared across them",
+  ),
+  proxyProtocol: z.strictObject({
+    trusted: list().describe(
+      "Load balancer addresses or CIDR blocks whose connections must start with a PROXY v1/v2 header",
+    ),
+    maxHeaderBytes: z.number().int().min(107).max(65551).default(1024).describe(
+      "Longest PROXY protocol header accepted, v2 TLVs included, bytes",
+    ),
+  }).optional(),
   expiryWarningDays: z.number().int().min(0).optional().describe(
     "Warn when a served certificate or CA expires within this many days (30)",
   ),
@@ -249,6 +315,7 @@ export const serveConfigSchema = z.strictObject({
     ),
   }).optional(),
   upstream: upstream.optional(),
+  auth: auth.optional(),
 });
 
 /** The schema's output type: the validated configuration. */

@@ -17,6 +17,7 @@ import { decodePem, encodePem, looksLikePem } from "../cert/pem.ts";
 import { exportPrivateKeyPem } from "../pki/private_key.ts";
 import { PinStore } from "../pins/pin_store.ts";
 import type { HealthConfig, ServeConfig } from "./types.ts";
+import { authFromConfig } from "./auth_from_config.ts";
 import { getEnv } from "../runtime/process.ts";
 
 /**
@@ -328,7 +329,11 @@ export async function serveOptionsFromConfig(
   if (config.allowedHosts) out.allowedHosts = [...config.allowedHosts];
   if (config.allowedOrigins) out.allowedOrigins = [...config.allowedOrigins];
   if (config.detailedTls) out.detailedTls = true;
+  if (config.proxyProtocol) {
+    out.proxyProtocol = { ...config.proxyProtocol, trusted: [...config.proxyProtocol.trusted] };
+  }
   if (config.expiryWarningDays !== undefined) out.expiryWarningDays = config.expiryWarningDays;
   if (config.health) out.health = { ...config.health };
+  if (config.auth) out.auth = await authFromConfig(config.auth);
   return out;
 }

@@ -138,6 +138,17 @@ export function resolveFilePaths(data: Data, file: string): Data {
     }
     if ("ca" in upstream) upstream.ca = fixList(upstream.ca, looksLikePem);
   }
+  const auth = at("auth");
+  if (auth) {
+    if ("jwks" in auth) auth.jwks = fix(auth.jwks, isUrl);
+    if ("jwksCa" in auth) auth.jwksCa = fixList(auth.jwksCa, looksLikePem);
+    const i = auth.introspection;
+    if (i !== null && typeof i === "object" && !Array.isArray(i)) {
+      const intro = i as Data;
+      for (const k of ["cert", "key"]) if (k in intro) intro[k] = fix(intro[k], looksLikePem);
+      if ("ca" in intro) intro.ca = fixList(intro.ca, looksLikePem);
+    }
+  }
   const revocation = at("revocation");
   if (revocation) {
     if ("crls" in revocation) revocation.crls = fixList(revocation.crls, isUrl);

@@ -204,6 +204,64 @@ export interface UpstreamConfig {
 }
 
 /**
+ * `auth`: bearer tokens bound to the client certificate (see
+ * `@mtls/mcp/auth`); file paths are relative to the config file.
+ *
+ * @example
+ * ```ts
+ * import type { AuthConfig } from "@mtls/mcp/config";
+ * const a: AuthConfig = {
+ *   resource: "https://127.0.0.1:8443/mcp",
+ *   authorizationServers: ["https://as.example.com"],
+ *   jwks: "https://as.example.com/jwks",
+ * };
+ * ```
+ */
+export interface AuthConfig {
+  /** This MCP endpoint's https URL. */
+  resource: string;
+  /** Issuer URLs of the authorization servers. */
+  authorizationServers: string[];
+  /** Accepted `iss`. @default {authorizationServers} */
+  issuer?: string[];
+  /** Accepted `aud`. @default {[resource]} */
+  audience?: string[];
+  /** An https JWKS URL or a JSON key set file. */
+  jwks?: string;
+  /** CA files or PEM for the https JWKS. */
+  jwksCa?: string[];
+  /** JWKS fetch timeout, ms. @default {5000} */
+  jwksTimeoutMs?: number;
+  /** JWKS refetch cooldown, ms. @default {30000} */
+  jwksCooldownMs?: number;
+  /** JWKS maximum age, ms. @default {600000} */
+  jwksCacheMaxAgeMs?: number;
+  /** Accepted JWS algorithms. */
+  algorithms?: string[];
+  /** Clock leeway, seconds. @default {30} */
+  clockToleranceSec?: number;
+  /** Refuse unbound tokens. @default {true} */
+  requireBinding?: boolean;
+  /** Metadata `scopes_supported`. */
+  scopesSupported?: string[];
+  /** Gateway: pass `Authorization` upstream. @default {false} */
+  forwardAuthorization?: boolean;
+  /** Metadata `resource_name`. */
+  resourceName?: string;
+  /** RFC 7662 introspection over mTLS. */
+  introspection?: {
+    url: string;
+    clientId: string;
+    cert: string;
+    key: string;
+    ca?: string[];
+    timeoutMs?: number;
+    cacheTtlMs?: number;
+    maxCacheEntries?: number;
+  };
+}
+
+/**
  * The validated configuration, defaults applied.
  *
  * @example
@@ -231,7 +289,15 @@ export interface ServeConfig {
   maxChainDepth: number;
   /** Which identities may call which tools. @default {every admitted client, every tool} */
   authorization?: {
-    rules: { identity: string; tools: string[]; resources?: string[]; prompts?: string[] }[];
+    rules: {
+      identity: string;
+      tools: string[];
+      resources?: string[];
+      prompts?: string[];
+      scopes?: string[];
+      sub?: string;
+      clientId?: string;
+    }[];
   };
   /** Sessions. @default {"stateful"} */
   sessions: "stateful" | "stateless";
@@ -258,6 +324,10 @@ export interface ServeConfig {
   revocation?: RevocationConfig;
   /** Log every handshake in detail. @default {false} */
   detailedTls: boolean;
+  /** Event loops accepting on the port (`serve --workers N`). @default {1} */
+  workers: number;
+  /** PROXY protocol from these load balancers (`serve --proxy-protocol LIST`). @default {off} */
+  proxyProtocol?: { trusted: string[]; maxHeaderBytes: number };
   /** Days before expiry to warn. @default {30} */
   expiryWarningDays?: number;
   /** Health endpoint. @default {off} */
@@ -270,4 +340,6 @@ export interface ServeConfig {
   stdio?: StdioConfig;
   /** HTTP MCP server to proxy to instead of the demo tools (the gateway). */
   upstream?: UpstreamConfig;
+  /** Bearer tokens bound to the client certificate. @default {no token asked} */
+  auth?: AuthConfig;
 }

@@ -56,6 +56,15 @@ const FIXES: Partial<Record<ReasonCode, string>> = {
 const REQUIRE_FIX = "configure the server to request and require client certificates " +
   "(node:tls: requestCert: true; mcp-mtls serve does by default; openssl s_server: -Verify 1)";
 
+/** Refusals of the bearer token (the `auth` option), not of the certificate. */
+const TOKEN_REASONS: readonly string[] = [
+  "token_missing",
+  "invalid_token",
+  "token_binding_mismatch",
+  "token_unbound",
+  "insufficient_scope",
+];
+
 /** `true`: the server refused the anonymous probe; `false`: it served it. */
 function refusesAnonymous(p: TlsProbe): boolean {
   if (p.outcome === "answered") return p.status === 401 || p.status === 403;
@@ -221,6 +230,16 @@ export function clientCertStep(e: ClientCertEvidence): DiagnosisStep {
     };
   }
   const { reason, summary } = refusal(e, p);
+  // A bearer-token refusal comes after TLS admitted us: the Auth step reports it.
+  if (TOKEN_REASONS.includes(reason)) {
+    return {
+      name,
+      status: "pass",
+      summary: `server accepted our certificate "${who}" (${
+        answered(p)
+      }: it wants a bearer token, see Auth)`,
+    };
+  }
   return {
     name,
     status: "fail",

@@ -14,6 +14,7 @@ import { mcpStep } from "./mcp.ts";
 import { probeTcp, probeTls, type TcpResult, type TlsProbe } from "./probe.ts";
 import { type Diagnosis, diagnosis, type DiagnosisStep, skipped } from "./report.ts";
 import { revocationStep } from "./revocation.ts";
+import { tokenSteps } from "./token.ts";
 import { readTls12Flight, type Tls12Flight } from "./tls12.ts";
 
 /**
@@ -39,6 +40,8 @@ export interface DiagnoseOptions {
   crls?: string[];
   /** Milliseconds for each network step. @default {5000} */
   timeout?: number;
+  /** Our bearer access token: checked (audience, expiry, binding to `cert`) and sent. @default {none} */
+  token?: string;
   /** Clock for validity checks. @default {() => new Date()} */
   now?: () => Date;
 }
@@ -195,7 +198,7 @@ export async function diagnoseConnection(
   url: string | URL,
   options: DiagnoseOptions = {},
 ): Promise<Diagnosis> {
-  const { cert, key, ca, pins = [], timeout = 5_000, now = () => new Date() } = options;
+  const { cert, key, ca, pins = [], timeout = 5_000, now = () => new Date(), token } = options;
   const u = new URL(url);
   const host = u.hostname.replace(/^\[|\]$/g, "");
   const port = Number(u.port || 443);
@@ -228,11 +231,17 @@ export async function diagnoseConnection(
   steps.push(...await certificateSteps(leaf, flight, host, options));
   const evidence = { peer: ctx.peer, flight, anonymous: anon, ours, cert, now: now() };
   steps.push(requestStep(evidence), clientCertStep(evidence));
+  // Only once TLS is sound: a bearer challenge needs an admitted connection.
+  if (!steps.some((s) => s.status === "fail")) {
+    steps.push(
+      ...await tokenSteps({ url: u.href, cert, key, ca, pins, timeout, token, now: now() }),
+    );
+  }
   const failed = steps.filter((s) => s.status === "fail").map((s) => s.name);
   steps.push(
     failed.length
       ? skipped("MCP", `${failed.join(", ")} failed`)
-      : await mcpStep({ url: u.href, cert, key, ca, pins, timeout }),
+      : await mcpStep({ url: u.href, cert, key, ca, pins, timeout, token }),
   );
   return diagnosis(u.href, steps);
 }

@@ -33,6 +33,8 @@ export interface McpStepInput {
   pins: string[];
   /** Milliseconds for connect plus `initialize`. */
   timeout: number;
+  /** Bearer token to send. */
+  token?: string;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function mcpStep(input: McpStepInput): Promise<DiagnosisStep> {
       logger: silentLogger,
       keepAlive: false,
       connectTimeout: input.timeout,
+      token: input.token,
     });
     const transport = new StreamableHTTPClientTransport(new URL(input.url), { fetch });
     await client.connect(transport, { timeout: input.timeout });

@@ -80,6 +80,10 @@ export interface DeniedRequest {
   id: unknown;
   /** `Tool "x"`, `Resource "file:///a"`, `Prompt "p"`: what was refused. */
   what: string;
+  /** What kind of thing was refused, and its name or URI (for `ToolPermission.scopesFor`). */
+  kind?: "tool" | "resource" | "prompt";
+  /** The refused name or URI, when it is a string. */
+  name?: string;
 }
 
 function field(params: unknown, name: string): unknown {
@@ -136,7 +140,12 @@ export function deniedRequest(message: McpMessageLike, access: Access): DeniedRe
   }
   if (typeof name === "string" && access[kind](name)) return undefined;
   const label = kind === "tool" ? "Tool" : kind === "resource" ? "Resource" : "Prompt";
-  return { id, what: `${label} "${typeof name === "string" ? name : String(name)}"` };
+  return {
+    id,
+    what: `${label} "${typeof name === "string" ? name : String(name)}"`,
+    kind,
+    name: typeof name === "string" ? name : undefined,
+  };
 }
 
 /**

@@ -47,6 +47,9 @@ import {
 } from "./upstream_errors.ts";
 import type { UpstreamHealth } from "./upstream_health.ts";
 
+/** How long a POST's SSE response headers wait for the first event before they are sent alone. */
+const HEADERS_HOLD_MS = 20;
+
 /** Largest JSON answer read whole to filter a list result (bigger: refused as unavailable). */
 const MAX_FILTERED_BYTES = 16 * 1024 * 1024;
 
@@ -71,6 +74,13 @@ export interface GatewayParts {
   refusals: RequestRefusals;
   /** Logger. */
   logger: Logger;
+  /**
+   * Drop the client's `Authorization` header: set when the gateway checks
+   * bearer tokens itself (`auth`) and `auth.forwardAuthorization` is off,
+   * so a token issued for the gateway is not replayed to the upstream.
+   * @default {false}
+   */
+  dropAuthorization?: boolean;
 }
 
 /**
@@ -119,7 +129,7 @@ function withIdentity(body: unknown, identity: PeerIdentity | undefined): unknow
  * ```
  */
 export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
-  const { upstream, extraHeaders, bindings, health, refusals, logger } = parts;
+  const { upstream, extraHeaders, bindings, health, refusals, logger, dropAuthorization } = parts;
 
   /** Logs an upstream failure once at warn, counts it, and marks the upstream down when it is. */
   function report(
@@ -172,16 +182,24 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
     let end: RelayEnd;
     if (type.includes("text/event-stream")) {
       res.writeHead(response.statusCode, headers);
-      res.flushHeaders();
       const unanswered = new Set(requests.map((m) => m.id));
-      end = await relaySse(response.body, res, (m) => {
-        if (m.method !== undefined || !("id" in m)) return undefined;
-        unanswered.delete(m.id);
-        const method = lists.get(m.id);
-        if (method === undefined || m.result === undefined) return undefined;
-        const result = filterListResult(method, m.result, access);
-        return result === m.result ? undefined : { ...m, result };
-      });
+      // A POST's stream: the headers wait for the first event (one write for both, not two),
+      // or HEADERS_HOLD_MS when the answer takes longer, so the caller knows the stream is open.
+      const hold = unanswered.size > 0
+        ? setTimeout(() => res.headersSent || res.destroyed || res.flushHeaders(), HEADERS_HOLD_MS)
+        : (res.flushHeaders(), undefined);
+      try {
+        end = await relaySse(response.body, res, (m) => {
+          if (m.method !== undefined || !("id" in m)) return undefined;
+          unanswered.delete(m.id);
+          const method = lists.get(m.id);
+          if (method === undefined || m.result === undefined) return undefined;
+          const result = filterListResult(method, m.result, access);
+          return result === m.result ? undefined : { ...m, result };
+        }, hold === undefined ? undefined : () => unanswered.size === 0);
+      } finally {
+        clearTimeout(hold);
+      }
       if (end.kind === "upstream_failed" && unanswered.size > 0) {
         const failure = classifyUpstreamError(end.error);
         // The stream is under way: each unanswered request gets its error as an event.
@@ -277,7 +295,8 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
       });
       const requests = messages.filter((m) => typeof m.method === "string" && m.id !== undefined);
       const headers = upstreamRequestHeaders(
-        req.headers,
+        // The operator's own extra Authorization header, if any, still goes up.
+        dropAuthorization ? { ...req.headers, authorization: undefined } : req.headers,
         extraHeaders,
         identityHeaders(req.socket as TLSSocket, state.identity),
         req.socket.remoteAddress ?? "",

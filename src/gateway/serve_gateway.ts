@@ -111,6 +111,7 @@ export async function serveGateway(
     health,
     refusals,
     logger,
+    dropAuthorization: o.auth !== undefined && !o.auth.options.forwardAuthorization,
   });
   const router = createRequestRouter({ o, hosts, authorize, refusals, metrics, handler });
   const stopUpstream = async () => {

@@ -8,6 +8,9 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/client/auth"
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthProviderSeam } from "../auth/client_provider.ts";
 import { ConfigError } from "../errors.ts";
 import { createMtlsFetch, type MtlsFetchOptions } from "./client_fetch.ts";
 
@@ -28,6 +31,14 @@ export interface ConnectMcpClientOptions extends MtlsFetchOptions {
   clientInfo?: { name: string; version: string };
   /** Session id to resume, when the server keeps sessions. @default {none: a new session} */
   sessionId?: string;
+  /**
+   * The MCP SDK's OAuth seam: the SDK adds its tokens, and on a 401 runs its
+   * own discovery (RFC 9728, RFC 8414) and token request, all over this mTLS
+   * connection (see `mtlsClientCredentialsProvider` in `@mtls/mcp/auth`).
+   * Not with `token` or `oauth`.
+   * @default {none}
+   */
+  authProvider?: OAuthProviderSeam;
 }
 
 /**
@@ -56,14 +67,33 @@ export async function connectMcpClient(
   url: string | URL,
   options: ConnectMcpClientOptions = {},
 ): Promise<Client> {
-  const { clientInfo = { name: "mcp-mtls-client", version: "0.1.0" }, sessionId, ...rest } =
-    options;
+  const {
+    clientInfo = { name: "mcp-mtls-client", version: "0.1.0" },
+    sessionId,
+    authProvider,
+    ...rest
+  } = options;
   const endpoint = httpsEndpoint(url);
-  const fetch = createMtlsFetch(rest);
+  if (authProvider && (rest.token !== undefined || rest.oauth !== undefined)) {
+    throw new ConfigError('Option "authProvider" cannot be used with "token" or "oauth"', {
+      key: "authProvider",
+    });
+  }
+  const fetch = createMtlsFetch({
+    ...rest,
+    // The token is for this server: its URL is the resource indicator (RFC 8707).
+    oauth: rest.oauth && { resource: endpoint.href, ...rest.oauth },
+    // The SDK reads 401/403 challenges itself.
+    returnAuthChallenges: rest.returnAuthChallenges ?? authProvider !== undefined,
+  });
   const client = new Client(clientInfo);
   // close() also closes the pooled connections (an own property: the SDK calls this.close() too).
   const closeClient = client.close.bind(client);
-  const transport = new StreamableHTTPClientTransport(endpoint, { fetch, sessionId });
+  const transport = new StreamableHTTPClientTransport(endpoint, {
+    fetch,
+    sessionId,
+    authProvider: authProvider as OAuthClientProvider | undefined,
+  });
   client.close = async (): Promise<void> => {
     try {
       // End the MCP session (HTTP DELETE) so the server frees it now rather

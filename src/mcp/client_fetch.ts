@@ -15,6 +15,7 @@ import {
   REASON_CODES,
   type ReasonCode,
 } from "../errors.ts";
+import { type ClientTokenOptions, resolveClientTokens } from "../auth/client_token.ts";
 import { runtimeName } from "../runtime/detect.ts";
 import { createBunTransport } from "../tls/client/bun_fetch.ts";
 import { createTlsConnector, type TlsConnector } from "../tls/client/connector.ts";
@@ -26,7 +27,8 @@ import {
 } from "../tls/client/options.ts";
 
 /**
- * Options of {@link createMtlsFetch}; see {@link MtlsClientOptions} for each field.
+ * Options of {@link createMtlsFetch}; see {@link MtlsClientOptions} for the
+ * TLS fields and {@link ClientTokenOptions} for the bearer token ones.
  *
  * @example
  * ```ts
@@ -34,7 +36,7 @@ import {
  * const options: MtlsFetchOptions = { policy: "demo" };
  * ```
  */
-export type MtlsFetchOptions = MtlsClientOptions;
+export interface MtlsFetchOptions extends MtlsClientOptions, ClientTokenOptions {}
 
 /**
  * A `fetch` over mutual TLS, with `close()` to release its pooled connections.
@@ -115,6 +117,18 @@ export interface MtlsFetch {
  * }
  * ```
  *
+ * @example A bearer token bound to our certificate (RFC 8705), from the authorization server
+ * ```ts ignore
+ * import { createMtlsFetch } from "@mtls/mcp/mcp";
+ * const fetch = createMtlsFetch({
+ *   cert, key, ca,
+ *   // client_credentials with tls_client_auth; or token: "..." / tokenFromFile(path)
+ *   oauth: { issuer: "https://127.0.0.1:9443", clientId: "agent-1", resource: "https://127.0.0.1:8443/mcp" },
+ * });
+ * await fetch("https://127.0.0.1:8443/mcp"); // Authorization: Bearer <a token bound to cert>
+ * await fetch.close();
+ * ```
+ *
  * @example Trust on first use: remember each server's key in a pin file
  * ```ts ignore
  * import { createMtlsFetch } from "@mtls/mcp/mcp";
@@ -135,7 +149,8 @@ export interface MtlsFetch {
  * ```
  */
 export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
-  const o = resolveClientOptions(options);
+  const { token, oauth, returnAuthChallenges = false, ...tls } = options;
+  const o = resolveClientOptions(tls);
   if (o.policy === "demo") {
     o.logger.warn(
       "DEMO POLICY IN EFFECT (client): self-signed and unknown-CA server certificates are " +
@@ -150,11 +165,26 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
     });
   }
   let transport: ClientTransport;
+  let tokens: ReturnType<typeof resolveClientTokens>;
   try {
+    // The authorization server gets our certificate too (tls_client_auth), not our server pins.
+    const { cert, key, ca, policy, minVersion, maxVersion, logger, connectTimeout } = tls;
+    tokens = resolveClientTokens({ token, oauth }, (asCa) =>
+      createMtlsFetch({
+        cert,
+        key,
+        ca: asCa ?? ca,
+        policy,
+        minVersion,
+        maxVersion,
+        logger,
+        connectTimeout,
+      }));
     // The one runtime switch of the client: Bun replaces undici with a stub.
     transport = runtimeName() === "bun" ? createBunTransport(o) : undiciTransport(o);
   } catch (e) {
     o.revocation?.close();
+    tokens?.close().catch(() => {});
     throw e;
   }
   const mtlsFetch = async (input: string | URL | Request, init?: RequestInit) => {
@@ -178,6 +208,7 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
         { key: "url" },
       );
     }
+    if (tokens) requestInit = await tokens.authorize(requestInit);
     const response = await transport.send(String(url), requestInit);
     if (response.status >= 300 && response.status < 400) {
       const location = response.headers.get("location") ?? "nowhere";
@@ -192,6 +223,8 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
       response.status === 401 || response.status === 403 || response.status === 502 ||
       response.status === 504
     ) {
+      tokens?.refused(response);
+      if (returnAuthChallenges && response.headers.has("www-authenticate")) return response;
       return await rejectIfReasoned(response, String(url));
     }
     return response;
@@ -202,6 +235,7 @@ export function createMtlsFetch(options: MtlsFetchOptions = {}): MtlsFetch {
     } finally {
       o.revocation?.close();
       await o.pins?.flush(); // first-use pins reach the file before close() resolves
+      await tokens?.close();
     }
   };
   return Object.assign(mtlsFetch, { close });

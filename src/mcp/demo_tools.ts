@@ -19,7 +19,8 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * Registers the demo tools on `server`:
- * - `whoami`: the caller's certificate identity as JSON text,
+ * - `whoami`: the caller's certificate identity as JSON text (and, with
+ *   bound tokens, the token's `sub`, scopes, expiry and binding),
  * - `echo`: returns `text`,
  * - `time`: the server's current time, ISO 8601.
  *
@@ -43,7 +44,20 @@ export function registerDemoTools(
     (extra: Extra) => {
       const info = extra.authInfo;
       const identity = info?.extra?.identity ?? null;
-      const payload = { clientId: info?.clientId ?? "anonymous", identity };
+      // With bound tokens (`auth`), what the token says beside the certificate; never the token itself.
+      const token = info?.token
+        ? {
+          sub: info.extra?.sub,
+          scopes: info.scopes,
+          expiresAt: info.expiresAt,
+          bound: info.extra?.bound,
+        }
+        : undefined;
+      const payload = {
+        clientId: info?.clientId ?? "anonymous",
+        identity,
+        ...(token ? { token } : {}),
+      };
       return { content: [{ type: "text", text: JSON.stringify(payload, null, 2) }] };
     },
   );

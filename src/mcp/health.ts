@@ -168,7 +168,7 @@ export interface HealthDetail {
  */
 export async function startHealthServer(
   o: ResolvedHealthOptions,
-  snapshot: () => MetricsSnapshot,
+  snapshot: () => MetricsSnapshot | Promise<MetricsSnapshot>,
   logger: Logger,
   detail?: () => HealthDetail,
 ): Promise<HealthServer> {
@@ -198,8 +198,11 @@ export async function startHealthServer(
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" })
         .end(JSON.stringify({ status, ...more?.fields }));
     } else if (o.metrics && path === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-        .end(prometheusText(snapshot()));
+      // Asked of every worker with `serve --workers N`, hence possibly later.
+      Promise.resolve(snapshot()).then((m) =>
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
+          .end(prometheusText(m))
+      ).catch(() => res.writeHead(503, { "content-type": "text/plain" }).end("Unavailable\n"));
     } else res.writeHead(404, { "content-type": "text/plain" }).end("Not found\n");
   });
   server.on("connection", (s: Socket) => {

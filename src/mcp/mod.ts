@@ -43,3 +43,4 @@ export type { McpConnectable, SessionTransport } from "./bridge_session.ts";
 export type { ObservableMcpServer } from "./server.ts";
 export type { TlsMaterial } from "./server_reload.ts";
 export type { HealthOptions } from "./health.ts";
+export type { ProxyProtocolOptions } from "../tls/server/proxy_accept.ts";

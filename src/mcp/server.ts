@@ -18,9 +18,10 @@ import { listenForMcp } from "./server_listen.ts";
 import type { McpServerFactory, ServeMcpOptions } from "./server_options.ts";
 import { type ServerOps, startServerOps } from "./server_ops.ts";
 import { createRequestRefusals } from "./server_refusals.ts";
-import { createRequestRouter } from "./server_route.ts";
+import { attachAuthInfo, createRequestRouter } from "./server_route.ts";
 import { runningServer } from "./server_running.ts";
 import { createSessionStore } from "./server_sessions.ts";
+import { clusterMemberOf } from "./session_seams.ts";
 import { setUpServer } from "./server_setup.ts";
 import { createStatelessHandler } from "./server_stateless.ts";
 import type { ObservableMcpServer } from "./server_types.ts";
@@ -59,8 +60,12 @@ export async function serveMcp(
   const { logger } = o;
   const buildServer = createServerBuilder(factory, logger);
   const refusals = createRequestRefusals(logger);
+  const cluster = clusterMemberOf(options);
   const sessions = createSessionStore({
     enabled: o.sessions === "stateful",
+    ...(cluster
+      ? { idPrefix: cluster.sessionIdPrefix, counter: cluster.counter, router: cluster.router }
+      : {}),
     maxSessions: o.maxSessions,
     maxSessionsPerIdentity: o.maxSessionsPerIdentity,
     maxSessionsPerConnection: o.maxSessionsPerConnection,
@@ -92,10 +97,26 @@ export async function serveMcp(
       pins: options.pins,
       revocation: options.revocation,
       metrics,
+      reusePort: cluster?.reusePort,
       onRequest: router.onRequest,
+    });
+    // Requests other workers forward to this one's sessions: checked again here.
+    await cluster?.attach({
+      handle(req, res, state, body) {
+        attachAuthInfo(req, state);
+        return sessions.handleOwned(
+          req,
+          res,
+          state,
+          authorize(state.identity, state.trusted),
+          body,
+        );
+      },
     });
   } catch (e) {
     // The session store's idle sweep is already running: a failed start must not keep the process alive.
+    await listening?.listener.close();
+    listening?.admission?.close();
     await sessions.close();
     throw e;
   }

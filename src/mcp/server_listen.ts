@@ -49,6 +49,7 @@ export async function listenForMcp(a: {
   pins: ServeMcpOptions["pins"];
   revocation: ServeMcpOptions["revocation"];
   metrics: ServerMetrics;
+  reusePort?: boolean;
   onRequest(req: IncomingMessage, res: ServerResponse, state: PeerState): void;
 }): Promise<McpListening> {
   const { o, tls } = a;
@@ -77,6 +78,8 @@ export async function listenForMcp(a: {
       metrics: a.metrics,
       detailedTls: o.detailedTls,
       maxBodyBytes: o.maxBodyBytes,
+      proxyProtocol: o.proxyProtocol,
+      reusePort: a.reusePort,
       onRequest: a.onRequest,
     });
     return { listener, admission };

@@ -8,6 +8,8 @@
 // The SDK's types by their path without ".js": see tests/publish/types_test.ts.
 // @ts-types="@modelcontextprotocol/sdk/server/mcp"
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { AuthOptions } from "../auth/options.ts";
+import { createServerAuth, type ServerAuth } from "../auth/server_auth.ts";
 import { ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { AuthorizationOptions, ToolPermission } from "../policy/authorization.ts";
@@ -17,6 +19,7 @@ import type { PinStore } from "../pins/pin_store.ts";
 import type { RevocationChecker, RevocationCheckerOptions } from "../revocation/checker_options.ts";
 import { validateAdmissionOptions } from "../tls/server/admission_options.ts";
 import type { TlsServerOptions } from "../tls/server/options.ts";
+import { type ProxyProtocolOptions, resolveProxyProtocol } from "../tls/server/proxy_accept.ts";
 import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from "./health.ts";
 import { hostEntryProblem, originEntryProblem } from "./host_check.ts";
 
@@ -204,6 +207,14 @@ export interface ServeMcpOptions {
    * `origin_denied`. @default {[]}
    */
   allowedOrigins?: string[];
+  /**
+   * OAuth bearer tokens bound to the client certificate (RFC 8705), checked
+   * on every request to `path` (401 `token_missing`, `invalid_token`,
+   * `token_binding_mismatch`, `token_unbound`; 403 `insufficient_scope`),
+   * with RFC 9728 metadata at `/.well-known/oauth-protected-resource`. See
+   * `@mtls/mcp/auth`. @default {no token asked}
+   */
+  auth?: AuthOptions;
   /** Protective limits. */
   limits?: ServerLimits;
   /**
@@ -266,6 +277,14 @@ export interface ServeMcpOptions {
    * requiring client certificates. @default {no health listener}
    */
   health?: HealthOptions;
+  /**
+   * Behind a load balancer in TCP mode: PROXY protocol v1/v2 from the
+   * `trusted` balancer addresses, whose client address then stands for the
+   * connection (limits, logs, `extra.authInfo.extra.peer`). A header from
+   * any other address is refused (`proxy_protocol_untrusted`).
+   * @default {false: no PROXY protocol}
+   */
+  proxyProtocol?: ProxyProtocolOptions | false;
   /** Clock for certificate validity and expiry warnings. @default {() => new Date()} */
   now?: () => Date;
 }
@@ -296,7 +315,10 @@ export interface ResolvedServeOptions {
   detailedTls: boolean;
   expiryWarningDays: number;
   health?: ResolvedHealthOptions;
+  proxyProtocol: Required<ProxyProtocolOptions> | false;
   now: () => Date;
+  /** The compiled `auth` option. */
+  auth?: ServerAuth;
 }
 
 function positiveInt(value: number, key: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -421,6 +443,16 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
       { key: "authorization.rules" },
     );
   }
+  const tokenRule =
+    options.authorization?.rules?.findIndex((r) =>
+      r?.scopes !== undefined || r?.sub !== undefined || r?.clientId !== undefined
+    ) ?? -1;
+  if (tokenRule >= 0 && options.auth === undefined) {
+    throw new ConfigError(
+      `Option "authorization.rules[${tokenRule}]" asks for token scopes or claims but "auth" is not configured: no token is read`,
+      { key: `authorization.rules[${tokenRule}]` },
+    );
+  }
   validateAdmissionOptions({ pins: options.pins, revocation: options.revocation, clientAuth });
   const maxConnections = positiveInt(limits.maxConnections ?? 1024, "limits.maxConnections");
   const maxSessionsPerIdentity = positiveInt(
@@ -464,6 +496,13 @@ export function resolveServeOptions(options: ServeMcpOptions): ResolvedServeOpti
     detailedTls,
     expiryWarningDays,
     health: options.health === undefined ? undefined : resolveHealthOptions(options.health),
+    proxyProtocol: options.proxyProtocol ? resolveProxyProtocol(options.proxyProtocol) : false,
     now,
+    auth: options.auth === undefined
+      ? undefined
+      : createServerAuth({ now: () => now().getTime(), ...options.auth }, {
+        logger,
+        authorization: options.authorization,
+      }),
   };
 }

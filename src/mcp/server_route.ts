@@ -13,6 +13,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 // The SDK's types by their path without ".js": see tests/publish/types_test.ts.
 // @ts-types="@modelcontextprotocol/sdk/server/auth/types"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import { refuseToken } from "../auth/refuse.ts";
+import type { VerifiedToken } from "../auth/token.ts";
 import { isMtlsError } from "../errors.ts";
 import type { ServerMetrics } from "../log/metrics.ts";
 import type { Authorizer, ToolPermission } from "../policy/authorization.ts";
@@ -37,7 +39,7 @@ import type { SessionStore } from "./server_sessions.ts";
  */
 export interface RouterParts {
   /** The endpoint path, the body limit and the logger. */
-  o: Pick<ResolvedServeOptions, "path" | "maxBodyBytes" | "logger">;
+  o: Pick<ResolvedServeOptions, "path" | "maxBodyBytes" | "logger" | "auth">;
   /** DNS-rebinding protection. */
   hosts: Pick<HostGuard, "check">;
   /** The compiled authorization (tools, resources and prompts). */
@@ -48,6 +50,25 @@ export interface RouterParts {
   handler: Pick<SessionStore, "handle">;
   /** Counts each request by status and refusal reason. */
   metrics: Pick<ServerMetrics, "request">;
+}
+
+/**
+ * Gives the request the caller's identity where the SDK passes it to tool
+ * handlers (`req.auth` becomes `extra.authInfo`).
+ *
+ * @example
+ * ```ts ignore
+ * attachAuthInfo(req, state);
+ * await transport.handleRequest(req, res, body);
+ * ```
+ */
+export function attachAuthInfo(req: IncomingMessage, state: PeerState): void {
+  (req as IncomingMessage & { auth?: AuthInfo }).auth = {
+    token: "",
+    clientId: state.identity ? identityLabel(state.identity) : "anonymous",
+    scopes: [],
+    extra: { identity: state.identity, trusted: state.trusted, peer: state.peer },
+  };
 }
 
 /**
@@ -78,6 +99,11 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
   const { o, hosts, authorize, refusals, handler, metrics } = parts;
   const { logger } = o;
   const permissions = new WeakMap<PeerState, ToolPermission>();
+  // With tokens, a permission depends on the token too: the last one per connection is kept.
+  const tokenPermissions = new WeakMap<
+    PeerState,
+    { token: VerifiedToken; mayCall: ToolPermission }
+  >();
   const inFlight = new Set<Promise<void>>();
 
   /** The body of a POST, parsed and checked, or `undefined` when refused (answered already). */
@@ -119,6 +145,20 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
     // identity_denied even for a name the SDK would report as unknown; the same rules
     // as the gateway and the stdio bridge (../gateway/access.ts).
     const denied = firstDenied(jsonRpcMessages(body), accessOf(mayCall));
+    const scopes = denied?.kind && denied.name !== undefined
+      ? mayCall.scopesFor?.(denied.kind, denied.name)
+      : undefined;
+    if (denied && scopes && o.auth) {
+      const description = `${denied.what} needs scope ${scopes.map((s) => `"${s}"`).join(", ")}`;
+      const refusal = {
+        status: 403,
+        reason: "insufficient_scope",
+        description,
+        scope: scopes.join(" "),
+      } as const;
+      refuseToken(res, state, o.auth, refusals, refusal, denied.id);
+      return undefined;
+    }
     if (denied) {
       const who = state.identity ? identityLabel(state.identity) : "an anonymous client";
       const detail = `${denied.what} is not allowed for ${who}`;
@@ -136,7 +176,8 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
       return;
     }
     const path = (req.url ?? "/").split("?")[0];
-    if (path !== o.path) {
+    const metadata = o.auth?.isMetadataPath(path) ?? false;
+    if (path !== o.path && !metadata) {
       sendJsonRpcError(res, 404, -32000, `Not found: "${path}"; the MCP endpoint is "${o.path}"`);
       return;
     }
@@ -154,10 +195,25 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
       sendJsonRpcError(res, 403, DENIED, hookRefusal.message, { reason: hookRefusal.reason });
       return;
     }
-    let mayCall = permissions.get(state);
-    if (!mayCall) {
-      mayCall = authorize(state.identity, state.trusted);
-      permissions.set(state, mayCall);
+    if (metadata) return o.auth!.sendMetadata(req, res);
+    let token: VerifiedToken | undefined;
+    let mayCall: ToolPermission | undefined;
+    if (o.auth) {
+      const verdict = await o.auth.check(req.headers.authorization, state);
+      if ("reason" in verdict) return refuseToken(res, state, o.auth, refusals, verdict);
+      token = verdict;
+      const last = tokenPermissions.get(state);
+      if (last?.token === token) mayCall = last.mayCall;
+      else {
+        mayCall = authorize(state.identity, state.trusted, token);
+        tokenPermissions.set(state, { token, mayCall });
+      }
+    } else {
+      mayCall = permissions.get(state);
+      if (!mayCall) {
+        mayCall = authorize(state.identity, state.trusted);
+        permissions.set(state, mayCall);
+      }
     }
     let body: unknown;
     if (req.method === "POST") {
@@ -165,12 +221,8 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
       if (!call) return;
       body = call.body;
     }
-    (req as IncomingMessage & { auth?: AuthInfo }).auth = {
-      token: "",
-      clientId: state.identity ? identityLabel(state.identity) : "anonymous",
-      scopes: [],
-      extra: { identity: state.identity, trusted: state.trusted, peer: state.peer },
-    };
+    if (token) (req as IncomingMessage & { auth?: AuthInfo }).auth = o.auth!.authInfo(token, state);
+    else attachAuthInfo(req, state);
     return await handler.handle(req, res, state, mayCall, body);
   }
 

@@ -20,7 +20,10 @@ import type { ToolPermission } from "../policy/authorization.ts";
 import { identityLabel } from "../policy/identity.ts";
 import type { PeerState } from "../tls/server/listener.ts";
 import { jsonRpcMessages, sendJsonRpcError } from "./server_http.ts";
-import { createSessionLedger, type SessionSlot } from "./session_ledger.ts";
+import { createSessionLedger, type SessionLimit, type SessionSlot } from "./session_ledger.ts";
+import type { SessionCounter, SessionRouter } from "./session_seams.ts";
+
+export type { SessionCounter, SessionRouter } from "./session_seams.ts";
 
 interface Session {
   transport: StreamableHTTPServerTransport;
@@ -47,6 +50,25 @@ export interface SessionStoreOptions {
   logger: Logger;
   /** Builds the SDK server of a new session (tools already filtered). */
   buildServer(state: PeerState, mayCall: ToolPermission): Promise<McpServer>;
+  /**
+   * Prefix of every session id this store makes, so that with
+   * `serve --workers N` a session id says which worker holds it. @default {""}
+   */
+  idPrefix?: string;
+  /**
+   * Counts the sessions instead of a ledger of this store's own: with
+   * `serve --workers N`, one shared by every worker, so the limits hold
+   * across them. It calls `evict` when it closes a session to make room
+   * (`limit`) or because it was idle too long (`"idle"`).
+   * @default {a `createSessionLedger` of this store}
+   */
+  counter?(evict: (slot: SessionSlot, why: SessionLimit | "idle") => void): SessionCounter;
+  /**
+   * Where a request for a session id this store does not hold goes (another
+   * worker's session); without it, such a request is answered 404.
+   * @default {none}
+   */
+  router?: SessionRouter;
   /** Logs a refusal once and answers it. */
   refuse(
     res: ServerResponse,
@@ -64,6 +86,17 @@ export interface SessionStore {
   readonly size: number;
   /** Routes one request: to its session, or opens one on `initialize`. */
   handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: PeerState,
+    mayCall: ToolPermission,
+    body: unknown,
+  ): Promise<void>;
+  /**
+   * Like `handle`, for a request another worker forwarded here (its session
+   * id names this store): never forwarded again, 404 when not held here.
+   */
+  handleOwned(
     req: IncomingMessage,
     res: ServerResponse,
     state: PeerState,
@@ -116,12 +149,19 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     session.transport.close().catch(() => {});
   }
 
-  const ledger = createSessionLedger({
-    maxSessions: options.maxSessions,
-    maxSessionsPerIdentity: options.maxSessionsPerIdentity,
-    maxSessionsPerConnection: options.maxSessionsPerConnection,
-    evict: (slot, limit) => drop(slot, "session evicted", { limit }),
-  });
+  const { idPrefix = "", router } = options;
+  const ledger: SessionCounter = options.counter
+    ? options.counter((slot, why) =>
+      why === "idle"
+        ? drop(slot, "session expired", { idleMs: sessionIdleMs })
+        : drop(slot, "session evicted", { limit: why })
+    )
+    : createSessionLedger({
+      maxSessions: options.maxSessions,
+      maxSessionsPerIdentity: options.maxSessionsPerIdentity,
+      maxSessionsPerConnection: options.maxSessionsPerConnection,
+      evict: (slot, limit) => drop(slot, "session evicted", { limit }),
+    });
   const sweep = options.enabled
     ? setInterval(() => {
       for (const slot of ledger.idleSince(performance.now() - sessionIdleMs)) {
@@ -140,9 +180,14 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     id: unknown,
   ) {
     const owner = ownerOf(state);
-    const slot = ledger.reserve(owner.key, req.socket, owner.label);
+    const slot = await ledger.reserve(owner.key, req.socket, owner.label);
     if ("status" in slot) {
-      refuse(res, state, slot.status, "rate_limited", slot.detail, id);
+      refuse(res, state, slot.status, slot.reason ?? "rate_limited", slot.detail, id);
+      return;
+    }
+    if (res.destroyed) {
+      // The client left while a shared counter was being asked: no "close" is coming.
+      ledger.release(slot);
       return;
     }
     // Set once built; the close handler below is registered first.
@@ -162,7 +207,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       return;
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => idPrefix + randomUUID(),
       enableJsonResponse: jsonResponse,
       onsessioninitialized: (sid: string) => {
         if (slot.released) {
@@ -172,6 +217,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         }
         slot.id = sid;
         sessions.set(sid, session);
+        ledger.named?.(slot, state.identity?.fingerprint);
         logger.info("session opened", {
           peer: state.peer,
           session: sid,
@@ -197,36 +243,54 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     await transport.handleRequest(req, res, body);
   }
 
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: PeerState,
+    mayCall: ToolPermission,
+    body: unknown,
+    forwarded: boolean,
+  ) {
+    const header = req.headers["mcp-session-id"];
+    const sessionId = Array.isArray(header) ? header[0] : header;
+    if (!sessionId) {
+      const init = req.method === "POST"
+        ? jsonRpcMessages(body).find((m) => m.method === "initialize")
+        : undefined;
+      if (init) return await open(req, res, state, mayCall, body, init.id);
+      sendJsonRpcError(res, 400, -32000, "Bad Request: no valid session ID provided");
+      return;
+    }
+    const session = sessions.get(sessionId);
+    if (!session && router && !forwarded && !sessionId.startsWith(idPrefix)) {
+      const routed = await router.forward(sessionId, req, res, state, body);
+      if (routed === undefined) return;
+      if (routed !== "missing") {
+        refuse(res, state, routed.status, routed.reason, routed.detail);
+        return;
+      }
+    }
+    if (!session) {
+      sendJsonRpcError(res, 404, -32001, "Session not found");
+      return;
+    }
+    if (session.fingerprint !== state.identity?.fingerprint) {
+      const detail = `Session "${sessionId}" belongs to another client certificate`;
+      refuse(res, state, 403, "identity_denied", detail);
+      return;
+    }
+    // Busy until the response ends: a GET stream keeps its session from being idle.
+    ledger.begin(session.slot);
+    res.once("close", () => ledger.end(session.slot));
+    await session.transport.handleRequest(req, res, body);
+  }
+
   return {
     get size() {
       return sessions.size;
     },
-    async handle(req, res, state, mayCall, body) {
-      const header = req.headers["mcp-session-id"];
-      const sessionId = Array.isArray(header) ? header[0] : header;
-      if (!sessionId) {
-        const init = req.method === "POST"
-          ? jsonRpcMessages(body).find((m) => m.method === "initialize")
-          : undefined;
-        if (init) return await open(req, res, state, mayCall, body, init.id);
-        sendJsonRpcError(res, 400, -32000, "Bad Request: no valid session ID provided");
-        return;
-      }
-      const session = sessions.get(sessionId);
-      if (!session) {
-        sendJsonRpcError(res, 404, -32001, "Session not found");
-        return;
-      }
-      if (session.fingerprint !== state.identity?.fingerprint) {
-        const detail = `Session "${sessionId}" belongs to another client certificate`;
-        refuse(res, state, 403, "identity_denied", detail);
-        return;
-      }
-      // Busy until the response ends: a GET stream keeps its session from being idle.
-      ledger.begin(session.slot);
-      res.once("close", () => ledger.end(session.slot));
-      await session.transport.handleRequest(req, res, body);
-    },
+    handle: (req, res, state, mayCall, body) => handle(req, res, state, mayCall, body, false),
+    handleOwned: (req, res, state, mayCall, body) => handle(req, res, state, mayCall, body, true),
     async close() {
       clearInterval(sweep);
       const open = [...sessions.values()];

@@ -56,6 +56,8 @@ export interface SessionRefusal {
   status: 429 | 503;
   /** Sentence for the client and the log. */
   detail: string;
+  /** Reason code of the refusal. @default {"rate_limited"} */
+  reason?: string;
 }
 
 /** The ledger of open sessions. */

@@ -29,6 +29,12 @@ import type { PeerIdentity } from "./identity.ts";
  * prompt-name globs they may list and get. A rule without `resources` or
  * `prompts` grants none: once rules are given, what no rule names is denied.
  *
+ * With the server's `auth` option, a rule can also ask for a bearer token:
+ * `scopes` it must hold (all of them), and globs its `sub` and `client_id`
+ * must match. Such a rule never matches a request without a token; a token
+ * that matches everything but lacks a scope gets 403 `insufficient_scope`
+ * naming the scopes, instead of `identity_denied`.
+ *
  * @example
  * ```ts
  * import type { AuthorizationRule } from "@mtls/mcp/policy";
@@ -49,6 +55,12 @@ export interface AuthorizationRule {
   resources?: string[];
   /** Prompt-name globs. @default {[] (no prompt)} */
   prompts?: string[];
+  /** Scopes the bearer token must all hold (needs `auth`). @default {[] (no scope)} */
+  scopes?: string[];
+  /** Glob the token's `sub` must match (needs `auth`). @default {any, or no token} */
+  sub?: string;
+  /** Glob the token's `client_id` must match (needs `auth`). @default {any, or no token} */
+  clientId?: string;
 }
 
 /**
@@ -82,7 +94,30 @@ export type ToolPermission = ((toolName: string) => boolean) & {
   readonly resource?: (uri: string) => boolean;
   /** Whether the peer may list and get the prompt of this name. */
   readonly prompt?: (name: string) => boolean;
+  /**
+   * For something denied: the scopes a rule that matches this peer and
+   * token would grant it with (the token lacks some of them), else `undefined`.
+   */
+  readonly scopesFor?: (kind: "tool" | "resource" | "prompt", name: string) => string[] | undefined;
 };
+
+/**
+ * What a verified bearer token tells the rules.
+ *
+ * @example
+ * ```ts
+ * import type { TokenGrant } from "@mtls/mcp/policy";
+ * const grant: TokenGrant = { sub: "alice", clientId: "agent", scopes: ["mcp:tools"] };
+ * ```
+ */
+export interface TokenGrant {
+  /** The token's `sub`. */
+  sub?: string;
+  /** The token's `client_id`. */
+  clientId?: string;
+  /** The token's scopes. */
+  scopes: readonly string[];
+}
 
 /**
  * Compiled rules: given an identity (or `undefined` for an anonymous peer),
@@ -96,7 +131,11 @@ export type ToolPermission = ((toolName: string) => boolean) & {
  * const allowAll: Authorizer = () => () => true;
  * ```
  */
-export type Authorizer = (identity: PeerIdentity | undefined, trusted?: boolean) => ToolPermission;
+export type Authorizer = (
+  identity: PeerIdentity | undefined,
+  trusted?: boolean,
+  token?: TokenGrant,
+) => ToolPermission;
 
 type IdentityMatcher = (id: PeerIdentity | undefined) => boolean;
 
@@ -183,9 +222,10 @@ export function compileAuthorization(options: AuthorizationOptions | undefined):
         key,
       });
     }
-    for (const kind of ["resources", "prompts"] as const) {
+    for (const kind of ["resources", "prompts", "scopes"] as const) {
       if (rule[kind] !== undefined && !Array.isArray(rule[kind])) {
-        throw new ConfigError(`Option "${key}.${kind}" must be an array of globs`, {
+        const what = kind === "scopes" ? "scope names" : "globs";
+        throw new ConfigError(`Option "${key}.${kind}" must be an array of ${what}`, {
           key: `${key}.${kind}`,
         });
       }
@@ -195,19 +235,50 @@ export function compileAuthorization(options: AuthorizationOptions | undefined):
     const needsTrust = rule.identity !== "*" && !rule.identity.startsWith("fingerprint:");
     return {
       matches: compileIdentity(rule.identity, `${key}.identity`),
+      claims: compileClaims(rule, key),
+      scopes: (rule.scopes ?? []).map(String),
       tools: globs(rule.tools),
       resources: globs(rule.resources),
       prompts: globs(rule.prompts),
       needsTrust,
     };
   });
-  return (identity, trusted = true) => {
-    const matched = rules.filter((r) => (trusted || !r.needsTrust) && r.matches(identity));
+  return (identity, trusted = true, token) => {
+    const eligible = rules.filter((r) =>
+      (trusted || !r.needsTrust) && r.matches(identity) && r.claims(token)
+    );
+    const held = (r: typeof rules[number]) => r.scopes.every((s) => token?.scopes.includes(s));
+    const matched = eligible.filter(held);
+    const short = eligible.filter((r) => !held(r));
+    const kinds = { tool: "tools", resource: "resources", prompt: "prompts" } as const;
     return Object.assign(anyOf(matched.flatMap((r) => r.tools)), {
       resource: anyOf(matched.flatMap((r) => r.resources)),
       prompt: anyOf(matched.flatMap((r) => r.prompts)),
+      scopesFor: (kind: "tool" | "resource" | "prompt", name: string) =>
+        short.find((r) => r[kinds[kind]].some((m) => m(name)))?.scopes,
     });
   };
+}
+
+/** The token conditions of a rule: none means any request, a token or not. */
+function compileClaims(
+  rule: AuthorizationRule,
+  key: string,
+): (token: TokenGrant | undefined) => boolean {
+  const conditions: ((t: TokenGrant) => boolean)[] = [];
+  for (const [field, claim] of [["sub", "sub"], ["clientId", "clientId"]] as const) {
+    const glob = rule[field];
+    if (glob === undefined) continue;
+    if (typeof glob !== "string" || glob === "") {
+      throw new ConfigError(`Option "${key}.${field}" must be a non-empty glob`, {
+        key: `${key}.${field}`,
+      });
+    }
+    const m = compileGlob(glob);
+    conditions.push((t) => t[claim] !== undefined && m(t[claim]!));
+  }
+  if (conditions.length === 0 && !rule.scopes?.length) return () => true;
+  return (token) => token !== undefined && conditions.every((c) => c(token));
 }
 
 const allowAll = () => true;

@@ -42,6 +42,7 @@ export type {
   AuthorizationOptions,
   AuthorizationRule,
   Authorizer,
+  TokenGrant,
   ToolPermission,
 } from "./authorization.ts";
 export { compileGlob } from "./glob.ts";

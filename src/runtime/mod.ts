@@ -29,3 +29,11 @@ export { unrefTimer } from "./timers.ts";
 export { type DirectoryWatch, watchDirectory } from "./watch.ts";
 export { createTlsHttpServer, type TlsHttpServer } from "./tls_http_server.ts";
 export { type ChildStatus, type PipedChild, spawnPiped, type SpawnPipedOptions } from "./child.ts";
+export {
+  canSharePort,
+  type ParentChannel,
+  parentChannel,
+  spawnWorkerThread,
+  workerModuleUrl,
+  type WorkerThread,
+} from "./worker_threads.ts";

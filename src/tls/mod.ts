@@ -29,3 +29,4 @@ export { classifyHandshakeError } from "./server/handshake_errors.ts";
 export type { HandshakeFailure } from "./server/handshake_errors.ts";
 export { listenMtls } from "./server/listener.ts";
 export type { ListenMtlsOptions, MtlsListener, PeerState } from "./server/listener.ts";
+export type { ProxyProtocolOptions } from "./server/proxy_accept.ts";

@@ -12,6 +12,7 @@ import type { TLSSocket } from "node:tls";
 import type { AcceptTicket } from "./accept.ts";
 import type { PeerState } from "./admit.ts";
 import type { CertificateKey } from "./identity_gate.ts";
+import { adoptProxiedPeer, proxiedUnder } from "./proxied_socket.ts";
 import type { ConnectionClock } from "./timeouts.ts";
 
 /**
@@ -25,7 +26,10 @@ import type { ConnectionClock } from "./timeouts.ts";
  * ```
  */
 export function connectionOf(s: TLSSocket | undefined): Socket | undefined {
-  return (s as unknown as { _parent?: Socket } | undefined)?._parent ?? s;
+  // A connection that came through a PROXY protocol balancer runs over a stream of ours,
+  // which answers what is read of a TCP socket here (address, bytesRead, destroy, close).
+  return (s as unknown as { _parent?: Socket } | undefined)?._parent ??
+    (proxiedUnder(s) as unknown as Socket | undefined) ?? s;
 }
 
 /**
@@ -161,6 +165,8 @@ export class ConnectionTable {
    */
   secured(s: TLSSocket): Connection {
     const c = this.under(s) ?? new Connection(connectionOf(s) ?? s, peerOf(s));
+    const proxied = proxiedUnder(s);
+    if (proxied) adoptProxiedPeer(s, proxied);
     c.tls = s;
     this.#bySocket.set(s, c);
     return c;

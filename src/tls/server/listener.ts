@@ -30,6 +30,8 @@ import { createConnectionObserver } from "./observe.ts";
 import type { ResolvedTlsServerOptions } from "./options.ts";
 import { handleRequests } from "./requests.ts";
 import { createTrust } from "./trust.ts";
+import type { ProxyProtocolOptions } from "./proxy_accept.ts";
+import { proxyProtocolListener } from "./proxy_listener.ts";
 
 export type { PeerState } from "./admit.ts";
 
@@ -122,6 +124,21 @@ export interface ListenMtlsOptions {
    * @default {Infinity}
    */
   maxBodyBytes?: number;
+  /**
+   * Share the port with other listeners that set it too (Linux
+   * `SO_REUSEPORT`: the kernel spreads new connections over them), for
+   * `serve --workers N`. @default {false}
+   */
+  reusePort?: boolean;
+  /**
+   * PROXY protocol (v1 and v2) from load balancers: connections from the
+   * `trusted` addresses must start with a header, whose client address then
+   * stands for the connection everywhere (limits, logs, identity); a header
+   * from any other address is refused (`proxy_protocol_untrusted`), a bad one
+   * with `proxy_protocol_invalid`. The header must arrive within
+   * `handshakeTimeoutMs`. @default {false}
+   */
+  proxyProtocol?: ProxyProtocolOptions | false;
   /** Handles one HTTP request from an admitted connection. */
   onRequest(req: IncomingMessage, res: ServerResponse, state: PeerState): void;
 }
@@ -150,10 +167,15 @@ export interface MtlsListener {
 }
 
 /** Listens on `hostname:port`; resolves the bound port (the real one when `port` is 0). */
-async function listen(server: Server, port: number, hostname: string): Promise<number> {
+async function listen(
+  server: Server,
+  port: number,
+  hostname: string,
+  reusePort: boolean,
+): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, hostname, () => {
+    server.listen({ port, host: hostname, reusePort }, () => {
       server.off("error", reject);
       resolve();
     });
@@ -199,6 +221,10 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   // Our idle timer closes idle connections; without this the runtime's own 5 s
   // keep-alive timeout would close them first, whatever idleTimeoutMs says.
   both.http.keepAliveTimeout = options.idleTimeoutMs;
+  // With PROXY protocol a plain TCP server listens and hands connections on after the header.
+  const listening =
+    proxyProtocolListener({ options, logger, observe, connections, tls: both.tls }) ??
+      both.listener;
 
   const trust = createTrust({
     tls: options.tls,
@@ -224,7 +250,12 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
   both.tls.on("secureConnection", handshakes.completed);
   handleRequests(both.http, connections, options);
 
-  const port = await listen(both.listener, options.port, options.hostname);
+  const port = await listen(
+    listening,
+    options.port,
+    options.hostname,
+    options.reusePort ?? false,
+  );
   admission?.onChange?.(() => trust.recheck("After a CRL update"));
 
   let closing: Promise<void> | undefined;
@@ -235,7 +266,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
       closing ??= new Promise<void>((resolve) => {
         accepting.close();
         handshakes.close();
-        both.listener.close(() => resolve());
+        listening.close(() => resolve());
         connections.destroyAll();
         both.http.closeAllConnections?.();
       });
