@@ -107,10 +107,13 @@ async function makeClient() {
       }),
     );
     const session = init.headers["mcp-session-id"];
-    if (init.status !== 200 || !session) throw new Error(`initialize: HTTP ${init.status}`);
+    // cfg.stateless: a server with `sessions: "stateless"` issues no session id.
+    if (init.status !== 200 || (!session && !cfg.stateless)) {
+      throw new Error(`initialize: HTTP ${init.status}`);
+    }
     const headers = {
       ...MCP_HEADERS,
-      "mcp-session-id": session,
+      ...(session ? { "mcp-session-id": session } : {}),
       "mcp-protocol-version": "2025-06-18",
     };
     await request(

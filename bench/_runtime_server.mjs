@@ -4,8 +4,8 @@
 // Prints one JSON line {"url": ...}, then runs until stdin closes; a "gc" line
 // collects garbage (node --expose-gc, or Bun.gc) and answers "gc HEAP_USED".
 //
-// Usage: node --expose-gc bench/_runtime_server.mjs CERT_DIR
-//        bun bench/_runtime_server.mjs CERT_DIR
+// Usage: node --expose-gc bench/_runtime_server.mjs CERT_DIR [stateless]
+//        bun bench/_runtime_server.mjs CERT_DIR [stateless]
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -13,11 +13,14 @@ import { demoServerFactory, serveMcp } from "../npm/build/src/mcp/mod.js";
 import { silentLogger } from "../npm/build/src/log/mod.js";
 
 const dir = process.argv[2];
+// Optional: "stateless" (bench/per_call.ts) serves with `sessions: "stateless"`.
+const sessions = process.argv[3] === "stateless" ? "stateless" : "stateful";
 const read = (name) => readFileSync(`${dir}/${name}`, "utf8");
 const server = await serveMcp(demoServerFactory, {
   port: 0,
   tls: { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt") },
   logger: silentLogger,
+  sessions,
   limits: {
     maxConnections: 4096,
     maxSessions: 4096,

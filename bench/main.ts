@@ -16,6 +16,8 @@
  * - auth: bound-token check per request (warm JWKS), and tools/call with vs without auth;
  * - workers: `serve --workers 1` vs `2`: handshakes/s, tools/call/s and p99 (closed and paced),
  *   with server CPU per operation and the load generator's CPU;
+ * - per_call: server CPU per keep-alive tools/call, stateful, stateless and the
+ *   stdio bridge (BENCH_BASE=DIR compares another checkout in the same run);
  * - mcp: handshakes, keep-alive tools/call and idle memory of our server
  *   on Deno, Node.js and Bun (the last two from the npm build: run
  *   `deno task build:npm` first, else they are listed as skipped), against
@@ -39,6 +41,7 @@ const ALL = [
   "gateway",
   "auth",
   "workers",
+  "per_call",
 ];
 const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 

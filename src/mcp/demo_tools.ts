@@ -17,6 +17,10 @@ import { lazyJsonSchemaValidator } from "./lazy_validator.ts";
 // Explicit callback types: with TypeScript 6 the SDK's registerTool generics no longer infer them.
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
+// Built once, not per server: zod schemas are immutable, and with `sessions: "stateless"`
+// a server (so a schema) would otherwise be built for every request.
+const ECHO_INPUT = z.object({ text: z.string().max(65_536) });
+
 /**
  * Registers the demo tools on `server`:
  * - `whoami`: the caller's certificate identity as JSON text (and, with
@@ -66,7 +70,7 @@ export function registerDemoTools(
     {
       title: "Echo",
       description: "Returns the text you send.",
-      inputSchema: { text: z.string().max(65_536) },
+      inputSchema: ECHO_INPUT,
     },
     ({ text }: { text: string }, _extra: Extra) => ({ content: [{ type: "text", text }] }),
   );

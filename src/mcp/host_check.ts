@@ -92,7 +92,15 @@ interface Allowlist {
   anyHost: boolean;
   anyOrigin: boolean;
   port: () => number;
+  /**
+   * Host values accepted lately, with the listen port they were accepted for: a keep-alive
+   * client sends the same Host on every request, and parsing it costs more than this lookup.
+   * Bounded (case variants of one name are all accepted, and all different strings).
+   */
+  accepted: { port: number; values: Set<string> };
 }
+
+const MAX_ACCEPTED = 32;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]|localhost)$/;
 const UNSPECIFIED = new Set(["0.0.0.0", "[::]", ""]);
@@ -122,6 +130,7 @@ function buildAllowlist(options: HostCheckOptions): Allowlist {
     anyHost: allowedHosts.includes("*"),
     anyOrigin: allowedOrigins.includes("*"),
     port: options.port,
+    accepted: { port: -1, values: new Set() },
   };
   const add = (name: string, port?: number) => {
     list.exact.set(name, (list.exact.get(name) ?? new Set()).add(port));
@@ -165,9 +174,19 @@ function hostRefusal(list: Allowlist, sent: string[]): HostRefusal | undefined {
     return { header: "host", message };
   }
   const [value] = sent;
+  const seen = list.accepted;
+  const port = list.port();
+  if (seen.port !== port) {
+    seen.port = port;
+    seen.values.clear();
+  }
+  if (seen.values.has(value)) return undefined;
   const host = parseHostPort(value);
   // No port in Host means the scheme's default: 443 for https.
-  if (list.anyHost || (host && knownHost(list, host.name, host.port ?? 443))) return undefined;
+  if (list.anyHost || (host && knownHost(list, host.name, host.port ?? 443))) {
+    if (seen.values.size < MAX_ACCEPTED) seen.values.add(value);
+    return undefined;
+  }
   return {
     header: "host",
     value,

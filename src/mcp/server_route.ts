@@ -29,6 +29,9 @@ import { invalidParams } from "./server_params.ts";
 import { DENIED, type RequestRefusals } from "./server_refusals.ts";
 import type { SessionStore } from "./server_sessions.ts";
 
+/** One decoder for every body (`decode` without `stream` keeps no state between calls). */
+const UTF8 = new TextDecoder();
+
 /**
  * What {@link createRequestRouter} needs.
  *
@@ -129,7 +132,7 @@ export function createRequestRouter(parts: RouterParts): RequestRouter {
     }
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
+      body = JSON.parse(UTF8.decode(bytes));
     } catch {
       sendJsonRpcError(res, 400, -32700, "Parse error: request body is not JSON");
       return undefined;

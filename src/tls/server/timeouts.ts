@@ -113,21 +113,64 @@ function closeGently(s: TLSSocket): void {
 export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): ConnectionClock {
   let active = 0;
   let idleFrom: number | undefined = performance.now();
-  let idle: ReturnType<typeof setTimeout> | undefined;
-  let headers: ReturnType<typeof setTimeout> | undefined;
+  /** When the headers of the request now arriving are late; `undefined` when none is arriving. */
+  let headersDue: number | undefined;
   /** When the first byte of the request now arriving came, while no request was in progress. */
   let firstByteAt: number | undefined;
   /** The last request, while its body may still be arriving (possibly after its response). */
   let unfinished: IncomingMessage | undefined;
-  const bodies = new Set<ReturnType<typeof setTimeout>>();
+  /** Requests whose response is open, each with the time its body is late. */
+  const bodies: { req: IncomingMessage; res: ServerResponse; due: number }[] = [];
+  // One timer for all three clocks, re-armed lazily: a deadline that moves later (the next
+  // keep-alive request) leaves the timer as it is; when it fires, `wake` checks every clock
+  // and sets it again for the earliest one still running. Setting and clearing two or three
+  // timers per request cost more than the rest of this file (bench/per_call.ts).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerDue = Infinity;
+
+  const schedule = (due: number) => {
+    if (due >= timerDue || s.destroyed) return; // fires earlier, and wakes to look again
+    clearTimeout(timer);
+    timerDue = due;
+    timer = setTimeout(wake, Math.max(0, due - performance.now()));
+  };
+  const idleDue = () =>
+    active === 0 && headersDue === undefined && idleFrom !== undefined
+      ? idleFrom + o.idleTimeoutMs
+      : Infinity;
+  function wake() {
+    timer = undefined;
+    timerDue = Infinity;
+    if (s.destroyed) return;
+    const now = performance.now();
+    if (headersDue !== undefined && now >= headersDue) {
+      headersDue = undefined;
+      const ms = Math.min(o.headersTimeoutMs, o.requestTimeoutMs);
+      return timedOut(`Request headers not received within ${ms} ms`);
+    }
+    let next = headersDue ?? Infinity;
+    for (const b of bodies) {
+      if (b.req.complete) continue;
+      if (now >= b.due) {
+        const detail =
+          `Request body not received within ${o.requestTimeoutMs} ms of its first byte`;
+        return timedOut(detail, b.req, b.res);
+      }
+      next = Math.min(next, b.due);
+    }
+    const idle = idleDue();
+    if (now >= idle) {
+      o.onIdle();
+      s.destroy();
+      return;
+    }
+    next = Math.min(next, idle);
+    if (next !== Infinity) schedule(next);
+  }
 
   const armIdle = () => {
     idleFrom = performance.now();
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      o.onIdle();
-      s.destroy();
-    }, o.idleTimeoutMs);
+    schedule(idleFrom + o.idleTimeoutMs);
   };
   const timedOut = (detail: string, req?: IncomingMessage, res?: ServerResponse) => {
     if (s.destroyed) return;
@@ -169,49 +212,36 @@ export function watchConnection(s: TLSSocket, o: ConnectionClockOptions): Connec
     // start of the next request leaves that request to the idle clock.
     const tail = unfinished !== undefined;
     if (unfinished?.complete) unfinished = undefined;
-    if (active > 0 || headers !== undefined || tail) return;
-    clearTimeout(idle);
-    idle = undefined;
+    if (active > 0 || headersDue !== undefined || tail) return;
     idleFrom = undefined;
     firstByteAt = performance.now();
-    const ms = Math.min(o.headersTimeoutMs, o.requestTimeoutMs);
-    headers = setTimeout(() => {
-      headers = undefined;
-      timedOut(`Request headers not received within ${ms} ms`);
-    }, ms);
+    headersDue = firstByteAt + Math.min(o.headersTimeoutMs, o.requestTimeoutMs);
+    schedule(headersDue);
   });
   s.once("close", () => {
-    clearTimeout(idle);
-    clearTimeout(headers);
-    for (const t of bodies) clearTimeout(t);
+    clearTimeout(timer);
+    timer = undefined;
+    bodies.length = 0;
   });
   armIdle();
 
   return {
-    idleSince: () => (active === 0 && headers === undefined ? idleFrom : undefined),
+    idleSince: () => (active === 0 && headersDue === undefined ? idleFrom : undefined),
     requestStarted(req, res) {
       idleFrom = undefined;
-      clearTimeout(idle);
-      clearTimeout(headers);
-      headers = undefined;
+      headersDue = undefined;
       const start = firstByteAt ?? performance.now();
       firstByteAt = undefined;
       unfinished = req.complete ? undefined : req;
       active++;
       // `complete` turns true once the parser has the whole message, read by the handler or
       // not (measured on Deno 2.9.6), so a GET, or a body merely waiting to be read, is safe.
-      const body = setTimeout(() => {
-        bodies.delete(body);
-        if (!req.complete) {
-          const detail =
-            `Request body not received within ${o.requestTimeoutMs} ms of its first byte`;
-          timedOut(detail, req, res);
-        }
-      }, Math.max(0, start + o.requestTimeoutMs - performance.now()));
-      bodies.add(body);
+      const watched = { req, res, due: start + o.requestTimeoutMs };
+      bodies.push(watched);
+      schedule(watched.due);
       res.once("close", () => {
-        clearTimeout(body);
-        bodies.delete(body);
+        const i = bodies.indexOf(watched);
+        if (i >= 0) bodies.splice(i, 1);
         if (--active === 0 && !s.destroyed) armIdle();
       });
     },
