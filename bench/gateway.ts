@@ -46,6 +46,7 @@ import process from "node:process";
 import { Agent, fetch as undiciFetch } from "undici";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 import { createMtlsFetch } from "../src/mcp/client_fetch.ts";
+import { cpuSeconds } from "./_proc.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
@@ -165,12 +166,6 @@ async function stop(c: Child): Promise<void> {
   await c.proc.stdin.close().catch(() => {});
   await c.proc.status;
   clearTimeout(timer);
-}
-
-/** utime + stime of a process, all threads, in seconds (clock ticks at 100 Hz). */
-function cpuSeconds(pid: number): number {
-  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** A port free a moment ago (nginx needs one in its configuration). */

@@ -35,6 +35,7 @@
  *        (targets: ours node bun json plain sdk bare bareplain go nginx)
  */
 import { cpus, loadavg } from "node:os";
+import { childrenOf, cpuSeconds } from "./_proc.ts";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 
 const PHASE_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 1.5) * 1000;
@@ -128,32 +129,8 @@ async function sendLine(c: Deno.ChildProcess, line: string) {
 
 // ---------- /proc: CPU seconds and RSS of a process and its children ----------
 
-function procStat(pid: number): string[] | undefined {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
 function withChildren(pid: number): number[] {
-  const pids = [pid];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const f = procStat(Number(e.name));
-    if (f && Number(f[1]) === pid) pids.push(Number(e.name));
-  }
-  return pids;
-}
-
-/** utime + stime in seconds (clock ticks at 100 Hz), all threads. */
-function cpuSeconds(pids: number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    const f = procStat(pid);
-    if (f) sum += (Number(f[11]) + Number(f[12])) / 100;
-  }
-  return sum;
+  return [pid, ...childrenOf(pid)];
 }
 
 function rssKiB(pids: number[]): number {

@@ -26,6 +26,8 @@
  * Usage: deno run -A bench/per_call.ts [target ...]   (default: stateful stateless bridge)
  */
 import { loadavg } from "node:os";
+import { lines } from "./_child_lines.ts";
+import { childrenOf, cpuSeconds } from "./_proc.ts";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 
 const PHASE_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 2) * 1000;
@@ -56,59 +58,6 @@ async function stop(c: Deno.ChildProcess): Promise<void> {
   await c.status;
   clearTimeout(timer);
   running.delete(c);
-}
-
-function lines(c: Deno.ChildProcess): (timeoutMs: number) => Promise<string> {
-  const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  return async (timeoutMs) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!buf.includes("\n")) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no answer")), deadline - Date.now());
-      });
-      try {
-        const { value, done } = await Promise.race([reader.read(), late]);
-        if (done) throw new Error("exited before answering");
-        buf += value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    const i = buf.indexOf("\n");
-    const line = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return line;
-  };
-}
-
-function procStat(pid: number): string[] | undefined {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const f = procStat(Number(e.name));
-    if (f && Number(f[1]) === pid) pids.push(Number(e.name));
-  }
-  return pids;
-}
-
-/** utime + stime in seconds (100 Hz ticks), all threads, of `pids`. */
-function cpuSeconds(pids: number[]): number {
-  let sum = 0;
-  for (const pid of pids) {
-    const f = procStat(pid);
-    if (f) sum += (Number(f[11]) + Number(f[12])) / 100;
-  }
-  return sum;
 }
 
 async function makeCerts(dir: string) {

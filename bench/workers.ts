@@ -23,6 +23,8 @@
  * Usage: deno run -A bench/workers.ts   (BENCH_SECONDS, default 3; BENCH_ROUNDS, default 2)
  */
 import { cpus, loadavg } from "node:os";
+import { lines } from "./_child_lines.ts";
+import { cpuSeconds } from "./_proc.ts";
 import { createRootCa, issueCertificate } from "../src/pki/mod.ts";
 
 const PHASE_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 3) * 1000;
@@ -54,45 +56,10 @@ async function stop(c: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Prom
   running.delete(c);
 }
 
-function lines(c: Deno.ChildProcess): (timeoutMs: number) => Promise<string> {
-  const reader = c.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  return async (timeoutMs) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!buf.includes("\n")) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no answer")), deadline - Date.now());
-      });
-      try {
-        const { value, done } = await Promise.race([reader.read(), late]);
-        if (done) throw new Error("exited before answering");
-        buf += value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    const i = buf.indexOf("\n");
-    const line = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return line;
-  };
-}
-
 async function send(c: Deno.ChildProcess, line: string): Promise<void> {
   const w = c.stdin.getWriter();
   await w.write(new TextEncoder().encode(line + "\n"));
   w.releaseLock();
-}
-
-/** utime + stime in seconds of a process, all its threads (clock ticks at 100 Hz). */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 interface Server {
