@@ -101,7 +101,10 @@ Deno.test("readCertificate() reads what node:crypto reads, for openssl-made EC, 
       const node = new X509Certificate(m.der);
       const c = readCertificate(m.der);
       assert.deepEqual(c.version, 3);
-      assert.deepEqual(c.serialNumber, node.serialNumber.replace(/^(00)+/, ""));
+      // The same integer. node:crypto on Deno drops a leading zero nibble ("9266..." for the
+      // bytes 09 26 66 ...) and a sign byte; we keep whole bytes, so the text has an even length.
+      assert.equal(BigInt(`0x${c.serialNumber}`), BigInt(`0x${node.serialNumber}`));
+      assert.equal(c.serialNumber.length % 2, 0);
       assert.deepEqual(c.fingerprint, node.fingerprint256.replaceAll(":", "").toLowerCase());
       assert.deepEqual(c.notAfter.getTime(), new Date(node.validTo).getTime());
       assert.deepEqual(c.notBefore.getTime(), new Date(node.validFrom).getTime());
