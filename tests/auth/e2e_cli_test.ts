@@ -52,6 +52,24 @@ async function tokenFor(issuer: string, who: Pair, clientId: string, resource: s
   }
 }
 
+/** `--cert`, `--key` and `--ca` for one of the two agents. */
+function tlsFlags(who: "agent1" | "agent2"): string[] {
+  return ["--cert", files[who].cert, "--key", files[who].key, "--ca", files.ca];
+}
+
+/** Runs the CLI as a child with no stdin; its exit code and both outputs as text. */
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
 async function thumbprint(pem: string): Promise<string> {
   return await certificateThumbprint(parseCertificates(pem)[0].der);
 }
@@ -66,12 +84,7 @@ Deno.test("connect --oauth-issuer: the stdio client's tool call carries a token 
         CLI,
         "connect",
         url,
-        "--cert",
-        files.agent1.cert,
-        "--key",
-        files.agent1.key,
-        "--ca",
-        files.ca,
+        ...tlsFlags("agent1"),
         "--oauth-issuer",
         as.issuer,
         "--client-id",
@@ -100,32 +113,14 @@ Deno.test("connect --oauth-issuer: the stdio client's tool call carries a token 
 Deno.test("connect with a stolen token (--token-env) and another certificate: refused (token_binding_mismatch), exit 1", async () => {
   await withStack(async ({ as, url }) => {
     const stolen = await tokenFor(as.issuer, f.client, "agent-1", url);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        CLI,
-        "connect",
-        url,
-        "--cert",
-        files.agent2.cert,
-        "--key",
-        files.agent2.key,
-        "--ca",
-        files.ca,
-        "--token-env",
-        "STOLEN",
-      ],
-      env: { STOLEN: stolen },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const out = await child.output();
+    const out = await runCli(
+      ["connect", url, ...tlsFlags("agent2"), "--token-env", "STOLEN"],
+      { STOLEN: stolen },
+    );
     assert.equal(out.code, 1);
-    assert.equal(new TextDecoder().decode(out.stdout), "");
+    assert.equal(out.stdout, "");
     assert.equal(
-      new TextDecoder().decode(out.stderr),
+      out.stderr,
       `mcp-mtls: refused (token_binding_mismatch): Server refused the request to "${url}" with HTTP 401: Token is bound to another client certificate\n`,
     );
   });
@@ -133,32 +128,19 @@ Deno.test("connect with a stolen token (--token-env) and another certificate: re
 
 Deno.test("connect --oauth-issuer with a certificate the AS does not know for that client: no token (token_request_failed), exit 1", async () => {
   await withStack(async ({ as, url }) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        CLI,
-        "connect",
-        url,
-        "--cert",
-        files.agent2.cert,
-        "--key",
-        files.agent2.key,
-        "--ca",
-        files.ca,
-        "--oauth-issuer",
-        as.issuer,
-        "--client-id",
-        "agent-1",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await runCli([
+      "connect",
+      url,
+      ...tlsFlags("agent2"),
+      "--oauth-issuer",
+      as.issuer,
+      "--client-id",
+      "agent-1",
+    ]);
     assert.equal(out.code, 1);
-    assert.equal(new TextDecoder().decode(out.stdout), "");
+    assert.equal(out.stdout, "");
     assert.equal(
-      new TextDecoder().decode(out.stderr),
+      out.stderr,
       `mcp-mtls: no token (token_request_failed): Authorization server refused the token request to "${as.mtlsTokenEndpoint}" with HTTP 401: invalid_client (client authentication failed)\n`,
     );
   });
@@ -198,12 +180,7 @@ Deno.test("doctor says the server wants a token and names its RFC 9728 metadata 
     const io = captureIo();
     const code = await doctor([
       url,
-      "--cert",
-      files.agent1.cert,
-      "--key",
-      files.agent1.key,
-      "--ca",
-      files.ca,
+      ...tlsFlags("agent1"),
       "--json",
     ], io);
     assert.equal(code, 1, io.out);
@@ -232,12 +209,7 @@ Deno.test("doctor --token-file: our token is bound to our certificate, and initi
     const io = captureIo();
     const code = await doctor([
       url,
-      "--cert",
-      files.agent1.cert,
-      "--key",
-      files.agent1.key,
-      "--ca",
-      files.ca,
+      ...tlsFlags("agent1"),
       "--token-file",
       tokenFile,
     ], io);
@@ -261,12 +233,7 @@ Deno.test("doctor with another client's token: token_binding_mismatch names both
     const io = captureIo();
     const code = await doctor([
       url,
-      "--cert",
-      files.agent2.cert,
-      "--key",
-      files.agent2.key,
-      "--ca",
-      files.ca,
+      ...tlsFlags("agent2"),
       "--token-file",
       tokenFile,
       "--json",
