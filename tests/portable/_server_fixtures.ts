@@ -13,7 +13,7 @@ import { createLogger, type LogLevel } from "../../src/log/logger.ts";
 import { createMtlsFetch } from "../../src/mcp/client_fetch.ts";
 import { demoServerFactory } from "../../src/mcp/demo_tools.ts";
 import { type McpMtlsServer, serveMcp } from "../../src/mcp/server.ts";
-import type { ServeMcpOptions } from "../../src/mcp/server_options.ts";
+import type { McpServerFactory, ServeMcpOptions } from "../../src/mcp/server_options.ts";
 import type { TlsServerOptions } from "../../src/tls/server/options.ts";
 import {
   type CertificateBundle,
@@ -110,12 +110,13 @@ export interface RunningServer {
 }
 
 /**
- * Starts `serveMcp` with the demo tools on 127.0.0.1, port 0, presenting
+ * Starts `serveMcp` with the demo tools (or `factory`) on 127.0.0.1, port 0, presenting
  * `fx.server` and trusting `fx.ca` unless `options.tls` says otherwise.
  */
 export async function startMcp(
   fx: ServerFixtures,
   options: Omit<Partial<ServeMcpOptions>, "tls"> & { tls?: Partial<TlsServerOptions> } = {},
+  factory: McpServerFactory = demoServerFactory,
 ): Promise<RunningServer> {
   const lines: LogLine[] = [];
   const logger = createLogger({
@@ -123,7 +124,7 @@ export async function startMcp(
     format: "json",
     write: (line) => void lines.push(JSON.parse(line)),
   });
-  const server = await serveMcp(demoServerFactory, {
+  const server = await serveMcp(factory, {
     hostname: "127.0.0.1",
     port: 0,
     logger,

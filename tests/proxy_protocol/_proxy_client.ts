@@ -11,54 +11,8 @@ import tls from "node:tls";
 import type { Credential, Fixtures } from "../server/_fixtures.ts";
 import { INITIALIZE, parseMcpBody } from "../server/_fixtures.ts";
 
-/** A v1 line: `PROXY TCP4 src dst sport dport\r\n`. */
-export function v1(family: "TCP4" | "TCP6", src: string, dst: string, sport = 51000, dport = 443) {
-  return new TextEncoder().encode(`PROXY ${family} ${src} ${dst} ${sport} ${dport}\r\n`);
-}
-
-const SIG = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
-
-/** The 16 bytes of an IPv6 address (test input only: full or `::`-compressed form). */
-function ipv6Bytes(text: string): number[] {
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail ? tail.split(":") : [];
-  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t].map((g) =>
-    parseInt(g, 16)
-  );
-  return groups.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-/** A v2 header; `tlvs` are appended raw; `declaredLength` overrides the length field. */
-export function v2(o: {
-  command?: "proxy" | "local";
-  src?: string;
-  dst?: string;
-  sport?: number;
-  dport?: number;
-  tlvs?: number[];
-  declaredLength?: number;
-}): Uint8Array {
-  const { command = "proxy", src, dst, sport = 51000, dport = 443, tlvs = [] } = o;
-  let fam = 0x00;
-  let addr: number[] = [];
-  if (src && dst) {
-    const six = src.includes(":");
-    fam = six ? 0x21 : 0x11;
-    const bytes = six ? ipv6Bytes : (a: string) => a.split(".").map(Number);
-    addr = [...bytes(src), ...bytes(dst), sport >> 8, sport & 0xff, dport >> 8, dport & 0xff];
-  }
-  const body = [...addr, ...tlvs];
-  const len = o.declaredLength ?? body.length;
-  return Uint8Array.from([
-    ...SIG,
-    command === "proxy" ? 0x21 : 0x20,
-    fam,
-    len >> 8,
-    len & 0xff,
-    ...body,
-  ]);
-}
+// The header builders are the portable tests' (Deno, Node.js and Bun share them).
+export { v1, v2 } from "../portable/_proxy_peer.ts";
 
 /** Connects from `localAddress`, writes `header` (flushed first: Deno's TLS would overtake it), then TLS. */
 export async function proxiedTls(

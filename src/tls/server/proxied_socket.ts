@@ -1,15 +1,25 @@
 /**
  * A TCP connection whose first bytes (a PROXY protocol header, or the bytes
  * read to check for one) were consumed by the server, handed to the TLS
- * server as a stream that replays the rest and reports the client's address.
+ * server so that TLS starts at the right byte and the connection reports the
+ * client's address.
  *
- * Why a stream and not the TCP socket itself: measured on Deno 2.9.6, a TLS
- * server handed a `net.Socket` runs TLS on the socket's own handle, below
- * JavaScript, so bytes already read and `unshift`ed back are never seen and
- * the handshake stalls. Handed a plain `Duplex`, Deno and Node.js both run
- * TLS over it (keep-alive included, measured). They do not set the TLS
- * socket's `_parent` for a non-`net.Socket` stream, so {@link proxiedUnder}
- * finds the stream again.
+ * Two ways, by what the server must do with the first bytes:
+ *
+ * - A balancer's connection (`proxiedTcp`, proxied_tcp.ts): the header is read with
+ *   the socket flowing, then the socket is paused, the bytes after the
+ *   header are `unshift`ed back, and the TCP socket itself goes to the TLS
+ *   server, which reads the unshifted bytes first and then runs TLS on the
+ *   socket's own handle (public stream API only; measured on Deno 2.9.6,
+ *   Node.js 20 and Bun 1.4.4, header alone, in pieces, or in the same
+ *   segment as the ClientHello; not paused, the unshifted bytes are lost).
+ *   The socket's own properties then give the client's address.
+ * - A connection from anywhere else ({@link ProxiedSocket}) is handed on at
+ *   once, so the accept gate counts it while it is silent, and its first
+ *   bytes are screened for a PROXY header on their way to the TLS layer: a
+ *   plain `Duplex` the TLS server runs TLS over (Deno, Node.js and Bun all
+ *   do), found again from the TLS socket by {@link proxiedUnder}, which
+ *   reads runtime internals to do so (src/runtime/tls_stream.ts).
  *
  * @module
  */
@@ -17,22 +27,25 @@
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
+import { streamUnderTls } from "../../runtime/tls_stream.ts";
+import { isProxiedTcp, type ProxiedPeer } from "./proxied_tcp.ts";
 
 /**
- * The stream the TLS server reads instead of the TCP socket. It answers the
- * questions the listener asks of a TCP socket (`remoteAddress`, `remotePort`,
- * `bytesRead`, `destroy`, `close`) with the client's address from the header.
+ * The stream the TLS server reads instead of the TCP socket of a connection
+ * from an address that is not a balancer, so that its first bytes can be
+ * screened. It answers the questions the listener asks of a TCP socket
+ * (`remoteAddress`, `remotePort`, `bytesRead`, `destroy`, `close`).
  *
  * @example
  * ```ts ignore
- * const s = new ProxiedSocket(tcp, rest, { address: "203.0.113.7", port: 51000, family: "IPv4" });
+ * const s = new ProxiedSocket(tcp, { address: tcp.remoteAddress, port: tcp.remotePort }, screen);
  * tlsServer.emit("connection", s);
  * ```
  */
 export class ProxiedSocket extends Duplex {
-  /** The TCP connection from the balancer (or the client, when untrusted). */
+  /** The TCP connection from the client. */
   readonly tcp: Socket;
-  /** The client's address: from the header, or the TCP peer's when the header names none. */
+  /** The client's address. */
   readonly remoteAddress: string | undefined;
   /** The client's port. */
   readonly remotePort: number | undefined;
@@ -41,28 +54,26 @@ export class ProxiedSocket extends Duplex {
   #received = 0;
 
   /**
-   * Wraps `tcp`, whose next bytes are `rest` and then whatever it receives.
-   * With `screen`, the first bytes received are shown to it before the TLS
-   * layer sees them: `"yes"` closes the connection (the caller logged why),
-   * `"maybe"` waits for more.
+   * Wraps `tcp`. With `screen`, the first bytes received are shown to it
+   * before the TLS layer sees them: `"yes"` closes the connection (the
+   * caller logged why), `"maybe"` waits for more.
    *
    * @example
    * ```ts ignore
-   * const s = new ProxiedSocket(tcp, Buffer.alloc(0), { address: "::1", port: 1, family: "IPv6" });
+   * const s = new ProxiedSocket(tcp, { address: "::1", port: 1, family: "IPv6" });
    * ```
    */
   constructor(
     tcp: Socket,
-    rest: Uint8Array,
-    peer: { address?: string; port?: number; family?: string },
+    peer: ProxiedPeer,
     screen?: (first: Uint8Array) => "yes" | "no" | "maybe",
   ) {
     super({ allowHalfOpen: false });
+    anyMade = true;
     this.tcp = tcp;
     this.remoteAddress = peer.address;
     this.remotePort = peer.port;
     this.remoteFamily = peer.family;
-    if (rest.length > 0) this.#push(rest);
     // Screening holds the first bytes (at most a PROXY signature's 12) until they tell.
     let held: Uint8Array | undefined = screen ? new Uint8Array(0) : undefined;
     tcp.on("data", (d: Uint8Array) => {
@@ -165,23 +176,26 @@ export class ProxiedSocket extends Duplex {
 }
 
 /**
- * The {@link ProxiedSocket} a TLS socket runs over, or `undefined`. The TLS
- * layer wraps a stream that is not a `net.Socket` in a `JSStreamSocket`
- * whose `stream` is ours; where it keeps that wrapper differs, and changes
- * once the socket is destroyed (measured on Deno 2.9.6 and Node.js 20:
- * `ssl._parentWrap`, else an owner symbol on `ssl._parent` or on the
- * `res` symbol's `_parent`). The answer is remembered per TLS socket.
+ * The connection under a TLS socket that came through the PROXY step, or
+ * `undefined`: the TCP socket from `proxiedTcp` (the TLS socket's
+ * `_parent` on Deno, Node.js and Bun, as for any TCP connection), else the
+ * {@link ProxiedSocket} it runs over, found through each runtime's
+ * internals (src/runtime/tls_stream.ts) and remembered per TLS socket.
  *
  * @example
  * ```ts ignore
  * const proxied = proxiedUnder(tlsSocket);
  * ```
  */
-export function proxiedUnder(s: TLSSocket | undefined): ProxiedSocket | undefined {
+export function proxiedUnder(s: TLSSocket | undefined): ProxiedSocket | Socket | undefined {
   if (!s) return undefined;
+  const parent = (s as unknown as { _parent?: Socket })._parent;
+  if (parent && isProxiedTcp(parent)) return parent;
+  // Without PROXY protocol there is nothing to find: no search on every lookup.
+  if (!anyMade) return undefined;
   let found = LINKS.get(s);
   if (found === undefined) {
-    found = searchProxied(s) ?? null;
+    found = streamUnderTls(s, isProxied) ?? null;
     // A socket that has not found its stream may find it later; only a hit is final.
     if (found) LINKS.set(s, found);
   }
@@ -190,26 +204,10 @@ export function proxiedUnder(s: TLSSocket | undefined): ProxiedSocket | undefine
 
 const LINKS = new WeakMap<object, ProxiedSocket | null>();
 
-type Loose = Record<string | symbol, unknown>;
+/** Whether a {@link ProxiedSocket} was ever made in this process. */
+let anyMade = false;
 
-function symbolValues(o: unknown): unknown[] {
-  if (!o || typeof o !== "object") return [];
-  return Object.getOwnPropertySymbols(o).map((k) => (o as Loose)[k]);
-}
-
-function searchProxied(s: TLSSocket): ProxiedSocket | undefined {
-  const o = s as unknown as Loose;
-  const res = Object.getOwnPropertySymbols(o).filter((k) => k.description === "res");
-  for (const root of [o.ssl, ...res.map((k) => o[k])]) {
-    if (!root || typeof root !== "object") continue;
-    const r = root as Loose;
-    for (const wrap of [r._parentWrap, ...symbolValues(r._parent)]) {
-      const stream = (wrap as Loose | undefined)?.stream;
-      if (stream instanceof ProxiedSocket) return stream;
-    }
-  }
-  return undefined;
-}
+const isProxied = (x: unknown): x is ProxiedSocket => x instanceof ProxiedSocket;
 
 /**
  * Makes TLS socket `s`, which runs over `p`, report the client's address as
@@ -222,7 +220,10 @@ function searchProxied(s: TLSSocket): ProxiedSocket | undefined {
  * if (p) adoptProxiedPeer(tlsSocket, p);
  * ```
  */
-export function adoptProxiedPeer(s: TLSSocket, p: ProxiedSocket): void {
+export function adoptProxiedPeer(
+  s: TLSSocket,
+  p: Pick<Socket, "remoteAddress" | "remotePort" | "remoteFamily">,
+): void {
   const peer = {
     remoteAddress: p.remoteAddress,
     remotePort: p.remotePort,
