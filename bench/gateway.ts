@@ -106,11 +106,18 @@ async function runUpstream(): Promise<void> {
       if (!res.headersSent) res.writeHead(500).end(String(e));
     }
   });
+  // Connections opened to it: shows whether a front reuses its upstream connections.
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   console.log(JSON.stringify({ url: `http://127.0.0.1:${port}/mcp` }));
   await untilStdinCloses();
-  console.error(`upstream received: ${JSON.stringify(Object.fromEntries(received))}`);
+  console.error(
+    `upstream received: ${
+      JSON.stringify(Object.fromEntries(received))
+    } on ${connections} connections`,
+  );
   await Promise.allSettled([...sessions.values()].map((t) => t.close()));
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));

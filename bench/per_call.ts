@@ -7,7 +7,12 @@
  *   front of examples/stdio_server.ts, a child per session or one shared; the
  *   children's CPU is reported apart from the server's;
  * - `node`, `node-stateless`, `bun`, `bun-stateless`: `serveMcp` from the npm
- *   build (`deno task build:npm`) on Node.js or Bun (bench/_runtime_server.mjs).
+ *   build (`deno task build:npm`) on Node.js or Bun (bench/_runtime_server.mjs);
+ * - `gateway`, `node-gateway`, `bun-gateway`: `serveGateway` (`serve
+ *   --upstream URL`) in front of one SDK upstream on plain HTTP (bench/
+ *   gateway.ts's `upstream` role, one process shared by every gateway target,
+ *   started from this tree); the upstream's CPU per call is reported in the
+ *   child column.
  *
  * CPU comes from /proc/PID/stat (utime + stime, all threads) over the
  * measured phase, divided by the calls answered: less sensitive to other load
@@ -16,12 +21,13 @@
  * the spread (min–max) over BENCH_ROUNDS rounds (default 3). Load: one Node.js
  * process (bench/_loadgen.mjs, OpenSSL) per cell, keep-alive, one connection
  * and one session per client, at 1 and 32 clients (BENCH_CLIENTS).
- * BENCH_SECONDS (default 2) per cell. BENCH_PROFILE=DIR runs the Deno servers
- * with `--cpu-prof` into DIR (see bench/profile_summary.ts). BENCH_BASE=DIR
+ * BENCH_SECONDS (default 2) per cell. BENCH_PROFILE=DIR runs the Deno and
+ * Node.js servers with `--cpu-prof` into DIR (see bench/profile_summary.ts). BENCH_BASE=DIR
  * adds targets `base-X`: target X served from another checkout in DIR (for
  * example `git archive HEAD | tar -x -C DIR`, with this file's server script
  * copied in), so a change is measured before and after in one run, the two
  * taking turns under the same load from the rest of the machine.
+ * BENCH_V8_FLAGS passes `--v8-flags=...` to the Deno servers.
  *
  * Usage: deno run -A bench/per_call.ts [target ...]   (default: stateful stateless bridge)
  */
@@ -35,6 +41,7 @@ const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const CLIENTS = (Deno.env.get("BENCH_CLIENTS") ?? "1,32").split(",").map(Number);
 const PROFILE = Deno.env.get("BENCH_PROFILE");
 const BASE = Deno.env.get("BENCH_BASE");
+const V8_FLAGS = Deno.env.get("BENCH_V8_FLAGS");
 const here = new URL(".", import.meta.url).pathname;
 const running = new Set<Deno.ChildProcess>();
 
@@ -83,6 +90,17 @@ interface Server {
   process: Deno.ChildProcess;
 }
 
+/** The SDK upstream the gateway targets proxy to (one process, this tree's). */
+let upstream: { url: string; pid: number; process: Deno.ChildProcess } | undefined;
+
+async function startUpstream(): Promise<string> {
+  if (!upstream) {
+    const c = spawn(Deno.execPath(), ["run", "-A", `${here}gateway.ts`, "upstream"]);
+    upstream = { url: JSON.parse(await lines(c)(60_000)).url, pid: c.pid, process: c };
+  }
+  return upstream.url;
+}
+
 async function start(name: string, dir: string): Promise<Server> {
   // "base-X": target X from the tree in BENCH_BASE (before/after in one run, taking turns).
   const base = name.startsWith("base-") ? BASE : undefined;
@@ -90,18 +108,31 @@ async function start(name: string, dir: string): Promise<Server> {
   const root = base ? `${base}/bench/` : here;
   const plain = base ? name.slice(5) : name;
   const [runtime, variant] = plain.split("-");
+  const up = plain.endsWith("gateway") ? [await startUpstream()] : [];
   let c: Deno.ChildProcess;
   if (runtime === "node") {
-    c = spawn("node", [`${root}_runtime_server.mjs`, dir, variant ?? ""]);
+    const prof = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}/${name}`] : [];
+    c = spawn("node", [...prof, `${root}_runtime_server.mjs`, dir, variant ?? "", ...up]);
   } else if (runtime === "bun") {
     c = spawn(`${here}../npm/node_modules/.bin/bun`, [
       `${root}_runtime_server.mjs`,
       dir,
       variant ?? "",
+      ...up,
     ]);
   } else {
     const prof = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}/${name}`] : [];
-    c = spawn(Deno.execPath(), ["run", "-A", ...prof, `${root}_per_call_server.ts`, plain, dir]);
+    // BENCH_V8_FLAGS: V8 flags for the Deno servers (e.g. a larger young generation).
+    if (V8_FLAGS) prof.push(`--v8-flags=${V8_FLAGS}`);
+    c = spawn(Deno.execPath(), [
+      "run",
+      "-A",
+      ...prof,
+      `${root}_per_call_server.ts`,
+      plain,
+      dir,
+      ...up,
+    ]);
   }
   const { url } = JSON.parse(await lines(c)(60_000));
   return { name, url, pid: c.pid, process: c };
@@ -132,7 +163,8 @@ async function measure(s: Server, clients: number, files: object, cell: Cell): P
   try {
     const ready = await read(60_000);
     if (ready !== "ready") throw new Error(`load generator: ${ready}`);
-    const kids = childrenOf(s.pid);
+    // A gateway's "children" are its upstream.
+    const kids = s.name.endsWith("gateway") ? [upstream!.pid] : childrenOf(s.pid);
     const s0 = cpuSeconds([s.pid]), k0 = cpuSeconds(kids);
     const w = gen.stdin.getWriter();
     await w.write(new TextEncoder().encode("go\n"));
@@ -190,12 +222,15 @@ try {
     } s`,
   );
   console.log(
-    "| target | clients | server CPU ms/call, median (min–max) | child CPU ms/call | calls/s | generator cores |",
+    "| target | clients | server CPU ms/call, median (min–max) | child (bridge) / upstream (gateway) CPU ms/call | calls/s | generator cores |",
   );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const [key, cell] of cells) {
     const [name, clients] = key.split("|");
-    const kids = name.replace(/^base-/, "").startsWith("bridge") ? spread(cell.children) : "–";
+    const plain = name.replace(/^base-/, "");
+    const kids = plain.startsWith("bridge") || plain.endsWith("gateway")
+      ? spread(cell.children)
+      : "–";
     console.log(
       `| ${name} | ${clients} | ${spread(cell.server)} | ${kids} | ${
         median(cell.rate).toFixed(0)
@@ -204,5 +239,6 @@ try {
   }
 } finally {
   for (const s of servers) await stop(s.process);
+  if (upstream) await stop(upstream.process);
   await Deno.remove(dir, { recursive: true });
 }

@@ -55,9 +55,12 @@ const NEVER_UP = new Set([
 ]);
 const NEVER_DOWN = new Set([...HOP_BY_HOP, "content-length"]);
 
+/** `Connection: keep-alive` (nearly every request and response) names a header dropped anyway. */
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 /** Names listed in a `Connection` header: hop-by-hop for this message. */
-function connectionTokens(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
+function connectionTokens(value: string | string[] | undefined): readonly string[] {
+  if (value === undefined || value === "keep-alive") return NO_TOKENS;
   return (Array.isArray(value) ? value.join(",") : value).split(",")
     .map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
 }

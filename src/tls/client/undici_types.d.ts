@@ -67,7 +67,7 @@ export declare namespace Dispatcher {
     method: string;
     headers?: Record<string, string | string[]> | string[] | null;
     body?: string | Uint8Array | import("node:stream").Readable | null;
-    signal?: AbortSignal;
+    signal?: AbortSignal | import("node:events").EventEmitter | null;
     headersTimeout?: number | null;
     bodyTimeout?: number | null;
   }
