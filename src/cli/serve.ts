@@ -99,8 +99,8 @@ Options:
                    "upstream" holds its ca, cert, key, pins and timeouts
   --workers N      N event loops (threads) accepting on the same port: a
                    session continues whichever one a connection lands on,
-                   session limits hold across them, connection limits are
-                   divided among them; not with --upstream   [default: 1]
+                   session and connection limits hold across them
+                                                              [default: 1]
   --proxy-protocol LIST  behind a TCP load balancer: connections from these
                    addresses/CIDRs (comma-separated) must start with a PROXY
                    v1/v2 header, whose client address is then used for
@@ -302,7 +302,6 @@ function runServe(
         logger,
         io,
         stop: waitForStop(options.signal),
-        gateway: upstream !== undefined,
         announce: () => announceEnforced(serveOptions, logger),
       });
     }

@@ -22,7 +22,7 @@ import type { CliIo } from "./io.ts";
  *
  * @example
  * ```ts ignore
- * await serveWithWorkers({ args, count: 2, options, logger, io, stop, gateway: false, announce });
+ * await serveWithWorkers({ args, count: 2, options, logger, io, stop, announce });
  * ```
  */
 export interface ServeWithWorkers {
@@ -38,8 +38,6 @@ export interface ServeWithWorkers {
   io: CliIo;
   /** Resolves on SIGINT, SIGTERM or the caller's abort signal. */
   stop: { stopped: Promise<void>; dispose(): void };
-  /** `--upstream` was given (not served by several workers yet). */
-  gateway: boolean;
   /** Logs which revocation and pin checks are enforced, once. */
   announce(): void;
 }
@@ -49,18 +47,11 @@ export interface ServeWithWorkers {
  *
  * @example
  * ```ts ignore
- * return await serveWithWorkers({ args, count: config.workers, options, logger, io, stop, gateway, announce });
+ * return await serveWithWorkers({ args, count: config.workers, options, logger, io, stop, announce });
  * ```
  */
 export async function serveWithWorkers(a: ServeWithWorkers): Promise<number> {
   try {
-    if (a.gateway) {
-      // Each worker would bind upstream sessions to certificates in its own table.
-      throw new ConfigError(
-        'Option "workers" above 1 cannot be used with "upstream" (the gateway) yet',
-        { key: "workers" },
-      );
-    }
     if (!canSharePort()) {
       throw new ConfigError(
         `Option "workers" above 1 needs listen({ reusePort }), which ${runtimeLabel()} on ${process.platform} lacks (Deno, Bun, or Node.js 22.12+ on Linux)`,

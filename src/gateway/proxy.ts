@@ -32,6 +32,7 @@ import { identityLabel, type PeerIdentity } from "../policy/identity.ts";
 import type { PeerState } from "../tls/server/listener.ts";
 import { type BridgeMessage, withIdentityMeta } from "../mcp/bridge_identity.ts";
 import type { RequestRefusals } from "../mcp/server_refusals.ts";
+import type { ForwardedCaller } from "../mcp/session_seams.ts";
 import { type JsonRpcLike, jsonRpcMessages, sendJsonRpcError } from "../mcp/server_http.ts";
 import { type Access, accessOf, filterListResult, firstDenied, LIST_FIELDS } from "./access.ts";
 import { answerFailure, failureEvents } from "./failure_answer.ts";
@@ -39,7 +40,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from "./forward_headers
 import { identityHeaders } from "./identity_headers.ts";
 import { readAll, type RelayEnd, relayRaw, relaySse } from "./relay.ts";
 import type { SessionBindings } from "./session_bindings.ts";
-import type { UpstreamClient } from "./upstream_client.ts";
+import { UpstreamAbort, type UpstreamClient } from "./upstream_client.ts";
 import {
   classifyUpstreamError,
   serverErrorFailure,
@@ -93,13 +94,17 @@ export interface GatewayParts {
  * ```
  */
 export interface GatewayHandler {
-  /** Proxies one request. */
+  /**
+   * Proxies one request; `caller` for one another worker forwarded (its
+   * identity headers and address, which this request's socket cannot give).
+   */
   handle(
     req: IncomingMessage,
     res: ServerResponse,
     state: PeerState,
     mayCall: ToolPermission,
     body: unknown,
+    caller?: ForwardedCaller,
   ): Promise<void>;
 }
 
@@ -183,11 +188,14 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
     if (type.includes("text/event-stream")) {
       res.writeHead(response.statusCode, headers);
       const unanswered = new Set(requests.map((m) => m.id));
+      const waiting = unanswered.size > 0;
       // A POST's stream: the headers wait for the first event (one write for both, not two),
       // or HEADERS_HOLD_MS when the answer takes longer, so the caller knows the stream is open.
-      const hold = unanswered.size > 0
+      // No timer when the answer is here already (usually: it came with the headers).
+      const hold = waiting && response.body.readableLength === 0
         ? setTimeout(() => res.headersSent || res.destroyed || res.flushHeaders(), HEADERS_HOLD_MS)
-        : (res.flushHeaders(), undefined);
+        : undefined;
+      if (!waiting) res.flushHeaders();
       try {
         end = await relaySse(response.body, res, (m) => {
           if (m.method !== undefined || !("id" in m)) return undefined;
@@ -196,7 +204,7 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
           if (method === undefined || m.result === undefined) return undefined;
           const result = filterListResult(method, m.result, access);
           return result === m.result ? undefined : { ...m, result };
-        }, hold === undefined ? undefined : () => unanswered.size === 0);
+        }, waiting ? () => unanswered.size === 0 : undefined);
       } finally {
         clearTimeout(hold);
       }
@@ -252,7 +260,7 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
   }
 
   return {
-    async handle(req, res, state, mayCall, body) {
+    async handle(req, res, state, mayCall, body, caller) {
       const method = req.method;
       if (method !== "POST" && method !== "GET" && method !== "DELETE") {
         res.setHeader("allow", "GET, POST, DELETE");
@@ -281,15 +289,20 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
         }
         res.once("close", bindings.begin(found));
       } else if (init) {
-        const reserved = bindings.reserve(state, req.socket);
+        const reserved = await bindings.reserve(state, req.socket);
         if ("status" in reserved) {
           refusals.refuse(res, state, reserved.status, reserved.reason!, reserved.detail, init.id);
+          return;
+        }
+        if (res.destroyed) {
+          // The client left while a shared counter (serve --workers) was asked: no "close" is coming.
+          bindings.settle(reserved);
           return;
         }
         slot = reserved;
         res.once("close", () => bindings.settle(reserved));
       }
-      const abort = new AbortController();
+      const abort = new UpstreamAbort();
       res.once("close", () => {
         if (!res.writableFinished) abort.abort();
       });
@@ -298,8 +311,8 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
         // The operator's own extra Authorization header, if any, still goes up.
         dropAuthorization ? { ...req.headers, authorization: undefined } : req.headers,
         extraHeaders,
-        identityHeaders(req.socket as TLSSocket, state.identity),
-        req.socket.remoteAddress ?? "",
+        caller?.identityHeaders ?? identityHeaders(req.socket as TLSSocket, state.identity),
+        caller?.address ?? req.socket.remoteAddress ?? "",
       );
       let response: Dispatcher.ResponseData;
       try {
@@ -307,10 +320,10 @@ export function createGatewayHandler(parts: GatewayParts): GatewayHandler {
           method,
           headers,
           body: method === "POST" ? JSON.stringify(withIdentity(body, state.identity)) : undefined,
-          signal: abort.signal,
+          signal: abort,
         });
       } catch (error) {
-        if (abort.signal.aborted) return;
+        if (abort.aborted) return;
         const failure = classifyUpstreamError(error);
         // A slow answer is no sign of a dead upstream; a slow connect is.
         const down = failure.reason === "upstream_unavailable" ||

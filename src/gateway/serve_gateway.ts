@@ -6,6 +6,10 @@
  * Origin checks, the policy hook, body limits, denied tool calls), the same
  * session limits, metrics, health listener, TLS reload and close.
  *
+ * As one worker of `serve --workers N` (a `ClusterMember` on the options),
+ * its sessions are counted by the coordinator, and requests for sessions
+ * bound on another worker go there (session_route.ts says why).
+ *
  * @module
  */
 
@@ -19,10 +23,12 @@ import { type ServerOps, startServerOps } from "../mcp/server_ops.ts";
 import { createRequestRefusals } from "../mcp/server_refusals.ts";
 import { createRequestRouter } from "../mcp/server_route.ts";
 import { runningServer } from "../mcp/server_running.ts";
+import { clusterMemberOf } from "../mcp/session_seams.ts";
 import { setUpServer } from "../mcp/server_setup.ts";
 import type { ObservableMcpServer } from "../mcp/server_types.ts";
 import { createGatewayHandler } from "./proxy.ts";
 import { createSessionBindings } from "./session_bindings.ts";
+import { routeToOwner } from "./session_route.ts";
 import { createUpstreamClient, type UpstreamClient } from "./upstream_client.ts";
 import { createUpstreamHealth } from "./upstream_health.ts";
 import { resolveUpstreamOptions, type UpstreamOptions } from "./upstream_options.ts";
@@ -93,7 +99,9 @@ export async function serveGateway(
     logger,
     probe: () => probe(client, extraHeaders),
   });
+  const cluster = clusterMemberOf(options);
   const bindings = createSessionBindings({
+    ...(cluster ? { counter: cluster.counter } : {}),
     maxSessions: o.maxSessions,
     maxSessionsPerIdentity: o.maxSessionsPerIdentity,
     maxSessionsPerConnection: o.maxSessionsPerConnection,
@@ -113,7 +121,14 @@ export async function serveGateway(
     logger,
     dropAuthorization: o.auth !== undefined && !o.auth.options.forwardAuthorization,
   });
-  const router = createRequestRouter({ o, hosts, authorize, refusals, metrics, handler });
+  const router = createRequestRouter({
+    o,
+    hosts,
+    authorize,
+    refusals,
+    metrics,
+    handler: cluster ? routeToOwner(handler, bindings, cluster.router, refusals) : handler,
+  });
   const stopUpstream = async () => {
     health.close();
     await bindings.close();
@@ -129,9 +144,18 @@ export async function serveGateway(
       pins: options.pins,
       revocation: options.revocation,
       metrics,
+      reusePort: cluster?.reusePort,
+      gates: cluster?.connections,
       onRequest: router.onRequest,
     });
+    // Requests other workers forward to this one's sessions: authorized again, never forwarded again.
+    await cluster?.attach({
+      handle: (req, res, state, body, caller) =>
+        handler.handle(req, res, state, authorize(state.identity, state.trusted), body, caller),
+    });
   } catch (e) {
+    await listening?.listener.close();
+    listening?.admission?.close();
     await stopUpstream();
     throw e;
   }

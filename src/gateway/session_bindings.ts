@@ -11,6 +11,12 @@
  * flight, no GET stream) for `sessionIdleMs`, is ended at the upstream with
  * a DELETE and forgotten.
  *
+ * With `serve --workers N` the sessions are counted by the coordinator
+ * instead (the `counter` option: `../workers/shared_counter.ts`), which
+ * also learns each bound id and its certificate, so that another worker can
+ * route a request for it here; this worker keeps the binding, the idle
+ * clock (its requests and GET streams) and the DELETE.
+ *
  * @module
  */
 
@@ -19,9 +25,11 @@ import { identityLabel } from "../policy/identity.ts";
 import type { PeerState } from "../tls/server/listener.ts";
 import {
   createSessionLedger,
+  type SessionLimit,
   type SessionRefusal,
   type SessionSlot,
 } from "../mcp/session_ledger.ts";
+import type { SessionCounter } from "../mcp/session_seams.ts";
 
 /** One upstream session and whose it is. */
 export interface Binding {
@@ -37,8 +45,8 @@ export interface Binding {
 export interface BindingRefusal {
   /** 403 (another certificate's), 404 (unknown), 429/503 (limits). */
   status: number;
-  /** `identity_denied` or `rate_limited`; none for an unknown session. */
-  reason?: "identity_denied" | "rate_limited";
+  /** `identity_denied`, `rate_limited` or `worker_unavailable`; none for an unknown session. */
+  reason?: "identity_denied" | "rate_limited" | "worker_unavailable";
   /** The message. */
   detail: string;
 }
@@ -55,10 +63,18 @@ export interface BindingRefusal {
 export interface SessionBindings {
   /** Bound sessions. */
   readonly size: number;
+  /** Whether `id` is bound here (to any certificate). */
+  holds(id: string): boolean;
   /** The binding of `id`, when `state`'s certificate holds it. */
   find(id: string, state: PeerState): Binding | BindingRefusal;
-  /** Counts a session being opened by `state` on `connection` (its `initialize` in flight). */
-  reserve(state: PeerState, connection: object): SessionSlot | BindingRefusal;
+  /**
+   * Counts a session being opened by `state` on `connection` (its
+   * `initialize` in flight); a shared counter answers later.
+   */
+  reserve(
+    state: PeerState,
+    connection: object,
+  ): SessionSlot | BindingRefusal | Promise<SessionSlot | BindingRefusal>;
   /** The upstream named the session `id`: bind it to `state`'s certificate. */
   bind(slot: SessionSlot, id: string, state: PeerState): void;
   /** A request of the session started; returns the function that says it ended. */
@@ -104,6 +120,12 @@ export function createSessionBindings(o: {
   logger: Logger;
   /** Ends a session at the upstream (a DELETE); must not reject. */
   endUpstream(id: string): Promise<void>;
+  /**
+   * Counts the sessions instead of a ledger of these bindings' own (see
+   * `createSessionStore`'s option of the same name): with
+   * `serve --workers N`, the one every worker shares.
+   */
+  counter?(evict: (slot: SessionSlot, why: SessionLimit | "idle") => void): SessionCounter;
 }): SessionBindings {
   const { logger, sessionIdleMs } = o;
   const bindings = new Map<string, Binding>();
@@ -122,12 +144,18 @@ export function createSessionBindings(o: {
     end(slot.id);
   }
 
-  const ledger = createSessionLedger({
-    maxSessions: o.maxSessions,
-    maxSessionsPerIdentity: o.maxSessionsPerIdentity,
-    maxSessionsPerConnection: o.maxSessionsPerConnection,
-    evict: (slot, limit) => drop(slot, "session evicted", { limit }),
-  });
+  const ledger: SessionCounter = o.counter
+    ? o.counter((slot, why) =>
+      why === "idle"
+        ? drop(slot, "session expired", { idleMs: sessionIdleMs })
+        : drop(slot, "session evicted", { limit: why })
+    )
+    : createSessionLedger({
+      maxSessions: o.maxSessions,
+      maxSessionsPerIdentity: o.maxSessionsPerIdentity,
+      maxSessionsPerConnection: o.maxSessionsPerConnection,
+      evict: (slot, limit) => drop(slot, "session evicted", { limit }),
+    });
   const sweep = setInterval(() => {
     for (const slot of ledger.idleSince(performance.now() - sessionIdleMs)) {
       ledger.release(slot);
@@ -139,6 +167,7 @@ export function createSessionBindings(o: {
     get size() {
       return bindings.size;
     },
+    holds: (id) => bindings.has(id),
     find(id, state) {
       const binding = bindings.get(id);
       if (!binding) return { status: 404, detail: "Session not found" };
@@ -154,11 +183,7 @@ export function createSessionBindings(o: {
     reserve(state, connection) {
       const owner = ownerOf(state);
       const slot = ledger.reserve(owner.key, connection, owner.label);
-      if ("status" in slot) {
-        const refusal = slot as SessionRefusal;
-        return { status: refusal.status, reason: "rate_limited", detail: refusal.detail };
-      }
-      return slot;
+      return slot instanceof Promise ? slot.then(asBindingRefusal) : asBindingRefusal(slot);
     },
     bind(slot, id, state) {
       if (slot.released) {
@@ -168,6 +193,7 @@ export function createSessionBindings(o: {
       }
       slot.id = id;
       bindings.set(id, { id, fingerprint: state.identity?.fingerprint, slot });
+      ledger.named?.(slot, state.identity?.fingerprint);
       logger.info("session opened", { peer: state.peer, session: id, client: slot.label });
     },
     begin(binding) {
@@ -200,4 +226,11 @@ export function createSessionBindings(o: {
       await Promise.allSettled([...ending]);
     },
   };
+}
+
+/** A ledger's refusal as the bindings say it (`rate_limited` unless the counter named a reason). */
+function asBindingRefusal(slot: SessionSlot | SessionRefusal): SessionSlot | BindingRefusal {
+  if (!("status" in slot)) return slot;
+  const reason = slot.reason === "worker_unavailable" ? "worker_unavailable" : "rate_limited";
+  return { status: slot.status, reason, detail: slot.detail };
 }

@@ -98,6 +98,7 @@ export async function serveMcp(
       revocation: options.revocation,
       metrics,
       reusePort: cluster?.reusePort,
+      gates: cluster?.connections,
       onRequest: router.onRequest,
     });
     // Requests other workers forward to this one's sessions: checked again here.

@@ -12,6 +12,7 @@ import type { CompiledPolicy } from "../policy/policy.ts";
 import { createServerAdmission, type ServerAdmission } from "../tls/server/admission.ts";
 import { listenMtls, type MtlsListener, type PeerState } from "../tls/server/listener.ts";
 import type { ResolvedTlsServerOptions } from "../tls/server/options.ts";
+import { type SharedConnectionGates, withSharedGates } from "../tls/server/shared_gates.ts";
 import type { ResolvedServeOptions, ServeMcpOptions } from "./server_options.ts";
 
 /**
@@ -50,6 +51,8 @@ export async function listenForMcp(a: {
   revocation: ServeMcpOptions["revocation"];
   metrics: ServerMetrics;
   reusePort?: boolean;
+  /** Connection limits counted with other workers. @default {none: counted here} */
+  gates?: SharedConnectionGates;
   onRequest(req: IncomingMessage, res: ServerResponse, state: PeerState): void;
 }): Promise<McpListening> {
   const { o, tls } = a;
@@ -60,7 +63,7 @@ export async function listenForMcp(a: {
     logger: o.logger,
   });
   try {
-    const listener = await listenMtls({
+    const listener = await listenMtls(withSharedGates({
       hostname: o.hostname,
       port: o.port,
       tls,
@@ -81,7 +84,7 @@ export async function listenForMcp(a: {
       proxyProtocol: o.proxyProtocol,
       reusePort: a.reusePort,
       onRequest: a.onRequest,
-    });
+    }, a.gates));
     return { listener, admission };
   } catch (e) {
     admission?.close();

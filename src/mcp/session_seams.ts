@@ -9,6 +9,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PeerState } from "../tls/server/listener.ts";
+import type { SharedConnectionGates } from "../tls/server/shared_gates.ts";
 import type { SessionLimit, SessionRefusal, SessionSlot } from "./session_ledger.ts";
 
 /**
@@ -77,14 +78,38 @@ export interface RouteRefusal {
  * ```
  */
 export interface SessionRouter {
-  /** Handles one request for session `sessionId`, held elsewhere. */
+  /**
+   * Handles one request for session `sessionId`, held elsewhere; `caller`
+   * goes with it to the owner (the gateway's identity headers).
+   */
   forward(
     sessionId: string,
     req: IncomingMessage,
     res: ServerResponse,
     state: PeerState,
     body: unknown,
+    caller?: ForwardedCaller,
   ): Promise<undefined | "missing" | RouteRefusal>;
+}
+
+/**
+ * What the event loop that accepted a forwarded request knows of its caller
+ * beyond its `PeerState`, for an owner that passes it on: the gateway
+ * (`serve --upstream`) tells its upstream who the caller is from the TLS
+ * connection (`Client-Cert`, `Client-Cert-Chain`, `Mcp-Mtls-Identity`,
+ * `X-Forwarded-For`), and the owner's connection is a private Unix socket.
+ *
+ * @example
+ * ```ts
+ * import type { ForwardedCaller } from "./session_seams.ts";
+ * const c: ForwardedCaller = { address: "127.0.0.1", identityHeaders: { "mcp-mtls-identity": "cn:alice" } };
+ * ```
+ */
+export interface ForwardedCaller {
+  /** The caller's address as its TCP connection gave it (`X-Forwarded-For`). */
+  address: string;
+  /** The identity headers for the upstream, computed from the caller's TLS connection. */
+  identityHeaders: Record<string, string>;
 }
 
 /**
@@ -107,6 +132,8 @@ export interface ClusterMember {
   counter(evict: (slot: SessionSlot, why: SessionLimit | "idle") => void): SessionCounter;
   /** Where requests for other workers' sessions go. */
   readonly router: SessionRouter;
+  /** The connection limits shared by every worker. @default {none: each listener counts its own} */
+  readonly connections?: SharedConnectionGates;
   /** Starts serving the requests other workers forward to this one's sessions. */
   attach(owned: OwnedSessions): Promise<void>;
 }
@@ -122,8 +149,14 @@ export interface ClusterMember {
  * ```
  */
 export interface OwnedSessions {
-  /** Handles a forwarded request (its body already parsed). */
-  handle(req: IncomingMessage, res: ServerResponse, state: PeerState, body: unknown): Promise<void>;
+  /** Handles a forwarded request (its body already parsed; `caller` as the forwarder sent it). */
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: PeerState,
+    body: unknown,
+    caller?: ForwardedCaller,
+  ): Promise<void>;
 }
 
 /**

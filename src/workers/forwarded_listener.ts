@@ -59,6 +59,8 @@ export async function listenForForwarded(
       return;
     }
     const peer = JSON.parse(raw) as ForwardedPeer;
+    // Ours alone: whatever the owner passes on (the gateway, to its upstream) must not carry it.
+    delete req.headers[FORWARDED_PEER];
     const state: PeerState = {
       peer: peer.peer,
       identity: peer.identity,
@@ -75,7 +77,7 @@ export async function listenForForwarded(
       }
       body = JSON.parse(new TextDecoder().decode(bytes));
     }
-    await owned.handle(req, res, state, body);
+    await owned.handle(req, res, state, body, peer.caller);
   }
   server.on("connection", (s: Socket) => {
     sockets.add(s);

@@ -23,6 +23,7 @@ import {
   type WorkerThread,
 } from "../runtime/worker_threads.ts";
 import { type Coordinator, createCoordinator } from "./coordinator.ts";
+import { createAdmissionCoordinator } from "./admission_coordinator.ts";
 import type { FromWorker, ToWorker, WorkerStart } from "./messages.ts";
 import { sumSnapshots } from "./metrics_sum.ts";
 
@@ -119,6 +120,15 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
     evict: (w, slot, why) => send(w, { t: "evict", slot, why }),
     socketOf: (w) => (slots[w]?.listening ? slots[w]?.socket : undefined),
   });
+  // The connection limits, counted once for every worker.
+  const gates = createAdmissionCoordinator({
+    maxConnections: r.maxConnections,
+    maxConnectionsPerAddress: r.maxConnectionsPerAddress,
+    connectionsPerAddress: r.connectionsPerAddress,
+    connectionsPerIdentity: r.connectionsPerIdentity,
+    logger,
+    send,
+  });
 
   /** Starts worker `index`; resolves when it listens, rejects when it fails first. */
   function spawn(index: number): Promise<void> {
@@ -147,6 +157,8 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
         const m = raw as FromWorker;
         if (m.t === "ask") send(index, { t: "answer", id: m.id, a: coordinator.ask(index, m.q) });
         else if (m.t === "note") coordinator.note(index, m.n);
+        else if (m.t === "gates") gates.take(index, m.items);
+        else if (m.t === "probed") gates.probed(index, m.id, m.silent);
         else if (m.t === "ready") {
           Object.assign(slot, { port: m.port, url: m.url, socket: m.socket, listening: true });
           slot.readyAt = performance.now();
@@ -160,6 +172,7 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
       thread.onExit((code) => {
         stoppedNow();
         coordinator.workerGone(index);
+        gates.workerGone(index);
         if (slots[index] !== slot) return;
         slot.listening = false;
         if (!slot.port) {
@@ -189,6 +202,7 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
     );
     await Promise.all(live.map((s) => s.thread.terminate()));
     coordinator.close();
+    gates.close();
     rmSync(socketDir, { recursive: true, force: true });
   }
 

@@ -5,7 +5,8 @@
  * - the shared port (`reusePort`), or a port of its own in tests;
  * - sessions named after the worker (`w1-…`), counted by the coordinator,
  *   and routed to their worker (session_forward.ts, forwarded_listener.ts);
- * - the connection limits divided by N (see {@link divideConnectionLimits});
+ * - the connection limits counted by the coordinator too, for every worker
+ *   together (shared_gates_link.ts, admission_coordinator.ts);
  * - no health listener (the primary serves one with the summed counters);
  * - the primary's orders: stop (drain), reload (its SIGHUP), counters.
  *
@@ -22,6 +23,7 @@ import type { SessionLimit } from "../mcp/session_ledger.ts";
 import { type ForwardedListener, listenForForwarded } from "./forwarded_listener.ts";
 import type { WorkerStart } from "./messages.ts";
 import { sharedCounter } from "./shared_counter.ts";
+import { sharedGates } from "./shared_gates_link.ts";
 import { createForwardingRouter } from "./session_forward.ts";
 import type { WorkerLink } from "./worker_link.ts";
 
@@ -34,7 +36,7 @@ import type { WorkerLink } from "./worker_link.ts";
  * ```
  */
 export interface ServeWorker {
-  /** Adapts the resolved options to this worker (port, limits, no health) and sets `cluster`. */
+  /** Adapts the resolved options to this worker (port, no health) and sets `cluster` (shared limits). */
   join(options: ServeMcpOptions, logger: Logger): void;
   /** The server is listening: tells the primary. */
   ready(server: ObservableMcpServer): void;
@@ -44,34 +46,6 @@ export interface ServeWorker {
   onHangup(listener: () => void): () => void;
   /** The server has closed: stops the private listener and tells the primary. */
   done(): Promise<void>;
-}
-
-/**
- * Divides the connection limits (`maxConnections`, `maxConnectionsPerAddress`,
- * `connectionsPerAddress`, `connectionsPerIdentity`) by `count`, rounding
- * down, at least 1: each worker enforces its share, so the sum never exceeds
- * the configured limit. The kernel spreads one address's connections over
- * the workers (the hash includes the source port), so a client meets about
- * the configured limit; an unlucky spread refuses it a little early, never
- * late.
- *
- * @example
- * ```ts ignore
- * divideConnectionLimits(options, 2);
- * ```
- */
-export function divideConnectionLimits(options: ServeMcpOptions, count: number): void {
-  const r = resolveServeOptions({ ...options, health: undefined });
-  const share = (n: number) => Math.max(1, Math.floor(n / count));
-  const rate = (v: { limit: number; windowMs: number } | false) =>
-    v === false ? false : { limit: share(v.limit), windowMs: v.windowMs };
-  options.limits = {
-    ...options.limits,
-    maxConnections: share(r.maxConnections),
-    maxConnectionsPerAddress: share(r.maxConnectionsPerAddress),
-    connectionsPerAddress: rate(r.connectionsPerAddress),
-    connectionsPerIdentity: rate(r.connectionsPerIdentity),
-  };
 }
 
 /**
@@ -104,7 +78,6 @@ export function createServeWorker(link: WorkerLink, start: WorkerStart): ServeWo
   return {
     join(options, logger) {
       const r = resolveServeOptions({ ...options, health: undefined });
-      divideConnectionLimits(options, start.count);
       delete options.health;
       options.port = start.separatePorts ? 0 : start.port;
       router = createForwardingRouter(link, logger);
@@ -117,6 +90,10 @@ export function createServeWorker(link: WorkerLink, start: WorkerStart): ServeWo
           (t) => (take = t),
         ),
         router,
+        connections: sharedGates(link, {
+          deadlineMs: DEADLINE_MS,
+          identityLimited: r.connectionsPerIdentity !== false,
+        }),
         async attach(owned) {
           rmSync(socket, { force: true }); // left by a worker of this number that crashed
           forwarded = await listenForForwarded(socket, owned, logger, r.maxBodyBytes);

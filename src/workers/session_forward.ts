@@ -19,7 +19,7 @@ import { Buffer } from "node:buffer";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../gateway/forward_headers.ts";
 import { relayRaw } from "../gateway/relay.ts";
 import type { Logger } from "../log/logger.ts";
-import type { RouteRefusal, SessionRouter } from "../mcp/session_seams.ts";
+import type { ForwardedCaller, RouteRefusal, SessionRouter } from "../mcp/session_seams.ts";
 import type { PeerState } from "../tls/server/listener.ts";
 import { LruMap } from "../limits/lru.ts";
 import type { CoordinatorAnswer } from "./messages.ts";
@@ -31,7 +31,8 @@ type Located = Extract<CoordinatorAnswer, { socket: string }>;
 export const FORWARDED_PEER = "x-mcp-mtls-forwarded-peer";
 
 /**
- * The caller as the forwarding worker verified it.
+ * The caller as the forwarding worker verified it (and, for the gateway,
+ * the identity headers its TLS connection gives).
  *
  * @example
  * ```ts
@@ -39,7 +40,9 @@ export const FORWARDED_PEER = "x-mcp-mtls-forwarded-peer";
  * const p: ForwardedPeer = { peer: "127.0.0.1:50000", trusted: true };
  * ```
  */
-export type ForwardedPeer = Pick<PeerState, "peer" | "identity" | "trusted">;
+export type ForwardedPeer = Pick<PeerState, "peer" | "identity" | "trusted"> & {
+  caller?: ForwardedCaller;
+};
 
 /**
  * The router, plus `close()` for its connection pool.
@@ -73,7 +76,7 @@ export function createForwardingRouter(
   // 404 by its worker (or by the worker now holding its number, after a crash).
   const located = new LruMap<Located>({ max: 10_000 });
   return {
-    async forward(sid, req, res, state, body) {
+    async forward(sid, req, res, state, body, caller) {
       let a: CoordinatorAnswer | undefined = located.get(sid);
       if (a === undefined) {
         a = await link.ask({ op: "locate", sid });
@@ -90,7 +93,7 @@ export function createForwardingRouter(
           detail: `Session "${sid}" belongs to another client certificate`,
         };
       }
-      return await relay(agent, a.socket, req, res, state, body, logger, a.worker);
+      return await relay(agent, a.socket, req, res, state, body, logger, a.worker, caller);
     },
     close: () => agent.destroy(),
   };
@@ -109,11 +112,13 @@ function relay(
   body: unknown,
   logger: Logger,
   worker: number,
+  caller: ForwardedCaller | undefined,
 ): Promise<undefined | RouteRefusal> {
   const peer: ForwardedPeer = {
     peer: state.peer,
     identity: state.identity,
     trusted: state.trusted,
+    ...(caller ? { caller } : {}),
   };
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const colon = state.peer.lastIndexOf(":");

@@ -2,14 +2,13 @@
  * Limits with `serve --workers 2`: one identity's session cap is counted
  * once for every worker (by the coordinator on the primary), and a worker
  * whose coordinator does not answer refuses new sessions (fail closed).
+ * The connection limits: connection_limits_test.ts, connection_gates_test.ts.
  */
 import assert from "node:assert/strict";
 import type { ClientRequest } from "node:http";
 import https from "node:https";
 import { createCoordinator } from "../../src/workers/coordinator.ts";
 import { sharedCounter } from "../../src/workers/shared_counter.ts";
-import { divideConnectionLimits } from "../../src/workers/serve_worker.ts";
-import type { ServeMcpOptions } from "../../src/mcp/server_options.ts";
 import { type Fixtures, INITIALIZE, makeFixtures } from "../server/_fixtures.ts";
 import { agentFor, call, callTool, certsDir, initialize, startTestPool } from "./_pool.ts";
 
@@ -129,24 +128,4 @@ Deno.test("a worker whose coordinator does not answer refuses the session with 5
     reason: "worker_unavailable",
     detail: "The session coordinator did not answer within 2000 ms",
   });
-});
-
-Deno.test("divideConnectionLimits gives each of N workers its share, rounded down, at least 1", () => {
-  const options: ServeMcpOptions = {
-    tls: { cert: fx.server.cert, key: fx.server.key, ca: fx.ca },
-    limits: { maxConnections: 101, connectionsPerAddress: { limit: 3, windowMs: 1000 } },
-  };
-  divideConnectionLimits(options, 2);
-  assert.equal(options.limits?.maxConnections, 50);
-  assert.equal(options.limits?.maxConnectionsPerAddress, 50); // its default: maxConnections
-  assert.deepEqual(options.limits?.connectionsPerAddress, { limit: 1, windowMs: 1000 });
-  // The per-certificate rate defaults to the per-address one, divided the same way.
-  assert.deepEqual(options.limits?.connectionsPerIdentity, { limit: 1, windowMs: 1000 });
-  const off: ServeMcpOptions = {
-    tls: options.tls,
-    limits: { connectionsPerAddress: false, connectionsPerIdentity: false },
-  };
-  divideConnectionLimits(off, 4);
-  assert.equal(off.limits?.connectionsPerAddress, false);
-  assert.equal(off.limits?.maxConnections, 256); // 1024 / 4
 });

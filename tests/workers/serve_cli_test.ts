@@ -1,12 +1,13 @@
 /**
  * `mcp-mtls serve --workers N` from the command line: the URL announced once,
- * a session served, SIGTERM drains and exits 0; bad values and combinations
- * refused with one line.
+ * a session served (the gateway's too), SIGTERM drains and exits 0; bad
+ * values refused with one line.
  */
 import assert from "node:assert/strict";
 import { serve } from "../../src/cli/serve.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { type Fixtures, makeFixtures } from "../server/_fixtures.ts";
+import { startUpstream } from "../gateway/_upstream.ts";
 import { agentFor, callTool, certsDir, initialize } from "./_pool.ts";
 
 const fx: Fixtures = await makeFixtures();
@@ -84,15 +85,54 @@ Deno.test("serve --workers refuses 0 and a word with one usage line (exit 2)", a
   }
 });
 
-Deno.test("serve --workers 2 --upstream is refused: the gateway's session bindings are per worker", async () => {
-  const io = captureIo();
-  const code = await serve(
-    ["--certs", dir, "--port", "0", "--workers", "2", "--upstream", "http://127.0.0.1:9/mcp"],
-    io,
-  );
-  assert.equal(code, 1);
-  assert.match(
-    io.err,
-    /mcp-mtls: Option "workers" above 1 cannot be used with "upstream" \(the gateway\) yet\n$/,
-  );
+Deno.test("serve --workers 2 --upstream URL serves the gateway: a session opened through the CLI's workers reaches the upstream", async () => {
+  const upstream = await startUpstream();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      main,
+      "serve",
+      "--certs",
+      dir,
+      "--port",
+      "0",
+      "--log-level",
+      "warn",
+      "--workers",
+      "2",
+      "--upstream",
+      upstream.url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const agent = agentFor(fx, fx.alice);
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    reader.releaseLock();
+    const url = /at (https:\S+) \(2 workers\)/.exec(out)?.[1];
+    assert.ok(url, `announced: ${out}`);
+    const sid = await initialize(url, agent);
+    assert.ok(upstream.sessions.has(sid), "the upstream holds the session");
+    const r = await callTool(url, agent, sid, "echo", { text: "hi" });
+    assert.equal(r.status, 200, r.text);
+    agent.destroy();
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await child.stderr.cancel().catch(() => {});
+    await child.stdout.cancel().catch(() => {});
+  } finally {
+    agent.destroy();
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await upstream.close();
+  }
 });

@@ -114,6 +114,11 @@ export interface AcceptTicket {
 export interface AcceptGate {
   /** A ticket for the connection, or `null` when refused (already logged). */
   admit(address: string, conn: GateConnection): AcceptTicket | null;
+  /**
+   * Whether a new connection from `address` would now have to make room (or
+   * be refused): a cap or the address's budget is reached. Counts nothing.
+   */
+  crowded(address: string): boolean;
   /** Stops the summary timer and logs what is still held back. */
   close(): void;
 }
@@ -261,6 +266,12 @@ export function createAcceptGate(options: AcceptGateOptions, logger: Logger): Ac
           release(p);
         },
       };
+    },
+    crowded(address) {
+      if (open.active >= maxConnections) return true;
+      if (open.activeFor(address) >= maxConnectionsPerAddress) return true;
+      return spent !== undefined &&
+        spent.remaining(address) - (pending.get(address)?.size ?? 0) <= 0;
     },
     close() {
       refusals.close();

@@ -14,6 +14,7 @@ import type { ConnectionTable } from "./connection.ts";
 import type { ConnectionHolders } from "./holders.ts";
 import type { ListenMtlsOptions } from "./listener.ts";
 import type { ConnectionObserver } from "./observe.ts";
+import type { SharedConnectionGates } from "./shared_gates.ts";
 
 /**
  * What {@link createAccepting} needs from the listener.
@@ -37,6 +38,8 @@ export interface AcceptingParts {
   holders: ConnectionHolders;
   /** Where the connection's record goes. */
   connections: ConnectionTable;
+  /** Limits counted with other listeners (`serve --workers N`) instead of here. @default {none} */
+  shared?: SharedConnectionGates;
 }
 
 /**
@@ -65,6 +68,7 @@ export interface Accepting {
  * ```
  */
 export function createAccepting(parts: AcceptingParts): Accepting {
+  if (parts.shared) return createSharedAccepting(parts, parts.shared);
   const { options, logger, observe, holders, connections } = parts;
   const { maxConnections } = options;
   const gate = createAcceptGate({
@@ -108,5 +112,51 @@ export function createAccepting(parts: AcceptingParts): Accepting {
       socket.once("close", () => ticket.release());
     },
     close: () => gate.close(),
+  };
+}
+
+/**
+ * The accept step when the limits are counted with other listeners: the TLS
+ * handshake starts at once while the gates decide (their answer normally
+ * comes long before the handshake ends); the handshake step waits for it
+ * (`c.opening`) before admitting, and a refused connection is closed.
+ */
+function createSharedAccepting(parts: AcceptingParts, shared: SharedConnectionGates): Accepting {
+  const { observe, connections } = parts;
+  return {
+    accept(socket) {
+      const c = connections.accept(socket);
+      let closed = false;
+      const close = () => {
+        c.gated = true;
+        socket.destroy();
+      };
+      c.acceptedAt = observe.accepted();
+      connections.opened(c);
+      socket.once("close", () => {
+        closed = true;
+        c.ticket?.release();
+      });
+      c.opening = shared.open(socket.remoteAddress ?? "unknown", {
+        peer: c.peer,
+        received: () => socket.bytesRead,
+        close() {
+          // Made room for a newer connection (the gates logged it): counted here.
+          observe.counted("rate_limited");
+          close();
+        },
+      }).then((t) => {
+        if ("reason" in t) {
+          if (t.logged) observe.counted(t.reason);
+          else observe.refused(c.peer, t.reason, t.detail);
+          close();
+          return false;
+        }
+        c.ticket = t;
+        if (closed) t.release();
+        return !closed;
+      });
+    },
+    close() {},
   };
 }

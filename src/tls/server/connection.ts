@@ -67,6 +67,11 @@ export class Connection {
   ticket: AcceptTicket | undefined = undefined;
   /** Closed by the accept gate, which logged it: `node:tls` still reports its aborted handshake. */
   gated: boolean = false;
+  /**
+   * With limits shared by several listeners: the accept gate's answer, true
+   * when it was let in (`ticket` set then). Admission waits for it.
+   */
+  opening: Promise<boolean> | undefined = undefined;
   /** When it was accepted (`performance.now()`), for the detailed handshake line only. */
   acceptedAt: number | undefined = undefined;
   /** The TLS socket, once its handshake completed. */

@@ -18,6 +18,7 @@ import type { ConnectionHolders } from "./holders.ts";
 import { createIdentityGate, presentedKey } from "./identity_gate.ts";
 import type { ListenMtlsOptions } from "./listener.ts";
 import type { ConnectionObserver } from "./observe.ts";
+import type { SharedConnectionGates } from "./shared_gates.ts";
 import { watchConnection } from "./timeouts.ts";
 
 /**
@@ -53,6 +54,8 @@ export interface HandshakeParts {
   admit(s: TLSSocket, peer: string): PeerState | Promise<PeerState | undefined> | undefined;
   /** Hands a secure socket to the HTTP side. */
   serveHttp(s: TLSSocket): void;
+  /** Limits counted with other listeners (`serve --workers N`) instead of here. @default {none} */
+  shared?: SharedConnectionGates;
 }
 
 /**
@@ -83,8 +86,8 @@ export interface HandshakeSteps {
  * ```
  */
 export function createHandshakeSteps(parts: HandshakeParts): HandshakeSteps {
-  const { options, logger, observe, holders, connections, admit } = parts;
-  const identities = createIdentityGate({
+  const { options, logger, observe, holders, connections, admit, shared } = parts;
+  const identities = shared ? undefined : createIdentityGate({
     rate: options.connectionsPerIdentity ?? options.connectionsPerAddress ?? false,
     // The gate logs once per window per key; the counter counts each refusal.
     onRefused: () => observe.counted("rate_limited"),
@@ -101,7 +104,37 @@ export function createHandshakeSteps(parts: HandshakeParts): HandshakeSteps {
       return true;
     }
     c.ticket?.authenticated();
-    return identities.admitted(c.key, state.peer);
+    return identities!.admitted(c.key, state.peer);
+  }
+
+  /**
+   * With shared limits: waits for the accept gate's answer and the verdict,
+   * then counts the connection against its certificate there. Resolves the
+   * state once admitted, `undefined` once closed.
+   */
+  async function sharedVerdict(
+    c: Connection,
+    s: TLSSocket,
+    verdict: PeerState | Promise<PeerState | undefined>,
+  ): Promise<PeerState | undefined> {
+    // Not seen by the accept step means not counted: refused (fail closed).
+    const [open, state] = await Promise.all([c.opening ?? false, verdict]);
+    let ok = open && state !== undefined && !s.destroyed;
+    if (ok && state!.identity && state!.trusted && c.key && c.ticket) {
+      const r = await shared!.identity(c.ticket, c.key, state!.peer);
+      if (r !== true) {
+        if (r.logged) observe.counted(r.reason);
+        else observe.refused(state!.peer, r.reason, r.detail);
+        ok = false;
+      }
+    } else if (ok) c.ticket?.unauthenticated();
+    c.pending = undefined;
+    if (!ok || s.destroyed) {
+      s.destroy();
+      return undefined;
+    }
+    admitted(c, s, state!);
+    return state;
   }
 
   function admitted(c: Connection, s: TLSSocket, state: PeerState) {
@@ -157,7 +190,7 @@ export function createHandshakeSteps(parts: HandshakeParts): HandshakeSteps {
       // Checked before the chain: a certificate over its limit was admitted (so verified)
       // that many times this window, and only its key holder can present it again.
       c.key = options.tls.clientAuth === "none" ? undefined : presentedKey(s);
-      if (c.key && !identities.allows(c.key, c.peer)) {
+      if (c.key && identities && !identities.allows(c.key, c.peer)) {
         c.ticket?.authenticated();
         s.destroy();
         return;
@@ -169,6 +202,11 @@ export function createHandshakeSteps(parts: HandshakeParts): HandshakeSteps {
       }
       connections.admitting(c);
       parts.serveHttp(s);
+      if (shared) {
+        // Requests that arrive meanwhile wait in the "request" handler.
+        c.pending = sharedVerdict(c, s, verdict);
+        return;
+      }
       if (verdict instanceof Promise) {
         // Requests that arrive meanwhile wait in the "request" handler.
         c.pending = verdict.then((state) => {
@@ -188,6 +226,6 @@ export function createHandshakeSteps(parts: HandshakeParts): HandshakeSteps {
       }
       admitted(c, s, verdict);
     },
-    close: () => identities.close(),
+    close: () => identities?.close(),
   };
 }

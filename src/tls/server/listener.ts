@@ -29,6 +29,7 @@ import { createConnectionHolders } from "./holders.ts";
 import { createConnectionObserver } from "./observe.ts";
 import type { ResolvedTlsServerOptions } from "./options.ts";
 import { handleRequests } from "./requests.ts";
+import { sharedGatesOf } from "./shared_gates.ts";
 import { createTrust } from "./trust.ts";
 import type { ProxyProtocolOptions } from "./proxy_accept.ts";
 import { proxyProtocolListener } from "./proxy_listener.ts";
@@ -235,7 +236,9 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     connections,
     setSecureContext: (context) => both.tls.setSecureContext(context),
   });
-  const accepting = createAccepting({ options, logger, observe, holders, connections });
+  // Limits counted with other listeners (`serve --workers N`), or here.
+  const shared = sharedGatesOf(options);
+  const accepting = createAccepting({ options, logger, observe, holders, connections, shared });
   const handshakes = createHandshakeSteps({
     options,
     logger,
@@ -244,6 +247,7 @@ export async function listenMtls(options: ListenMtlsOptions): Promise<MtlsListen
     connections,
     admit: trust.admit,
     serveHttp: both.serveHttp,
+    shared,
   });
   both.tls.on("connection", accepting.accept);
   both.tls.on("tlsClientError", handshakes.failed);
