@@ -15,8 +15,10 @@
 
 import { EventEmitter } from "node:events";
 // undici's own declarations need @types/node in Deno: undici_types.d.ts says why.
+// By file, not by name: Bun answers a bare "undici" with a stub of its own whose
+// Pool cannot request or be destroyed (Bun 1.4.4); the file is the real undici everywhere.
 // @ts-types="../tls/client/undici_types.d.ts"
-import { type Dispatcher, Pool } from "undici";
+import { type Dispatcher, Pool } from "undici/index.js";
 import type { Logger } from "../log/logger.ts";
 import { createTlsConnector } from "../tls/client/connector.ts";
 import { resolveClientOptions } from "../tls/client/options.ts";
