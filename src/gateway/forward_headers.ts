@@ -43,6 +43,9 @@ const FORWARDING = [
   "x-forwarded-proto",
   "x-forwarded-host",
   "x-real-ip",
+  // How `serve --workers N` hands a verified caller to the worker holding its
+  // session (src/workers/session_forward.ts); from a client it is a forgery.
+  "x-mcp-mtls-forwarded-peer",
 ];
 
 const NEVER_UP = new Set([

@@ -93,6 +93,8 @@ Deno.test("serveGateway() replaces forged Client-Cert, identity headers and _met
       "mcp-mtls-identity": "cn:root",
       "x-forwarded-client-cert": 'Hash=00;Subject="CN=root"',
       "x-forwarded-for": "10.9.9.9",
+      // The header workers use between themselves for a verified caller (src/workers/session_forward.ts).
+      "x-mcp-mtls-forwarded-peer": '{"peer":"10.9.9.9:1","trusted":true}',
     };
     const id = await openSession(fx, gateway.url, fx.alice);
     const r = await post(fx, gateway.url, fx.alice, {
@@ -115,6 +117,7 @@ Deno.test("serveGateway() replaces forged Client-Cert, identity headers and _met
     assert.equal(seen.headers["mcp-mtls-identity"], ALICE_LABEL);
     assert.equal(seen.headers["x-forwarded-client-cert"], undefined);
     assert.equal(seen.headers["x-forwarded-for"], "127.0.0.1");
+    assert.equal(seen.headers["x-mcp-mtls-forwarded-peer"], undefined);
     const meta = (seen.body as { params: { _meta: Record<string, { commonName?: string }> } })
       .params._meta["io.github.mcp-mtls/identity"];
     assert.equal(meta.commonName, "alice");
