@@ -16,37 +16,10 @@ import net from "node:net";
 import tls from "node:tls";
 import { cpuSeconds } from "./_proc.ts";
 import { lines } from "./_child_lines.ts";
+import { v2 } from "../tests/portable/_proxy_peer.ts";
 
-const HEADER = Uint8Array.from([
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a, // signature
-  0x21,
-  0x11,
-  0x00,
-  0x0c,
-  203,
-  0,
-  113,
-  7,
-  127,
-  0,
-  0,
-  1,
-  0xc7,
-  0x38,
-  0x01,
-  0xbb,
-]);
+// One v2 header, built by the tests' builder rather than spelled out again.
+const HEADER = v2({ src: "203.0.113.7", dst: "127.0.0.1", sport: 0xc738, dport: 443 });
 
 if (Deno.args[0] === "serve") {
   const { demoServerFactory, serveMcp } = await import("../src/mcp/mod.ts");
